@@ -1,0 +1,202 @@
+"""The model contract shared by every neurorec model.
+
+Models follow scikit-learn's estimator rules (``__init__`` only stores hyperparameters;
+``fit`` returns ``self``; learned attributes end in ``_``) and add sequence-aware methods
+(``transform``, ``generate``, ``recall``). :class:`Model` builds on
+:class:`sklearn.base.BaseEstimator`, which supplies ``get_params``/``set_params`` and the
+``repr``; :meth:`Model.clone` is :func:`sklearn.base.clone`.
+
+Files written by :meth:`Model.save` are a single ``.safetensors`` file: the learned arrays
+as tensors, and in the header's metadata a JSON document with the class, the
+hyperparameters, the non-array learned attributes, the library versions and a SHA-256 of
+the tensor bytes, so a file that is not a neurorec model, or was altered, is refused on
+load. No pickle is involved anywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.base import clone as _sk_clone
+from sklearn.exceptions import NotFittedError
+
+__all__ = ["Model", "NotFittedError", "load", "FORMAT_NAME", "FORMAT_VERSION"]
+
+FORMAT_NAME = "neurorec-model"
+FORMAT_VERSION = 1
+
+_REGISTRY: dict[str, type] = {}
+
+
+def _qualname(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+class Model(BaseEstimator):
+    """Base class of all neurorec models.
+
+    Subclasses declare their hyperparameters as keyword arguments of ``__init__`` and
+    store each one unchanged under the same name. Everything learned by ``fit`` is set as
+    an attribute whose name ends in ``_``: numpy arrays among them are saved as tensors,
+    and ints, floats, strings, bools and lists of those as JSON.
+    """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        _REGISTRY[_qualname(cls)] = cls
+
+    # -- contract helpers ------------------------------------------------------------
+    def clone(self) -> Model:
+        """A new, unfitted model with the same hyperparameters."""
+        return _sk_clone(self)
+
+    def _is_fitted(self) -> bool:
+        return any(k.endswith("_") and not k.startswith("_") for k in vars(self))
+
+    def _check_fitted(self, method: str = "predict") -> None:
+        if not self._is_fitted():
+            raise NotFittedError(f"This {type(self).__name__} is not fitted yet: call fit(...) "
+                                 f"before {method}(...).")
+
+    def _learned(self) -> dict:
+        return {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_")}
+
+    @property
+    def n_parameters_(self) -> dict:
+        """Number of stored weights: ``{"total": ..., "trained": ...}``.
+
+        ``trained`` counts the arrays listed in the class attribute ``_trained_arrays``
+        (all arrays when it is not set); fixed random weights such as a reservoir's count
+        only in ``total``.
+        """
+        self._check_fitted("n_parameters_")
+        arrays = {k: v for k, v in self._learned().items() if isinstance(v, np.ndarray)}
+        trained = getattr(self, "_trained_arrays", None)
+        total = int(sum(v.size for v in arrays.values()))
+        if trained is None:
+            return {"total": total, "trained": total}
+        return {"total": total, "trained": int(sum(arrays[k].size for k in trained if k in arrays))}
+
+    # -- persistence -----------------------------------------------------------------
+    def save(self, path) -> Path:
+        """Write the fitted model to ``path`` (a ``.safetensors`` file), atomically."""
+        from safetensors.numpy import save_file
+
+        self._check_fitted("save")
+        tensors, state = {}, {}
+        for k, v in self._learned().items():
+            if isinstance(v, np.ndarray):
+                if v.dtype == object:
+                    raise TypeError(f"cannot save object array {k}")
+                tensors[k] = np.ascontiguousarray(v)
+            else:
+                state[k] = _to_json(v, k)
+        params = {k: _to_json(v, k) for k, v in self.get_params(deep=False).items()}
+        header = {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "class": _qualname(type(self)),
+            "params": params,
+            "state": state,
+            "versions": _versions(),
+            "sha256": _digest(tensors),
+        }
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        save_file(tensors, str(tmp), metadata={"neurorec": json.dumps(header)})
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, path) -> Model:
+        """Read a model written by :meth:`save`; see :func:`neurorec.load`."""
+        model = load(path)
+        if not isinstance(model, cls):
+            raise TypeError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}.")
+        return model
+
+
+def load(path) -> Model:
+    """Load a model saved with :meth:`Model.save`.
+
+    Raises
+    ------
+    ValueError
+        If the file is not a neurorec model file, names an unknown class, or its tensors
+        do not match the checksum written with them (the file was altered).
+    """
+    from safetensors import SafetensorError, safe_open
+
+    import neurorec.models  # noqa: F401  (registers the built-in classes)
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no model file at {path}")
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError, Exception) as exc:  # noqa: B014
+        raise ValueError(f"{path} is not a neurorec model file (not a readable safetensors file: {exc}).") from None
+    try:
+        header = json.loads(meta["neurorec"])
+        ok = header.get("format") == FORMAT_NAME
+    except (KeyError, TypeError, json.JSONDecodeError):
+        ok = False
+    if not ok:
+        raise ValueError(f"{path} is not a neurorec model file (no neurorec header in its metadata).")
+    if header.get("format_version", 0) > FORMAT_VERSION:
+        raise ValueError(f"{path} was written by a newer neurorec (format {header['format_version']}).")
+    if _digest(tensors) != header.get("sha256"):
+        raise ValueError(f"{path} was modified after it was saved: its weights do not match the checksum.")
+    cls = _REGISTRY.get(header["class"])
+    if cls is None:
+        raise ValueError(f"{path} holds an unknown model class {header['class']!r}; import the module "
+                         f"that defines it before loading.")
+    model = cls(**header["params"])
+    for k, v in header["state"].items():
+        setattr(model, k, v)
+    for k, v in tensors.items():
+        setattr(model, k, v)
+    return model
+
+
+def _to_json(v, name):
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, tuple):
+        v = list(v)
+    try:
+        json.dumps(v)
+    except TypeError:
+        raise TypeError(f"{name}={v!r} cannot be saved: hyperparameters and non-array state must be "
+                        f"JSON values (numbers, strings, bools, lists, dicts).") from None
+    return v
+
+
+def _digest(tensors: dict) -> str:
+    h = hashlib.sha256()
+    for k in sorted(tensors):
+        a = np.ascontiguousarray(tensors[k])
+        h.update(k.encode())
+        h.update(str(a.dtype).encode())
+        h.update(str(a.shape).encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for pkg in ("neurorec", "numpy", "torch", "reservoirpy"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return out

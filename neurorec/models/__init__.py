@@ -1,0 +1,6 @@
+"""neurorec's models, one module per family."""
+
+from neurorec.models.linear import LinearAR
+from neurorec.models.reservoir import ESN
+
+__all__ = ["ESN", "LinearAR"]

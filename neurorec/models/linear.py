@@ -1,0 +1,152 @@
+r"""Linear autoregressive baseline: ridge regression on a window of delayed inputs.
+
+The baseline every reservoir result should be read against: if a model cannot beat a
+linear map of the last few inputs, its recurrent state is not doing much.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neurorec._validation import (
+    SeqBatch,
+    check_labels,
+    check_positive_int,
+    check_sequence_targets,
+    check_sequences,
+)
+from neurorec.backends import get_ops
+from neurorec.base import Model
+from neurorec.models.readout import RidgeAccumulator
+
+__all__ = ["LinearAR"]
+
+
+def delay_embed(batch: SeqBatch, delays: int) -> np.ndarray:
+    """``(B, T, F * delays)``: at step t, ``[u[t], u[t-1], ..., u[t-delays+1]]`` (zeros before
+    the start of the sequence)."""
+    B, T, F = batch.data.shape
+    out = np.zeros((B, T, F * delays), dtype=batch.data.dtype)
+    for k in range(delays):
+        out[:, k:, k * F:(k + 1) * F] = batch.data[:, : T - k]
+    return out
+
+
+class LinearAR(Model):
+    r"""Ridge regression on delayed inputs (a linear autoregressive / NARX-free baseline).
+
+    Sequence regression:
+
+    .. math::
+
+        y[t] = b + \sum_{k=0}^{d-1} A_k\, u[t-k]
+
+    Classification: a ridge classifier on the mean input over the sequence concatenated with
+    the last ``delays`` inputs (most recent first, zero-padded for shorter sequences); the
+    predicted class is the arg-max of the one-hot regression.
+
+    Parameters
+    ----------
+    delays : int
+        Window length :math:`d`.
+    ridge : float
+        L2 penalty (intercept not penalised).
+    washout : int
+        Leading steps of each sequence left out of training (regression).
+    backend, device, dtype
+        As for every neurorec model; the closed-form sums run on the chosen backend.
+
+    Attributes
+    ----------
+    W_out_, b_out_ : ndarray
+    classes_ : ndarray (classification)
+    n_features_in_, n_outputs_ : int
+    task_ : {"regression", "classification"}
+    """
+
+    _supported_kinds = frozenset({"forecast", "classify"})
+
+    def __init__(self, delays: int = 10, ridge: float = 1e-6, washout: int = 0,
+                 backend: str = "numpy", device: str = "cpu", dtype: str = "float32"):
+        self.delays = delays
+        self.ridge = ridge
+        self.washout = washout
+        self.backend = backend
+        self.device = device
+        self.dtype = dtype
+
+    def _is_fitted(self) -> bool:
+        return hasattr(self, "W_out_")
+
+    def _features(self, batch: SeqBatch) -> np.ndarray:
+        if self.task_ == "classification":
+            B, _, F = batch.data.shape
+            mean = batch.data.sum(1) / batch.lengths[:, None]
+            last = np.zeros((B, self.delays, F), dtype=batch.data.dtype)
+            for i in range(B):
+                L = batch.lengths[i]
+                k = min(L, self.delays)
+                last[i, :k] = batch.data[i, L - k:L][::-1]
+            return np.concatenate([mean, last.reshape(B, -1)], 1)
+        return delay_embed(batch, self.delays)
+
+    def fit(self, X, y) -> LinearAR:
+        """Fit on sequences ``X`` and labels (batch,) or per-step targets (batch, time, out)."""
+        check_positive_int(self.delays, "delays")
+        check_positive_int(self.washout, "washout", minimum=0)
+        if self.ridge < 0:
+            raise ValueError(f"ridge must be >= 0, got {self.ridge}.")
+        ops = get_ops(self.backend, self.device, self.dtype)
+        batch = check_sequences(X, "X", dtype=np.dtype(self.dtype))
+        yarr = None if isinstance(y, list) or y is None else np.asarray(y)
+        self.n_features_in_ = batch.data.shape[2]
+        if yarr is not None and yarr.ndim == 1 and not batch.single and yarr.dtype.kind in "iub":
+            labels = check_labels(yarr, batch.batch, "y")
+            self.classes_, idx = np.unique(labels, return_inverse=True)
+            self.task_ = "classification"
+            Z = self._features(batch)
+            Y = np.eye(len(self.classes_), dtype=Z.dtype)[idx]
+        else:
+            Yt = check_sequence_targets(y, batch, "y", dtype=np.dtype(self.dtype))
+            self.task_ = "regression"
+            m = batch.mask()
+            m[:, : self.washout] = False
+            if not m.any():
+                raise ValueError(f"washout={self.washout} leaves no step to train on.")
+            Z, Y = self._features(batch)[m], Yt[m]
+        acc = RidgeAccumulator(ops, Z.shape[1], Y.shape[1])
+        acc.add(ops.asarray(Z), ops.asarray(Y))
+        W, b = acc.solve(self.ridge)
+        dt = np.dtype(self.dtype)
+        self.W_out_, self.b_out_ = W.astype(dt), b.astype(dt)
+        self.n_outputs_ = W.shape[1]
+        return self
+
+    def _scores(self, X, method):
+        self._check_fitted(method)
+        batch = check_sequences(X, "X", n_features=self.n_features_in_, dtype=np.dtype(self.dtype))
+        ops = get_ops(self.backend, self.device, self.dtype)
+        Z = ops.asarray(self._features(batch))
+        out = ops.to_numpy(Z @ ops.asarray(self.W_out_) + ops.asarray(self.b_out_))
+        return batch, out
+
+    def predict(self, X):
+        """Per-step outputs (batch, time, outputs), or class labels (batch,) for a classifier."""
+        batch, out = self._scores(X, "predict")
+        if self.task_ == "classification":
+            return self.classes_[out.argmax(1)]
+        return batch.unpad(out)
+
+    def score(self, X, y) -> float:
+        """Accuracy (classifier) or :math:`R^2` averaged over outputs (regressor)."""
+        from neurorec import metrics
+
+        self._check_fitted("score")
+        batch = check_sequences(X, "X", n_features=self.n_features_in_)
+        if self.task_ == "classification":
+            check_labels(y, batch.batch, "y", classes=self.classes_)
+            return metrics.accuracy(np.asarray(y), self.predict(X))
+        Yt = check_sequence_targets(y, batch, "y")
+        pred = self.predict(X)
+        pred = np.concatenate(pred) if batch.ragged else pred.reshape(-1, Yt.shape[2])
+        return metrics.r2(Yt[batch.mask()], pred)

@@ -1,0 +1,608 @@
+r"""Echo state networks (leaky-integrator reservoirs with a trained linear readout).
+
+The reservoir follows Jaeger (2001) with leaky-integrator units (Jaeger, Lukoševičius,
+Popovici & Siewert 2007), in the same convention as reservoirpy:
+
+.. math::
+
+    x[t] = (1 - a)\, x[t-1] + a\, f\!\left(W x[t-1] + W_{in} u[t] + W_{fb} y[t-1] + b\right)
+
+and the readout is linear in the features :math:`z[t] = [x[t];\ u[t]]` (the input part
+only with ``input_to_readout=True``):
+
+.. math::
+
+    y[t] = W_{out}^\top z[t] + b_{out}.
+
+Only the readout is trained: in closed form by ridge regression, accumulated chunk by
+chunk (so long series never hold all states), or online by recursive least squares. See
+Lukoševičius (2012), "A practical guide to applying echo state networks".
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neurorec._validation import (
+    SeqBatch,
+    check_labels,
+    check_positive_int,
+    check_sequence_targets,
+    check_sequences,
+)
+from neurorec.backends import get_ops
+from neurorec.base import Model
+from neurorec.models.readout import RidgeAccumulator, RLSReadout
+
+__all__ = ["ESN", "random_reservoir", "spectral_radius"]
+
+_ACTIVATIONS = ("tanh", "identity", "relu", "sigmoid")
+_CLASSIFY = ("last", "mean", "vote")
+
+
+def spectral_radius(W: np.ndarray) -> float:
+    """Largest absolute eigenvalue of a square matrix (dense LAPACK up to 2,000 units,
+    ARPACK on the sparse matrix beyond)."""
+    n = W.shape[0]
+    if n <= 2000:
+        return float(np.max(np.abs(np.linalg.eigvals(W))))
+    from scipy.sparse import csr_array
+    from scipy.sparse.linalg import eigs
+
+    vals = eigs(csr_array(W), k=1, which="LM", return_eigenvectors=False, tol=1e-8, maxiter=n * 20)
+    return float(np.abs(vals).max())
+
+
+def random_reservoir(units: int, n_features: int, *, spectral_radius_: float = 0.9,
+                     connectivity: float = 0.1, input_scaling=1.0, input_connectivity: float = 1.0,
+                     bias_scaling: float = 0.0, n_feedback: int = 0, feedback_scaling: float = 1.0,
+                     seed=None) -> dict[str, np.ndarray]:
+    """Draw reservoir weights (float64).
+
+    ``W`` has a fraction ``connectivity`` of non-zero entries drawn from N(0, 1) and is then
+    rescaled to the requested spectral radius; ``W_in`` (and ``W_fb``) entries are uniform in
+    [-1, 1] times the scaling, with a fraction ``input_connectivity`` kept; the bias is uniform
+    in [-bias_scaling, bias_scaling]. Each matrix has its own child of ``seed`` so changing
+    one size does not reshuffle the others.
+    """
+    rng_W, rng_in, rng_b, rng_fb = np.random.default_rng(seed).spawn(4)
+    mask = rng_W.random((units, units)) < connectivity
+    W = np.where(mask, rng_W.standard_normal((units, units)), 0.0)
+    rho = spectral_radius(W) if W.any() else 0.0
+    if spectral_radius_ > 0 and rho == 0:
+        raise ValueError("the random recurrent matrix is all zeros; raise connectivity or units.")
+    if rho > 0:
+        W *= spectral_radius_ / rho
+    scale = np.broadcast_to(np.asarray(input_scaling, dtype=np.float64), (n_features,))
+    W_in = rng_in.uniform(-1, 1, (units, n_features)) * scale
+    if input_connectivity < 1:
+        W_in *= rng_in.random((units, n_features)) < input_connectivity
+    out = {"W": W, "W_in": W_in, "bias": rng_b.uniform(-1, 1, units) * bias_scaling}
+    if n_feedback:
+        out["W_fb"] = rng_fb.uniform(-1, 1, (units, n_feedback)) * feedback_scaling
+    return out
+
+
+def _step(ops, h, pre, WT, leak: float, activation: str, W=None):
+    """One leaky-integrator update, in place: ``pre`` holds the input drive on entry.
+
+    ``h <- (1 - leak) h + leak f(pre + h W^T)``. ``pre`` is used as scratch. With the numpy
+    backend and a single sequence the matrix-vector product goes through BLAS gemv on ``W``.
+    """
+    if ops.is_torch:
+        pre.addmm_(h, WT)
+    elif W is not None and h.shape[0] == 1:
+        pre[0] += W @ h[0]
+    else:
+        pre += h @ WT
+    ops.activation_(activation, pre)
+    ops.lerp_(h, pre, leak)
+    return h
+
+
+class ESN(Model):
+    r"""Leaky-integrator echo state network with a ridge or RLS readout.
+
+    The reservoir update (reservoirpy's convention; Jaeger et al. 2007):
+
+    .. math::
+
+        x[t] = (1-a)\,x[t-1] + a\,f(W x[t-1] + W_{in} u[t] + W_{fb} y[t-1] + b)
+
+    with :math:`\rho(W)` = ``spectral_radius``, :math:`a` = ``leak_rate``; the readout
+    :math:`y[t] = W_{out}^\top [x[t]; u[t]] + b_{out}`.
+
+    ``fit(X, y)`` decides the task from ``y``: integer labels of shape ``(batch,)`` make a
+    classifier (features from the last state, the mean state or a per-step vote, see
+    ``classify``); per-step targets ``(batch, time, outputs)`` make a sequence regressor.
+
+    Parameters
+    ----------
+    units : int
+        Number of reservoir units :math:`N`.
+    spectral_radius : float
+        Spectral radius the random recurrent matrix is scaled to.
+    leak_rate : float in (0, 1]
+        Leak rate :math:`a`.
+    input_scaling : float or sequence of float
+        Scale of the uniform input weights (one value per feature allowed).
+    bias_scaling : float
+        Scale of the uniform reservoir bias :math:`b`.
+    connectivity : float in (0, 1]
+        Fraction of non-zero recurrent weights.
+    input_connectivity : float in (0, 1]
+        Fraction of non-zero input weights.
+    activation : {"tanh", "identity", "relu", "sigmoid"}
+        Reservoir non-linearity :math:`f` (``identity`` gives a linear reservoir).
+    ridge : float
+        L2 penalty :math:`\lambda` of the ridge readout (the intercept is not penalised).
+    readout : {"ridge", "rls"}
+        Closed-form ridge regression, or online recursive least squares.
+    rls_forgetting, rls_delta : float
+        RLS forgetting factor :math:`\mu` and initial :math:`P = I/\delta`.
+    washout : int
+        Leading steps of every sequence left out of readout training (the initial transient).
+    input_to_readout : bool
+        Feed the input :math:`u[t]` to the readout beside the state.
+    feedback : bool
+        Feed the previous output back into the reservoir through :math:`W_{fb}`; trained with
+        teacher forcing, run with the model's own outputs.
+    feedback_scaling : float
+        Scale of the uniform feedback weights.
+    classify : {"last", "mean", "vote"}
+        For classification: readout on the last state, on the mean state over the sequence
+        (after ``washout`` when the sequence is longer), or trained on every step with the
+        sequence's label and decided by a majority vote of the per-step predictions.
+    chunk_size : int
+        Time steps simulated per chunk (bounds memory: ``batch * chunk_size * units`` floats).
+    backend : {"numpy", "torch"}
+    device : str
+        ``"cpu"`` or a CUDA device (torch backend).
+    dtype : {"float32", "float64"}
+    seed : int or None
+        Seed of the random reservoir weights.
+
+    Attributes
+    ----------
+    W_, W_in_, bias_ : ndarray
+        Reservoir weights (fixed, random).
+    W_fb_ : ndarray
+        Feedback weights (only with ``feedback=True``).
+    W_out_, b_out_ : ndarray
+        Trained readout.
+    classes_ : ndarray
+        Class labels (classification only).
+    n_features_in_, n_outputs_ : int
+    task_ : {"regression", "classification"}
+
+    Examples
+    --------
+    >>> from neurorec.data import mackey_glass
+    >>> from neurorec.models import ESN
+    >>> s = mackey_glass(2000, seed=0)
+    >>> esn = ESN(units=200, leak_rate=0.3, washout=100, seed=0).fit(s[:-1], s[1:])
+    >>> y = esn.predict(s[:-1])      # (1999, 1) one-step-ahead predictions
+    """
+
+    _supported_kinds = frozenset({"forecast", "classify"})
+    _trained_arrays = ("W_out_", "b_out_")
+
+    def __init__(self, units: int = 100, spectral_radius: float = 0.9, leak_rate: float = 1.0,
+                 input_scaling=1.0, bias_scaling: float = 0.0, connectivity: float = 0.1,
+                 input_connectivity: float = 1.0, activation: str = "tanh", ridge: float = 1e-6,
+                 readout: str = "ridge", rls_forgetting: float = 1.0, rls_delta: float = 1e-2,
+                 washout: int = 0, input_to_readout: bool = True, feedback: bool = False,
+                 feedback_scaling: float = 1.0, classify: str = "last", chunk_size: int = 1024,
+                 backend: str = "numpy", device: str = "cpu", dtype: str = "float32", seed=None):
+        self.units = units
+        self.spectral_radius = spectral_radius
+        self.leak_rate = leak_rate
+        self.input_scaling = input_scaling
+        self.bias_scaling = bias_scaling
+        self.connectivity = connectivity
+        self.input_connectivity = input_connectivity
+        self.activation = activation
+        self.ridge = ridge
+        self.readout = readout
+        self.rls_forgetting = rls_forgetting
+        self.rls_delta = rls_delta
+        self.washout = washout
+        self.input_to_readout = input_to_readout
+        self.feedback = feedback
+        self.feedback_scaling = feedback_scaling
+        self.classify = classify
+        self.chunk_size = chunk_size
+        self.backend = backend
+        self.device = device
+        self.dtype = dtype
+        self.seed = seed
+
+    # ------------------------------------------------------------------ checks / setup
+    def _validate_params(self) -> None:
+        check_positive_int(self.units, "units")
+        check_positive_int(self.chunk_size, "chunk_size")
+        check_positive_int(self.washout, "washout", minimum=0)
+        if not 0 < self.leak_rate <= 1:
+            raise ValueError(f"leak_rate must be in (0, 1], got {self.leak_rate}.")
+        if self.spectral_radius < 0:
+            raise ValueError(f"spectral_radius must be >= 0, got {self.spectral_radius}.")
+        for name in ("connectivity", "input_connectivity"):
+            v = getattr(self, name)
+            if not 0 < v <= 1:
+                raise ValueError(f"{name} must be in (0, 1], got {v}.")
+        if self.ridge < 0:
+            raise ValueError(f"ridge must be >= 0, got {self.ridge}.")
+        if self.activation not in _ACTIVATIONS:
+            raise ValueError(f"activation must be one of {_ACTIVATIONS}, got {self.activation!r}.")
+        if self.readout not in ("ridge", "rls"):
+            raise ValueError(f"readout must be 'ridge' or 'rls', got {self.readout!r}.")
+        if self.classify not in _CLASSIFY:
+            raise ValueError(f"classify must be one of {_CLASSIFY}, got {self.classify!r}.")
+
+    def _is_fitted(self) -> bool:
+        return hasattr(self, "W_out_")
+
+    def _ops(self):
+        key = (self.backend, str(self.device), self.dtype)
+        cache = self.__dict__.setdefault("_cache", {})
+        if cache.get("key") != key:
+            cache.clear()
+            cache["key"] = key
+            cache["ops"] = get_ops(self.backend, self.device, self.dtype)
+        return cache["ops"]
+
+    def _bw(self, name: str):
+        """Backend copy of a learned array (``"W_T"``: the transpose of ``W_``), cached until
+        the array is replaced."""
+        ops = self._ops()
+        src = self.W_ if name == "W_T" else getattr(self, name)
+        hit = self._cache.get(name)
+        if hit is not None and hit[0] is src:
+            return hit[1]
+        val = ops.asarray(np.ascontiguousarray(src.T) if name == "W_T" else src)
+        self._cache[name] = (src, val)
+        return val
+
+    def set_reservoir(self, W, W_in, bias=None, W_fb=None) -> ESN:
+        """Use the given reservoir weights instead of drawing random ones.
+
+        ``fit`` then trains only the readout on this reservoir (``W`` (N, N), ``W_in``
+        (N, features), ``bias`` (N,), ``W_fb`` (N, outputs)). Used by the reservoirpy bridge.
+        """
+        W = np.asarray(W, dtype=np.float64)
+        W_in = np.asarray(W_in, dtype=np.float64)
+        if W.ndim != 2 or W.shape[0] != W.shape[1]:
+            raise ValueError(f"W must be square (units, units), got shape {W.shape}.")
+        if W_in.ndim != 2 or W_in.shape[0] != W.shape[0]:
+            raise ValueError(f"W_in must have shape ({W.shape[0]}, features), got {W_in.shape}.")
+        bias = np.zeros(W.shape[0]) if bias is None else np.broadcast_to(
+            np.asarray(bias, dtype=np.float64).reshape(-1), (W.shape[0],)).copy()
+        self.units = W.shape[0]
+        dt = np.dtype(self.dtype)
+        self.W_, self.W_in_, self.bias_ = W.astype(dt), W_in.astype(dt), bias.astype(dt)
+        if W_fb is not None:
+            self.W_fb_ = np.asarray(W_fb, dtype=dt)
+        self.reservoir_fixed_ = True
+        self.n_features_in_ = W_in.shape[1]
+        return self
+
+    def _init_reservoir(self, n_features: int, n_outputs: int) -> None:
+        if getattr(self, "reservoir_fixed_", False):
+            if self.W_in_.shape[1] != n_features:
+                raise ValueError(f"X has {n_features} features but the fixed reservoir's W_in expects "
+                                 f"{self.W_in_.shape[1]}.")
+            if self.W_.shape[0] != self.units:
+                raise ValueError(f"units={self.units} does not match the fixed reservoir's "
+                                 f"{self.W_.shape[0]} units.")
+            if self.feedback and getattr(self, "W_fb_", None) is None:
+                raise ValueError("feedback=True but the fixed reservoir has no W_fb.")
+            return
+        w = random_reservoir(
+            self.units, n_features, spectral_radius_=self.spectral_radius,
+            connectivity=self.connectivity, input_scaling=self.input_scaling,
+            input_connectivity=self.input_connectivity, bias_scaling=self.bias_scaling,
+            n_feedback=n_outputs if self.feedback else 0, feedback_scaling=self.feedback_scaling,
+            seed=self.seed)
+        dt = np.dtype(self.dtype)
+        self.W_, self.W_in_, self.bias_ = (w["W"].astype(dt), w["W_in"].astype(dt),
+                                           w["bias"].astype(dt))
+        if self.feedback:
+            self.W_fb_ = w["W_fb"].astype(dt)
+        elif hasattr(self, "W_fb_"):
+            del self.W_fb_
+
+    # ------------------------------------------------------------------ simulation
+    def _run_chunks(self, batch: SeqBatch, teacher=None, h0=None):
+        """Simulate the reservoir chunk by chunk.
+
+        Yields ``(t0, S, Uc)``: states ``S`` of shape (Tc, B, N) (time-major, backend array)
+        for steps ``t0 .. t0+Tc`` and the matching inputs ``Uc`` (Tc, B, F). ``teacher``
+        (B, T, O) numpy, when given, drives the feedback weights with ``y[t-1]``.
+        """
+        ops = self._ops()
+        WT, WinT, b = self._bw("W_T"), self._bw("W_in_"), self._bw("bias_")
+        WinT = WinT.T
+        W_dense = None if ops.is_torch else self.W_
+        B, T, _ = batch.data.shape
+        h = ops.zeros((B, self.units)) if h0 is None else h0
+        leak, act = float(self.leak_rate), self.activation
+        WfbT = self._bw("W_fb_").T if teacher is not None else None
+        for t0 in range(0, T, self.chunk_size):
+            t1 = min(T, t0 + self.chunk_size)
+            Uc = ops.asarray(np.ascontiguousarray(batch.data[:, t0:t1].transpose(1, 0, 2)))
+            D = Uc @ WinT + b                                    # (Tc, B, N) input drive
+            if teacher is not None:
+                prev = np.zeros((t1 - t0, B, teacher.shape[2]), dtype=teacher.dtype)
+                lo = max(t0 - 1, 0)
+                prev[(1 if t0 == 0 else 0):] = teacher[:, lo:t1 - 1].transpose(1, 0, 2)
+                D += ops.asarray(prev) @ WfbT
+            S = ops.empty(D.shape)
+            for t in range(t1 - t0):
+                _step(ops, h, D[t], WT, leak, act, W_dense)
+                S[t] = h
+            yield t0, S, Uc
+
+    def _features(self, S, Uc):
+        if not self.input_to_readout:
+            return S
+        xp = self._ops().xp
+        return xp.concatenate([S, Uc], -1) if xp is np else xp.cat([S, Uc], -1)
+
+    def _n_readout_features(self) -> int:
+        return self.units + (self.n_features_in_ if self.input_to_readout else 0)
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, y) -> ESN:
+        """Train the readout on sequences ``X`` and targets ``y``.
+
+        Parameters
+        ----------
+        X : array (batch, time, features), (time, features) or list of (time_i, features)
+        y : int labels (batch,) for classification, or per-step targets (batch, time, outputs)
+            / (time, outputs) for sequence regression.
+        """
+        self._validate_params()
+        batch = check_sequences(X, "X", dtype=np.dtype(self.dtype))
+        yarr = None if y is None else np.asarray(y) if not isinstance(y, list) else None
+        is_clf = (yarr is not None and yarr.ndim == 1 and not batch.single
+                  and yarr.dtype.kind in "iub")
+        for k in [k for k in vars(self) if k in ("W_out_", "b_out_", "classes_", "n_outputs_", "task_")]:
+            delattr(self, k)
+        if is_clf:
+            labels = check_labels(yarr, batch.batch, "y")
+            classes, idx = np.unique(labels, return_inverse=True)
+            if self.feedback:
+                raise ValueError("feedback=True is for sequence regression, not classification.")
+            self.n_features_in_ = batch.data.shape[2]
+            self._init_reservoir(batch.data.shape[2], 0)
+            self._cache_reset()
+            Z, Y = self._classifier_design(batch, idx, len(classes))
+            acc = RidgeAccumulator(self._ops(), Z.shape[1], Y.shape[1])
+            acc.add(Z, Y)
+            W, b = acc.solve(self.ridge)
+            self.classes_ = classes
+            self.task_ = "classification"
+        else:
+            Yt = check_sequence_targets(y, batch, "y", dtype=np.dtype(self.dtype))
+            if self.washout >= int(batch.lengths.max()):
+                raise ValueError(f"washout={self.washout} leaves no step to train on: the longest "
+                                 f"sequence in X has {int(batch.lengths.max())} steps.")
+            self.n_features_in_ = batch.data.shape[2]
+            self._init_reservoir(batch.data.shape[2], Yt.shape[2])
+            self._cache_reset()
+            W, b = self._fit_regression(batch, Yt)
+            self.task_ = "regression"
+        self.n_outputs_ = W.shape[1]
+        dt = np.dtype(self.dtype)
+        self.W_out_, self.b_out_ = W.astype(dt), b.astype(dt)
+        return self
+
+    def _cache_reset(self):
+        self.__dict__.pop("_cache", None)
+
+    def _valid_rows(self, batch: SeqBatch, t0: int, Tc: int):
+        t = np.arange(t0, t0 + Tc)[:, None]
+        return (t >= self.washout) & (t < batch.lengths[None, :])   # (Tc, B)
+
+    def _fit_regression(self, batch: SeqBatch, Yt: np.ndarray):
+        ops = self._ops()
+        D = self._n_readout_features()
+        teacher = Yt if self.feedback else None
+        if self.readout == "rls":
+            rls = RLSReadout(D, Yt.shape[2], self.rls_forgetting, self.rls_delta)
+        else:
+            acc = RidgeAccumulator(ops, D, Yt.shape[2])
+        for t0, S, Uc in self._run_chunks(batch, teacher=teacher):
+            Z = self._features(S, Uc)
+            m = self._valid_rows(batch, t0, S.shape[0])
+            Yc = Yt[:, t0:t0 + S.shape[0]].transpose(1, 0, 2)[m]
+            if self.readout == "rls":
+                rls.partial_fit(ops.to_numpy(Z)[m], Yc)
+            else:
+                mb = ops.asarray(m, dtype=ops.xp.bool) if ops.is_torch else m
+                acc.add(Z[mb], ops.asarray(Yc))
+        return rls.weights() if self.readout == "rls" else acc.solve(self.ridge)
+
+    def _sequence_features(self, batch: SeqBatch):
+        """Per-sequence features for ``classify`` in ("last", "mean"): (B, D) backend array;
+        for "vote": (rows, D) plus the sequence index of each row."""
+        ops = self._ops()
+        B = batch.batch
+        last_t = batch.lengths - 1
+        D = self._n_readout_features()
+        if self.classify == "vote":
+            rows, owner = [], []
+        else:
+            acc = ops.zeros((B, D))
+        start = np.where(batch.lengths > self.washout, self.washout, 0)
+        counts = batch.lengths - start
+        for t0, S, Uc in self._run_chunks(batch):
+            Z = self._features(S, Uc)
+            Tc = S.shape[0]
+            t = np.arange(t0, t0 + Tc)[:, None]
+            if self.classify == "last":
+                sel = np.nonzero((last_t >= t0) & (last_t < t0 + Tc))[0]
+                if len(sel):
+                    acc[ops.index(sel)] = Z[ops.index(last_t[sel] - t0), ops.index(sel)]
+                continue
+            m = (t >= start[None, :]) & (t < batch.lengths[None, :])
+            if self.classify == "mean":
+                mb = ops.asarray(m[..., None], dtype=Z.dtype)
+                acc += (Z * mb).sum(0)
+            else:
+                ti, bi = np.nonzero(m)
+                rows.append(Z[ops.index(ti), ops.index(bi)])
+                owner.append(bi)
+        if self.classify == "last":
+            return acc, None
+        if self.classify == "mean":
+            return acc / ops.asarray(counts[:, None]), None
+        xp = ops.xp
+        return (np.concatenate(rows) if xp is np else xp.cat(rows)), np.concatenate(owner)
+
+    def _classifier_design(self, batch: SeqBatch, idx: np.ndarray, n_classes: int):
+        Z, owner = self._sequence_features(batch)
+        onehot = np.eye(n_classes, dtype=np.dtype(self.dtype))
+        Y = onehot[idx if owner is None else idx[owner]]
+        return Z, self._ops().asarray(Y)
+
+    # ------------------------------------------------------------------ inference
+    def _check_X(self, X, method: str) -> SeqBatch:
+        self._check_fitted(method)
+        return check_sequences(X, "X", n_features=self.n_features_in_, dtype=np.dtype(self.dtype))
+
+    def _readout(self, Z):
+        return Z @ self._bw("W_out_") + self._bw("b_out_")
+
+    def transform(self, X):
+        """Reservoir states for ``X``: (batch, time, units) in the caller's layout."""
+        batch = self._check_X(X, "transform")
+        if self.feedback:
+            states, _ = self._run_feedback(batch)
+            return batch.unpad(states)
+        ops = self._ops()
+        parts = [ops.to_numpy(S) for _, S, _ in self._run_chunks(batch)]
+        return batch.unpad(np.concatenate(parts).transpose(1, 0, 2))
+
+    def decision_function(self, X) -> np.ndarray:
+        """Class scores (batch, n_classes) of a classifier (mean per-step score for "vote")."""
+        batch = self._check_X(X, "decision_function")
+        if self.task_ != "classification":
+            raise ValueError("decision_function is for classifiers; this ESN was fitted for regression.")
+        scores, _ = self._class_scores(batch)
+        return scores
+
+    def _class_scores(self, batch: SeqBatch):
+        ops = self._ops()
+        Z, owner = self._sequence_features(batch)
+        s = ops.to_numpy(self._readout(Z)).astype(np.float64)
+        if owner is None:
+            return s, None
+        B, C = batch.batch, s.shape[1]
+        mean = np.zeros((B, C))
+        np.add.at(mean, owner, s)
+        mean /= np.bincount(owner, minlength=B)[:, None]
+        votes = np.zeros((B, C))
+        np.add.at(votes, (owner, s.argmax(1)), 1.0)
+        return mean, votes
+
+    def predict(self, X):
+        """Per-step outputs (batch, time, outputs), or class labels (batch,) for a classifier."""
+        batch = self._check_X(X, "predict")
+        ops = self._ops()
+        if self.task_ == "classification":
+            scores, votes = self._class_scores(batch)
+            if votes is None:
+                return self.classes_[scores.argmax(1)]
+            # majority vote; ties broken by the mean per-step score
+            top = votes.max(1, keepdims=True)
+            return self.classes_[np.where(votes == top, scores, -np.inf).argmax(1)]
+        if self.feedback:
+            _, out = self._run_feedback(batch)
+            return batch.unpad(out)
+        parts = [ops.to_numpy(self._readout(self._features(S, Uc))) for _, S, Uc in self._run_chunks(batch)]
+        return batch.unpad(np.concatenate(parts).transpose(1, 0, 2))
+
+    def _run_feedback(self, batch: SeqBatch, h=None, y_prev=None):
+        """Step-by-step run feeding the model's own previous output back (feedback=True)."""
+        ops = self._ops()
+        WT, WinT, b = self._bw("W_T"), self._bw("W_in_").T, self._bw("bias_")
+        WfbT = self._bw("W_fb_").T
+        B, T, _ = batch.data.shape
+        h = ops.zeros((B, self.units)) if h is None else h
+        y = ops.zeros((B, self.n_outputs_)) if y_prev is None else y_prev
+        U = ops.asarray(batch.data)
+        states = ops.empty((B, T, self.units))
+        outs = ops.empty((B, T, self.n_outputs_))
+        W_dense = None if ops.is_torch else self.W_
+        for t in range(T):
+            u = U[:, t]
+            pre = u @ WinT + b + y @ WfbT
+            _step(ops, h, pre, WT, float(self.leak_rate), self.activation, W_dense)
+            z = self._features(h, u)
+            y = self._readout(z)
+            states[:, t] = h
+            outs[:, t] = y
+        return ops.to_numpy(states), ops.to_numpy(outs)
+
+    def generate(self, n_steps: int, warmup) -> np.ndarray:
+        """Closed-loop (autonomous) forecast of ``n_steps`` steps after ``warmup``.
+
+        The model is driven by the ``warmup`` sequence(s); then each output is fed back as the
+        next input. Needs a regressor whose outputs have the input's dimension (a one-step
+        forecaster, trained with ``y[t] = u[t+1]``).
+
+        Returns
+        -------
+        ndarray of shape (batch, n_steps, outputs), or (n_steps, outputs) for one warm-up
+        sequence.
+        """
+        batch = self._check_X(warmup, "generate")
+        check_positive_int(n_steps, "n_steps")
+        if self.task_ != "regression" or self.n_outputs_ != self.n_features_in_:
+            raise ValueError(f"generate needs a one-step forecaster (outputs == features); this model "
+                             f"maps {self.n_features_in_} features to {self.n_outputs_} outputs "
+                             f"({self.task_}).")
+        if not batch.uniform:
+            raise ValueError("generate needs warm-up sequences of equal length.")
+        ops = self._ops()
+        if self.feedback:
+            states, outs = self._run_feedback(batch)
+            h = ops.asarray(states[:, -1].copy())
+            y = ops.asarray(outs[:, -1].copy())
+        else:
+            h, y = None, None
+            for _, S, Uc in self._run_chunks(batch, h0=None):
+                h = S[-1]
+                y = self._readout(self._features(S[-1:], Uc[-1:]))[0]
+            h = h.clone() if ops.is_torch else h.copy()
+        WT, WinT, b = self._bw("W_T"), self._bw("W_in_").T, self._bw("bias_")
+        WfbT = self._bw("W_fb_").T if self.feedback else None
+        W_dense = None if ops.is_torch else self.W_
+        out = ops.empty((batch.batch, n_steps, self.n_outputs_))
+        for t in range(n_steps):
+            u = y
+            pre = u @ WinT + b
+            if WfbT is not None:
+                pre = pre + y @ WfbT
+            _step(ops, h, pre, WT, float(self.leak_rate), self.activation, W_dense)
+            y = self._readout(self._features(h, u))
+            out[:, t] = y
+        res = ops.to_numpy(out)
+        return res[0] if batch.single else res
+
+    def score(self, X, y) -> float:
+        """Accuracy for a classifier; for a regressor the coefficient of determination
+        :math:`R^2 = 1 - \\mathrm{NMSE}` averaged over outputs (scikit-learn's convention:
+        higher is better). Task metrics such as NRMSE are in :mod:`neurorec.metrics`."""
+        from neurorec import metrics
+
+        batch = self._check_X(X, "score")
+        if self.task_ == "classification":
+            check_labels(y, batch.batch, "y", classes=self.classes_)
+            return metrics.accuracy(np.asarray(y), self.predict(X))
+        Yt = check_sequence_targets(y, batch, "y")
+        pred = self.predict(X)
+        pred = np.concatenate(pred) if batch.ragged else pred.reshape(-1, Yt.shape[2])
+        true = Yt[batch.mask()]
+        return metrics.r2(true, pred)
