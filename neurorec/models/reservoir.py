@@ -83,18 +83,23 @@ def random_reservoir(units: int, n_features: int, *, spectral_radius_: float = 0
     return out
 
 
-def _step(ops, h, pre, WT, leak: float, activation: str, W=None):
+def _step(ops, h, pre, WT, leak: float, activation: str, W=None, tmp=None):
     """One leaky-integrator update, in place: ``pre`` holds the input drive on entry.
 
-    ``h <- (1 - leak) h + leak f(pre + h W^T)``. ``pre`` is used as scratch. With the numpy
-    backend and a single sequence the matrix-vector product goes through BLAS gemv on ``W``.
+    ``h <- (1 - leak) h + leak f(pre + h W^T)``; ``pre`` is used as scratch. On the numpy
+    backend a single sequence goes through BLAS gemv on ``W`` into the buffer ``tmp``
+    (no allocation per step); batches go through gemm.
     """
     if ops.is_torch:
         pre.addmm_(h, WT)
-    elif W is not None and h.shape[0] == 1:
-        pre[0] += W @ h[0]
-    else:
+    elif tmp is None:
         pre += h @ WT
+    elif W is not None and h.shape[0] == 1:
+        np.dot(W, h[0], out=tmp[0])
+        pre += tmp
+    else:
+        np.matmul(h, WT, out=tmp)
+        pre += tmp
     ops.activation_(activation, pre)
     ops.lerp_(h, pre, leak)
     return h
@@ -184,7 +189,6 @@ class ESN(Model):
     >>> y = esn.predict(s[:-1])      # (1999, 1) one-step-ahead predictions
     """
 
-    _supported_kinds = frozenset({"forecast", "classify"})
     _trained_arrays = ("W_out_", "b_out_")
 
     def __init__(self, units: int = 100, spectral_radius: float = 0.9, leak_rate: float = 1.0,
@@ -216,6 +220,11 @@ class ESN(Model):
         self.device = device
         self.dtype = dtype
         self.seed = seed
+
+    @property
+    def _supported_kinds(self) -> frozenset:
+        # output feedback needs per-step targets, so a feedback ESN only does regression
+        return frozenset({"forecast"}) if self.feedback else frozenset({"forecast", "classify"})
 
     # ------------------------------------------------------------------ checks / setup
     def _validate_params(self) -> None:
@@ -286,6 +295,20 @@ class ESN(Model):
         self.n_features_in_ = W_in.shape[1]
         return self
 
+    @classmethod
+    def from_reservoirpy(cls, model, **params) -> ESN:
+        """Build an ESN from a reservoirpy ``Reservoir`` (or ``Reservoir >> Ridge``) on the same
+        weights; see :func:`neurorec.backends.reservoirpy.from_reservoirpy`."""
+        from neurorec.backends.reservoirpy import from_reservoirpy
+
+        return from_reservoirpy(model, **params)
+
+    def to_reservoirpy(self, ridge: float | None = None):
+        """This ESN as a reservoirpy ``Reservoir >> Ridge`` model on the same weights."""
+        from neurorec.backends.reservoirpy import to_reservoirpy
+
+        return to_reservoirpy(self, ridge)
+
     def _init_reservoir(self, n_features: int, n_outputs: int) -> None:
         if getattr(self, "reservoir_fixed_", False):
             if self.W_in_.shape[1] != n_features:
@@ -327,6 +350,7 @@ class ESN(Model):
         h = ops.zeros((B, self.units)) if h0 is None else h0
         leak, act = float(self.leak_rate), self.activation
         WfbT = self._bw("W_fb_").T if teacher is not None else None
+        tmp = None if ops.is_torch else np.empty((B, self.units), dtype=ops.dtype)
         for t0 in range(0, T, self.chunk_size):
             t1 = min(T, t0 + self.chunk_size)
             Uc = ops.asarray(np.ascontiguousarray(batch.data[:, t0:t1].transpose(1, 0, 2)))
@@ -338,7 +362,7 @@ class ESN(Model):
                 D += ops.asarray(prev) @ WfbT
             S = ops.empty(D.shape)
             for t in range(t1 - t0):
-                _step(ops, h, D[t], WT, leak, act, W_dense)
+                _step(ops, h, D[t], WT, leak, act, W_dense, tmp)
                 S[t] = h
             yield t0, S, Uc
 

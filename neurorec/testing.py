@@ -1,0 +1,190 @@
+"""The conformance suite: :func:`check_model` runs a model through the neurorec contract.
+
+Every built-in model passes it on every backend; third parties can run it on theirs::
+
+    from neurorec.testing import check_model
+    check_model(MyModel(seed=0), backend="torch")
+
+It raises ``AssertionError`` naming the first rule broken.
+"""
+
+from __future__ import annotations
+
+import inspect
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from neurorec.base import Model, NotFittedError
+
+__all__ = ["check_model", "make_regression_data", "make_classification_data"]
+
+
+def make_regression_data(seed: int = 0, batch: int = 4, time: int = 60, features: int = 2):
+    """Small sequence-regression problem: y[t] = sin(u[t] + 0.5 u[t-1]) summed over features."""
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-1, 1, (batch, time, features)).astype(np.float32)
+    prev = np.concatenate([np.zeros_like(X[:, :1]), X[:, :-1]], 1)
+    y = np.sin(X + 0.5 * prev).sum(-1, keepdims=True).astype(np.float32)
+    return X, y
+
+
+def make_classification_data(seed: int = 0, batch: int = 24, time: int = 12, features: int = 3,
+                             n_classes: int = 3):
+    """Small sequence-classification problem: the class sets the mean of the first feature."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(batch) % n_classes
+    X = rng.normal(0, 0.3, (batch, time, features)).astype(np.float32)
+    X[:, :, 0] += y[:, None].astype(np.float32) - (n_classes - 1) / 2
+    return X, y.astype(np.int64)
+
+
+def _raises(exc, fn, rule: str):
+    try:
+        fn()
+    except exc:
+        return
+    except Exception as other:  # noqa: BLE001
+        raise AssertionError(f"{rule}: expected {exc.__name__}, got {type(other).__name__}: {other}") from other
+    raise AssertionError(f"{rule}: expected {exc.__name__}, nothing was raised")
+
+
+def _close(a, b, tol, rule):
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise AssertionError(f"{rule}: shapes differ {a.shape} vs {b.shape}")
+    err = float(np.max(np.abs(a - b))) if a.size else 0.0
+    if not err <= tol:
+        raise AssertionError(f"{rule}: max difference {err:.3g} > {tol:.3g}")
+
+
+def check_model(model: Model, backend: str | None = None, device: str = "cpu",
+                cross_backend_tol: float | None = None) -> None:
+    """Check that an (unfitted) model honours the neurorec model contract.
+
+    Parameters
+    ----------
+    model : Model
+        An unfitted instance with the hyperparameters to test.
+    backend : str, optional
+        Run the checks with this backend (``set_params(backend=...)``).
+    device : str
+        Device for the torch backend.
+    cross_backend_tol : float, optional
+        If given and the model has a ``backend`` parameter, also fit on numpy and torch with
+        the same seed and require outputs to agree within this tolerance.
+    """
+    cls = type(model)
+    params = model.get_params(deep=False)
+    if backend is not None:
+        if "backend" not in params:
+            raise AssertionError(f"{cls.__name__} has no 'backend' hyperparameter")
+        model = model.clone().set_params(backend=backend, device=device)
+        params = model.get_params(deep=False)
+
+    # constructor stores only
+    sig = inspect.signature(cls.__init__)
+    for name in sig.parameters:
+        if name == "self":
+            continue
+        if not hasattr(model, name):
+            raise AssertionError(f"__init__ must store hyperparameter {name!r} as an attribute")
+    learned = [k for k in vars(model) if k.endswith("_") and not k.startswith("_")]
+    if learned:
+        raise AssertionError(f"__init__ must not set learned attributes, found {learned}")
+    fresh = model.clone()
+    if fresh.get_params(deep=False).keys() != params.keys():
+        raise AssertionError("clone() changed the hyperparameters")
+    _raises(ValueError, lambda: model.clone().set_params(no_such_param=1), "set_params(unknown)")
+    _raises(NotFittedError, lambda: model.clone().predict(np.zeros((2, 5, 2), np.float32)),
+            "predict before fit")
+
+    kinds = getattr(model, "_supported_kinds", frozenset({"forecast"}))
+    has_seed = "seed" in params
+    if "forecast" in kinds:
+        _check_regression(model, has_seed)
+    if "classify" in kinds:
+        _check_classification(model, has_seed)
+    if cross_backend_tol is not None and "backend" in params:
+        _check_cross_backend(model, cross_backend_tol, device)
+
+
+def _check_regression(model, has_seed):
+    X, y = make_regression_data()
+    m = model.clone()
+    if has_seed:
+        m.set_params(seed=0)
+    if m.fit(X, y) is not m:
+        raise AssertionError("fit must return self")
+    learned = [k for k in vars(m) if not k.startswith("_") and k not in m.get_params(deep=False)]
+    bad = [k for k in learned if not k.endswith("_")]
+    if bad:
+        raise AssertionError(f"learned attributes must end in '_': {bad}")
+    p = m.predict(X)
+    if np.shape(p) != y.shape:
+        raise AssertionError(f"predict shape {np.shape(p)} != target shape {y.shape}")
+    if not np.isfinite(p).all():
+        raise AssertionError("predict returned non-finite values")
+    # a single sequence keeps its rank; ragged lists come back as lists
+    p1 = m.predict(X[0])
+    _close(p1, p[0], 1e-5, "single (time, features) sequence")
+    ragged = [X[0, :30], X[1]]
+    pr = m.predict(ragged)
+    if not isinstance(pr, list) or np.shape(pr[0]) != (30, y.shape[2]):
+        raise AssertionError("a list of sequences must give a list of per-sequence outputs")
+    _close(pr[1], p[1], 1e-5, "ragged batch vs padded batch")
+    # reproducible with the seed
+    if has_seed:
+        p2 = model.clone().set_params(seed=0).fit(X, y).predict(X)
+        _close(p2, p, 0.0, "same seed, same result")
+    # bad input fails early with ValueError
+    _raises(ValueError, lambda: m.predict(np.zeros((2, 5), np.float32)[None, None]), "rank-4 X")
+    _raises(ValueError, lambda: m.predict(np.full((1, 5, 2), np.nan, np.float32)), "NaN in X")
+    _raises(ValueError, lambda: m.predict(np.zeros((0, 5, 2), np.float32)), "empty batch")
+    _raises(ValueError, lambda: m.predict(np.zeros((1, 0, 2), np.float32)), "zero-length sequence")
+    _raises(ValueError, lambda: m.predict(np.zeros((1, 5, 3), np.float32)), "wrong number of features")
+    _raises(ValueError, lambda: model.clone().fit(X, y[:2]), "mismatched batch sizes")
+    _raises(ValueError, lambda: model.clone().fit(X, np.full_like(y, np.inf)), "inf in y")
+    # save / load round trip, and a tampered file is refused
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "m.safetensors"
+        m.save(path)
+        loaded = type(m).load(path)
+        _close(loaded.predict(X), p, 0.0, "save/load round trip")
+        raw = bytearray(path.read_bytes())
+        raw[-1] ^= 0xFF
+        path.write_bytes(bytes(raw))
+        _raises(ValueError, lambda: type(m).load(path), "tampered file")
+        junk = Path(d) / "junk.safetensors"
+        junk.write_bytes(b"not a model")
+        _raises(ValueError, lambda: type(m).load(junk), "file that is not a model")
+
+
+def _check_classification(model, has_seed):
+    X, y = make_classification_data()
+    m = model.clone()
+    if has_seed:
+        m.set_params(seed=0)
+    m.fit(X, y)
+    p = m.predict(X)
+    if np.shape(p) != y.shape:
+        raise AssertionError(f"classifier predict shape {np.shape(p)} != {y.shape}")
+    if not set(np.unique(p)) <= set(np.unique(y)):
+        raise AssertionError("predicted labels outside the training classes")
+    acc = float(np.mean(p == y))
+    if acc < 0.9:
+        raise AssertionError(f"training accuracy {acc:.2f} on an easy separable task (< 0.9)")
+    if m.score(X, y) != acc:
+        raise AssertionError("score(X, y) must equal the accuracy of predict(X)")
+    _raises(ValueError, lambda: m.score(X, y + 10), "labels out of range")
+    _raises(ValueError, lambda: model.clone().fit(X, y[:-1]), "label count != batch")
+    _raises(ValueError, lambda: model.clone().fit(X, y.astype(np.float64) + 0.5), "non-integer labels")
+
+
+def _check_cross_backend(model, tol, device):
+    X, y = make_regression_data()
+    kw = {"seed": 0} if "seed" in model.get_params(deep=False) else {}
+    a = model.clone().set_params(backend="numpy", device="cpu", **kw).fit(X, y).predict(X)
+    b = model.clone().set_params(backend="torch", device=device, **kw).fit(X, y).predict(X)
+    _close(a, b, tol, "numpy vs torch backend")
