@@ -32,11 +32,12 @@ def make_regression_data(seed: int = 0, batch: int = 4, time: int = 60, features
 
 def make_classification_data(seed: int = 0, batch: int = 24, time: int = 12, features: int = 3,
                              n_classes: int = 3):
-    """Small sequence-classification problem: the class sets the mean of the first feature."""
+    """Small sequence-classification problem: class ``c`` raises the mean of feature
+    ``c % features`` by 1 (noise std 0.5), so one-vs-rest linear readouts can separate it."""
     rng = np.random.default_rng(seed)
     y = np.arange(batch) % n_classes
-    X = rng.normal(0, 0.3, (batch, time, features)).astype(np.float32)
-    X[:, :, 0] += y[:, None].astype(np.float32) - (n_classes - 1) / 2
+    X = rng.normal(0, 0.5, (batch, time, features)).astype(np.float32)
+    X[np.arange(batch), :, y % features] += 1.0
     return X, y.astype(np.int64)
 
 
@@ -128,12 +129,12 @@ def _check_regression(model, has_seed):
         raise AssertionError("predict returned non-finite values")
     # a single sequence keeps its rank; ragged lists come back as lists
     p1 = m.predict(X[0])
-    _close(p1, p[0], 1e-5, "single (time, features) sequence")
+    _close(p1, p[0], 1e-4, "single (time, features) sequence")
     ragged = [X[0, :30], X[1]]
     pr = m.predict(ragged)
     if not isinstance(pr, list) or np.shape(pr[0]) != (30, y.shape[2]):
         raise AssertionError("a list of sequences must give a list of per-sequence outputs")
-    _close(pr[1], p[1], 1e-5, "ragged batch vs padded batch")
+    _close(pr[1], p[1], 1e-4, "ragged batch vs padded batch")
     # reproducible with the seed
     if has_seed:
         p2 = model.clone().set_params(seed=0).fit(X, y).predict(X)

@@ -491,8 +491,9 @@ class ESN(Model):
         return Z, self._ops().asarray(Y)
 
     # ------------------------------------------------------------------ inference
-    def _check_X(self, X, method: str) -> SeqBatch:
-        self._check_fitted(method)
+    def _check_X(self, X, method: str, need_readout: bool = True) -> SeqBatch:
+        if need_readout or not hasattr(self, "W_"):
+            self._check_fitted(method)
         return check_sequences(X, "X", n_features=self.n_features_in_, dtype=np.dtype(self.dtype))
 
     def _readout(self, Z):
@@ -500,7 +501,7 @@ class ESN(Model):
 
     def transform(self, X):
         """Reservoir states for ``X``: (batch, time, units) in the caller's layout."""
-        batch = self._check_X(X, "transform")
+        batch = self._check_X(X, "transform", need_readout=self.feedback)
         if self.feedback:
             states, _ = self._run_feedback(batch)
             return batch.unpad(states)
@@ -572,8 +573,9 @@ class ESN(Model):
     def generate(self, n_steps: int, warmup) -> np.ndarray:
         """Closed-loop (autonomous) forecast of ``n_steps`` steps after ``warmup``.
 
-        The model is driven by the ``warmup`` sequence(s); then each output is fed back as the
-        next input. Needs a regressor whose outputs have the input's dimension (a one-step
+        The model is driven by the ``warmup`` sequence(s) ``u[0..T-1]``; its last output is the
+        forecast of ``u[T]`` and becomes the next input, and so on: the result holds the
+        forecasts of ``u[T] .. u[T+n_steps-1]``. Needs a regressor whose outputs have the input's dimension (a one-step
         forecaster, trained with ``y[t] = u[t+1]``).
 
         Returns
@@ -605,13 +607,15 @@ class ESN(Model):
         W_dense = None if ops.is_torch else self.W_
         out = ops.empty((batch.batch, n_steps, self.n_outputs_))
         for t in range(n_steps):
+            out[:, t] = y            # the forecast of the step after the last one seen
+            if t == n_steps - 1:
+                break
             u = y
             pre = u @ WinT + b
             if WfbT is not None:
                 pre = pre + y @ WfbT
             _step(ops, h, pre, WT, float(self.leak_rate), self.activation, W_dense)
             y = self._readout(self._features(h, u))
-            out[:, t] = y
         res = ops.to_numpy(out)
         return res[0] if batch.single else res
 
