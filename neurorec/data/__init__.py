@@ -1,0 +1,55 @@
+"""Tasks and data sets: generators, bundled real data, splits, scalers.
+
+Layout: a batch of sequences is a float32 array ``(batch, time, features)``; variable-length
+batches are a list of ``(time_i, features)`` float32 arrays. Classification targets are int64
+labels ``(batch,)``; sequence targets are float32 ``(batch, time, out)``.
+
+* Generators (pure, explicit ``seed``): :func:`mackey_glass`, :func:`narma10`,
+  :func:`lorenz`, :func:`memory_capacity_data`.
+* Loaders of data bundled in installed packages (nothing is downloaded):
+  :func:`load_digits_sequences`, :func:`load_mnist_sample`, :func:`load_mnist1d`,
+  :func:`load_japanese_vowels`, :func:`load_santafe_laser`.
+* :class:`SequenceScaler`: per-feature standardisation over all steps of all sequences.
+* Tasks: :func:`get_task`, :func:`list_tasks`, :func:`register_task`; :class:`Task`,
+  :class:`TaskData`, :class:`Split`.
+
+Example
+-------
+>>> from neurorec.data import get_task
+>>> task = get_task("narma10")
+>>> data = task.load(seed=0)
+>>> data.train.X.shape, data.val.skip
+((1, 3600, 1), 100)
+"""
+
+from .datasets import (
+    load_digits_sequences,
+    load_japanese_vowels,
+    load_mnist1d,
+    load_mnist_sample,
+    load_santafe_laser,
+)
+from .generators import lorenz, mackey_glass, memory_capacity_data, narma10
+from .scaling import SequenceScaler
+from .task import KINDS, Split, Task, TaskData
+from .tasks import get_task, list_tasks, register_task
+
+__all__ = [
+    "mackey_glass",
+    "narma10",
+    "lorenz",
+    "memory_capacity_data",
+    "load_digits_sequences",
+    "load_mnist_sample",
+    "load_mnist1d",
+    "load_japanese_vowels",
+    "load_santafe_laser",
+    "SequenceScaler",
+    "Split",
+    "TaskData",
+    "Task",
+    "KINDS",
+    "get_task",
+    "list_tasks",
+    "register_task",
+]
