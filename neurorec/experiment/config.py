@@ -1,0 +1,192 @@
+"""Experiment config files (TOML).
+
+.. code-block:: toml
+
+    [experiment]
+    name = "default"            # results go to ./results/<name> by default
+    seeds = [0, 1, 2]
+    description = "optional"
+
+    [[models]]
+    name = "ESN"                # label in the results (required)
+    class = "ESN"               # neurorec.models.ESN, or "package.module:ClassName"
+    params = { units = 300, spectral_radius = 0.9 }
+    [models.overrides.narma10]  # parameters changed for one task
+    leak_rate = 1.0
+
+    [[tasks]]
+    name = "mackey_glass"       # neurorec.data.get_task(name, **params)
+    params = { }
+    # class = "package.module:TaskClass"   (optional: a task class outside the registry)
+
+:func:`load_config` checks the file and raises :class:`ConfigError`, whose message names the
+file and the key, on unknown keys, missing names, wrong types and overrides for tasks that
+are not in the file. Classes and task names are resolved later, by
+:func:`~neurorec.experiment.compare`.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+__all__ = ["load_config", "ConfigError", "default_config_path"]
+
+_TOP = {"experiment", "models", "tasks"}
+_EXPERIMENT = {"name", "seeds", "description"}
+_MODEL = {"name", "class", "params", "overrides"}
+_TASK = {"name", "class", "params"}
+
+
+class ConfigError(ValueError):
+    """An invalid experiment config; the message names the file and the key."""
+
+
+def default_config_path():
+    """The packaged ``default.toml`` (ESN vs a linear autoregressive baseline)."""
+    return resources.files("neurorec.experiment").joinpath("configs", "default.toml")
+
+
+def _type(v: Any) -> str:
+    return {bool: "boolean", int: "integer", float: "float", str: "string", list: "array",
+            dict: "table"}.get(type(v), type(v).__name__)
+
+
+def load_config(path) -> dict:
+    """Read and check an experiment config.
+
+    Returns
+    -------
+    dict
+        ``{"path": str, "experiment": {"name", "seeds", "description"},
+        "models": [{"name", "class", "params", "overrides"}],
+        "tasks": [{"name", "params"[, "class"]}]}``, ready for
+        ``compare(cfg["models"], cfg["tasks"], cfg["experiment"]["seeds"])``.
+    """
+    if isinstance(path, (str, os.PathLike)):
+        path = Path(path)
+    where = str(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{where}: no such config file") from None
+    except (IsADirectoryError, PermissionError, OSError) as exc:
+        raise ConfigError(f"{where}: cannot read: {exc.strerror or exc}") from None
+    try:
+        doc = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{where}: not UTF-8 text ({exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where}: invalid TOML: {exc}") from None
+    stem = Path(getattr(path, "name", "experiment")).stem or "experiment"
+    return _validate(doc, where, stem)
+
+
+def _fail(where: str, key: str, msg: str):
+    raise ConfigError(f"{where}: {key}: {msg}")
+
+
+def _check_keys(where: str, key: str, table: dict, allowed: set) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        prefix = f"{key}." if key else ""
+        _fail(where, f"{prefix}{unknown[0]}",
+              f"unknown key (allowed here: {', '.join(sorted(allowed))})")
+
+
+def _table(where: str, key: str, v: Any) -> dict:
+    if not isinstance(v, dict):
+        _fail(where, key, f"expected a table, got {_type(v)} {v!r}")
+    return v
+
+
+def _string(where: str, key: str, v: Any) -> str:
+    if not isinstance(v, str) or not v.strip():
+        _fail(where, key, f"expected a non-empty string, got {_type(v)} {v!r}")
+    return v
+
+
+def _validate(doc: dict, where: str, stem: str) -> dict:
+    _check_keys(where, "", doc, _TOP)
+    exp = _table(where, "experiment", doc.get("experiment", {}))
+    _check_keys(where, "experiment", exp, _EXPERIMENT)
+    name = _string(where, "experiment.name", exp.get("name", stem))
+    if "/" in name or "\\" in name or name in (".", ".."):
+        _fail(where, "experiment.name", f"must not contain path separators, got {name!r}")
+    seeds = exp.get("seeds", [0])
+    if not isinstance(seeds, list) or not seeds:
+        _fail(where, "experiment.seeds", f"expected a non-empty array of integers, got "
+                                         f"{_type(seeds)} {seeds!r}")
+    for i, s in enumerate(seeds):
+        if isinstance(s, bool) or not isinstance(s, int) or s < 0:
+            _fail(where, f"experiment.seeds[{i}]", f"expected a non-negative integer, got "
+                                                   f"{_type(s)} {s!r}")
+    if len(set(seeds)) != len(seeds):
+        _fail(where, "experiment.seeds", f"has duplicates: {seeds}")
+    description = exp.get("description", "")
+    if not isinstance(description, str):
+        _fail(where, "experiment.description", f"expected a string, got {_type(description)}")
+
+    # tasks first: model overrides refer to them
+    tasks_raw = doc.get("tasks")
+    if tasks_raw is None:
+        _fail(where, "tasks", "missing: add at least one [[tasks]] table with a name")
+    if not isinstance(tasks_raw, list) or not tasks_raw:
+        _fail(where, "tasks", f"expected [[tasks]] tables (or an array of task names), got "
+                              f"{_type(tasks_raw)} {tasks_raw!r}")
+    tasks = []
+    for i, t in enumerate(tasks_raw):
+        key = f"tasks[{i}]"
+        if isinstance(t, str):
+            t = {"name": t}
+        t = _table(where, key, t)
+        _check_keys(where, key, t, _TASK)
+        if "name" not in t:
+            _fail(where, f"{key}.name", "missing: every task needs a name")
+        spec = {"name": _string(where, f"{key}.name", t["name"]),
+                "params": dict(_table(where, f"{key}.params", t.get("params", {})))}
+        if "class" in t:
+            spec["class"] = _string(where, f"{key}.class", t["class"])
+        tasks.append(spec)
+    _unique(where, "tasks", [t["name"] for t in tasks])
+    task_names = [t["name"] for t in tasks]
+
+    models_raw = doc.get("models")
+    if models_raw is None:
+        _fail(where, "models", "missing: add at least one [[models]] table with a name")
+    if not isinstance(models_raw, list) or not models_raw:
+        _fail(where, "models", f"expected [[models]] tables, got {_type(models_raw)} "
+                               f"{models_raw!r}")
+    models = []
+    for i, m in enumerate(models_raw):
+        key = f"models[{i}]"
+        m = _table(where, key, m)
+        _check_keys(where, key, m, _MODEL)
+        if "name" not in m:
+            _fail(where, f"{key}.name", "missing: every model needs a name")
+        mname = _string(where, f"{key}.name", m["name"])
+        cls = _string(where, f"{key}.class", m.get("class", mname))
+        params = dict(_table(where, f"{key}.params", m.get("params", {})))
+        overrides = _table(where, f"{key}.overrides", m.get("overrides", {}))
+        clean = {}
+        for tname, ov in overrides.items():
+            okey = f"{key}.overrides.{tname}"
+            if tname not in task_names:
+                _fail(where, okey, f"no task named {tname!r} in [[tasks]] "
+                                   f"(tasks: {', '.join(task_names)})")
+            clean[tname] = dict(_table(where, okey, ov))
+        models.append({"name": mname, "class": cls, "params": params, "overrides": clean})
+    _unique(where, "models", [m["name"] for m in models])
+
+    return {"path": where,
+            "experiment": {"name": name, "seeds": list(seeds), "description": description},
+            "models": models, "tasks": tasks}
+
+
+def _unique(where: str, key: str, names: list[str]) -> None:
+    for i, n in enumerate(names):
+        if n in names[:i]:
+            _fail(where, f"{key}[{i}].name", f"duplicate name {n!r}: names must be unique")

@@ -1,0 +1,182 @@
+"""One run of the grid: (model, task, seed) -> result rows.
+
+:func:`run_one` is a top-level function taking a plain, picklable job dict, so every executor
+(in-process, a process pool, Dask) calls the same code. It never raises: an exception in the
+run is returned as a result with ``status="error"``, the message and the traceback.
+"""
+
+from __future__ import annotations
+
+import math
+import socket
+import sys
+import time
+import traceback
+import tracemalloc
+from datetime import UTC, datetime
+from typing import Any
+
+from neurorec.experiment.specs import build_model
+
+__all__ = ["run_one", "make_job", "SPLITS"]
+
+SPLITS = ("val", "test")
+_MB = 1024.0 * 1024.0
+
+
+def make_job(run_key: str, model_spec, task_spec, seed: int, *, track_memory: bool = True) -> dict:
+    """The plain description of one run handed to :func:`run_one`."""
+    return {
+        "run_key": run_key,
+        "model": model_spec.payload(task_spec.name),
+        "task": {"name": task_spec.name, "task": task_spec.task, "kind": task_spec.kind,
+                 "metric": task_spec.metric, "higher_is_better": task_spec.higher_is_better},
+        "seed": int(seed),
+        "track_memory": bool(track_memory),
+    }
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _torch_cuda():
+    """``torch.cuda`` if torch is already imported and CUDA is initialised, else None."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return None
+    try:
+        cuda = torch.cuda
+        return cuda if cuda.is_available() and cuda.is_initialized() else None
+    except Exception:  # noqa: BLE001
+        return None
+
+
+class _MemoryMeter:
+    """Peak host memory (tracemalloc) and CUDA memory (torch) above a baseline.
+
+    tracemalloc sees allocations made through Python's allocators, which includes numpy
+    arrays; torch CPU tensors are not seen. CUDA memory is read from
+    ``torch.cuda.max_memory_allocated`` when torch has initialised CUDA.
+    """
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.started = False
+        self.base = 0
+        self.peak_mb = math.nan
+        self.gpu_peak_mb = math.nan
+        self._gpu_base = 0
+
+    def __enter__(self):
+        if self.enabled:
+            if not tracemalloc.is_tracing():
+                tracemalloc.start()
+                self.started = True
+        return self
+
+    def reset(self):
+        """Start measuring from here (after the data are loaded)."""
+        if self.enabled:
+            tracemalloc.reset_peak()
+            self.base = tracemalloc.get_traced_memory()[0]
+        cuda = _torch_cuda()
+        if cuda is not None:
+            cuda.reset_peak_memory_stats()
+            self._gpu_base = cuda.memory_allocated()
+
+    def read(self):
+        if self.enabled and tracemalloc.is_tracing():
+            peak = tracemalloc.get_traced_memory()[1]
+            self.peak_mb = max(peak - self.base, 0) / _MB
+        cuda = _torch_cuda()
+        if cuda is not None:
+            self.gpu_peak_mb = max(cuda.max_memory_allocated() - self._gpu_base, 0) / _MB
+
+    def __exit__(self, *exc):
+        if self.started:
+            tracemalloc.stop()
+        return False
+
+
+def _n_parameters(model) -> tuple[float, float]:
+    try:
+        n = model.n_parameters_
+        return int(n["total"]), int(n["trained"])
+    except Exception:  # noqa: BLE001 - a model without a parameter count
+        return math.nan, math.nan
+
+
+def _synops(model) -> float:
+    value = getattr(model, "synops_", None)
+    if value is None:
+        return math.nan
+    if isinstance(value, dict):
+        value = value.get("total", math.nan)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def run_one(job: dict) -> dict:
+    """Run one (model, task, seed): load, fit on train, predict and score val then test.
+
+    Returns a dict with the run-level fields (``run_key``, ``model``, ``task``, ``seed``,
+    ``status``, ``error``, ``traceback``, timings, memory, parameter counts, synops) and
+    ``rows``: one dict per split with ``split``, ``metric``, ``value``,
+    ``predict_seconds``.
+    """
+    m, t, seed = job["model"], job["task"], int(job["seed"])
+    task = t["task"]
+    started = _now()
+    wall0 = time.perf_counter()
+    out: dict[str, Any] = {
+        "run_key": job["run_key"], "model": m["name"], "model_class": _cls_path(m["cls"]),
+        "task": t["name"], "kind": t["kind"], "seed": seed,
+        "status": "ok", "error": "", "traceback": "",
+        "fit_seconds": math.nan, "params_total": math.nan, "params_trained": math.nan,
+        "peak_memory_mb": math.nan, "peak_gpu_memory_mb": math.nan, "synops": math.nan,
+        "started_at": started, "finished_at": "", "duration_seconds": math.nan,
+        "host": socket.gethostname(),
+    }
+    rows = {s: {"split": s, "metric": t["metric"], "higher_is_better": t["higher_is_better"],
+                "value": math.nan, "predict_seconds": math.nan} for s in SPLITS}
+    meter = _MemoryMeter(job.get("track_memory", True))
+    try:
+        with meter:
+            model = build_model(m["cls"], m["params"], m["overrides"], seed)
+            data = task.load(seed)
+            meter.reset()
+            try:
+                t0 = time.perf_counter()
+                model.fit(data.train.X, data.train.y)
+                out["fit_seconds"] = time.perf_counter() - t0
+                # the test split is touched once, last
+                for split in SPLITS:
+                    part = getattr(data, split, None)
+                    if part is None:
+                        rows.pop(split)
+                        continue
+                    t0 = time.perf_counter()
+                    y_pred = model.predict(part.X)
+                    rows[split]["predict_seconds"] = time.perf_counter() - t0
+                    rows[split]["value"] = float(task.score(part, y_pred))
+            finally:
+                meter.read()
+        out["params_total"], out["params_trained"] = _n_parameters(model)
+        out["synops"] = _synops(model)
+    except Exception as exc:  # noqa: BLE001 - any failure is recorded, the grid goes on
+        out["status"] = "error"
+        out["error"] = f"{type(exc).__name__}: {exc}"
+        out["traceback"] = traceback.format_exc()
+    out["peak_memory_mb"] = meter.peak_mb
+    out["peak_gpu_memory_mb"] = meter.gpu_peak_mb
+    out["finished_at"] = _now()
+    out["duration_seconds"] = time.perf_counter() - wall0
+    out["rows"] = list(rows.values())
+    return out
+
+
+def _cls_path(cls) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}" if isinstance(cls, type) else str(cls)

@@ -1,0 +1,629 @@
+"""neurorec.experiment: compare(), the result store, executors, configs, plots."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import _standins as S
+import numpy as np
+import pandas as pd
+import pytest
+
+from neurorec.experiment import (
+    COLUMNS,
+    ConfigError,
+    SpecError,
+    SQLiteStore,
+    compare,
+    default_config_path,
+    format_summary,
+    load_config,
+    plot_summary,
+    run_key,
+    summarize,
+)
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+REQUIRED = ["model", "task", "seed", "split", "metric", "value", "fit_seconds", "predict_seconds",
+            "params_total", "params_trained", "peak_memory_mb", "synops", "status", "error",
+            "run_key"]
+
+
+@pytest.fixture(autouse=True)
+def _clear_calls():
+    S.FIT_CALLS.clear()
+    yield
+    S.FIT_CALLS.clear()
+
+
+def _value(df, model, task, seed, split):
+    sel = df[(df.model == model) & (df.task == task) & (df.seed == seed) & (df.split == split)]
+    assert len(sel) == 1, sel
+    return sel.iloc[0]
+
+
+def _db_counts(path):
+    con = sqlite3.connect(path)
+    try:
+        runs = con.execute("SELECT COUNT(*), COUNT(DISTINCT run_key) FROM runs").fetchone()
+        rows = con.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+    finally:
+        con.close()
+    return runs[0], runs[1], rows
+
+
+# ------------------------------------------------------------------------------------------
+# the tidy frame
+# ------------------------------------------------------------------------------------------
+
+def test_tidy_frame_has_one_row_per_model_task_seed_split_with_known_scores():
+    df = compare({"a": S.ConstModel(offset=1.0), "b": S.ConstModel(offset=2.0)},
+                 [S.ToyForecast()], seeds=[0, 1, 2], progress=False)
+    assert list(df.columns[: len(COLUMNS)]) == COLUMNS
+    assert set(REQUIRED) <= set(df.columns)
+    assert len(df) == 2 * 1 * 3 * 2
+    assert (df.status == "ok").all() and (df.error == "").all()
+    for seed in (0, 1, 2):
+        # ConstModel predicts train-mean (= seed) + offset + 0.1 * its seed param: this also
+        # checks that the run's seed reached the model
+        assert _value(df, "a", "toy_forecast", seed, "val").value == pytest.approx(1 + 0.1 * seed)
+        assert _value(df, "a", "toy_forecast", seed, "test").value == pytest.approx(
+            0.5 + 0.1 * seed)
+        assert _value(df, "b", "toy_forecast", seed, "test").value == pytest.approx(
+            1.5 + 0.1 * seed)
+    assert (df.metric == "mae").all() and not df.higher_is_better.any()
+    assert (df.params_total == 10).all() and (df.params_trained == 3).all()
+    assert df.synops.isna().all()
+    assert (df.fit_seconds >= 0).all() and (df.predict_seconds >= 0).all()
+    assert np.isfinite(df.peak_memory_mb).all() and (df.peak_memory_mb >= 0).all()
+    # one key per run, shared by its val and test rows; grid order is kept
+    assert df.run_key.nunique() == 6
+    assert (df.groupby("run_key").size() == 2).all()
+    assert list(df.split[:2]) == ["val", "test"]
+    assert list(df.drop_duplicates("run_key").model) == ["a"] * 3 + ["b"] * 3
+    assert len(S.FIT_CALLS) == 6
+
+
+def test_models_as_list_specs_and_overrides():
+    f1, f2 = S.ToyForecast(name="f1"), S.ToyForecast(name="f2")
+    specs = [{"name": "spec", "class": "_standins:ConstModel", "params": {"offset": 1.0},
+              "overrides": {"f2": {"offset": 3.0}}}]
+    df = compare(specs, [f1, f2], [0], progress=False)
+    assert _value(df, "spec", "f1", 0, "val").value == pytest.approx(1.0)
+    assert _value(df, "spec", "f2", 0, "val").value == pytest.approx(3.0)
+
+    # a list of instances is named by class; the key of the same model given as an instance
+    # or as a spec is the same
+    df2 = compare([S.ConstModel(offset=1.0)], [f1], [0], progress=False)
+    assert set(df2.model) == {"ConstModel"}
+    df3 = compare([{"name": "ConstModel", "class": "_standins:ConstModel",
+                    "params": {"offset": 1.0}}], [f1], [0], progress=False)
+    assert df2.run_key.iloc[0] == df3.run_key.iloc[0]
+
+
+def test_model_without_seed_param_and_synops_and_missing_param_count():
+    df = compare({"noseed": S.NoSeedModel(), "spk": S.SpikingStandin()}, [S.ToyForecast()], [3],
+                 progress=False)
+    ns = _value(df, "noseed", "toy_forecast", 3, "val")
+    assert ns.status == "ok" and ns.value == pytest.approx(2.0)
+    assert pd.isna(ns.params_total) and math.isnan(ns.synops)
+    assert _value(df, "spk", "toy_forecast", 3, "test").synops == 1234.0
+
+
+def test_run_key_is_stable_and_sensitive():
+    m = {"name": "m", "class": "x:Y", "params": {"a": 1, "b": [1, 2]}, "overrides": {}}
+    m_reordered = {"overrides": {}, "params": {"b": [1, 2], "a": 1}, "class": "x:Y", "name": "m"}
+    t = {"name": "t", "params": {"n": 3}}
+    k = run_key(m, t, 0)
+    assert k == run_key(m_reordered, t, 0)
+    assert len(k) == 32
+    assert k != run_key(m, t, 1)
+    assert k != run_key({**m, "params": {"a": 2, "b": [1, 2]}}, t, 0)
+    assert k != run_key({**m, "overrides": {"a": 3}}, t, 0)
+    assert k != run_key(m, {"name": "t", "params": {"n": 4}}, 0)
+
+
+# ------------------------------------------------------------------------------------------
+# errors and skips
+# ------------------------------------------------------------------------------------------
+
+def test_error_is_recorded_with_one_traceback_and_the_grid_goes_on(caplog):
+    with caplog.at_level(logging.ERROR, logger="neurorec.experiment"):
+        df = compare({"flaky": S.ConstModel(fail_on_seed=1), "ok": S.ConstModel()},
+                     [S.ToyForecast(), S.BrokenLoadTask(name="broken")], [0, 1, 2],
+                     progress=False)
+    assert len(df) == 2 * 2 * 3 * 2
+    bad = df[(df.model == "flaky") & (df.task == "toy_forecast") & (df.seed == 1)]
+    assert (bad.status == "error").all() and bad.value.isna().all()
+    assert bad.error.str.contains("RuntimeError: planned failure for seed 1").all()
+    good = df[(df.task == "toy_forecast") & ~((df.model == "flaky") & (df.seed == 1))]
+    assert (good.status == "ok").all() and good.value.notna().all()
+    broken = df[df.task == "broken"]
+    assert (broken.status == "error").all()
+    assert broken.error.str.contains("OSError: data for seed").all()
+    # one log record with a traceback per failing run: 1 (flaky) + 2 models x 3 seeds (broken)
+    records = [r for r in caplog.records if r.name == "neurorec.experiment"]
+    assert len(records) == 7
+    assert all("Traceback" in r.getMessage() for r in records)
+
+
+def test_unsupported_kind_is_skipped_not_run(tmp_path):
+    db = tmp_path / "r.sqlite"
+    df = compare({"fo": S.ForecastOnly(), "c": S.ConstModel()},
+                 [S.ToyForecast(), S.ToyClassify()], [0, 1], store=db, progress=False)
+    sk = df[(df.model == "fo") & (df.task == "toy_classify")]
+    assert len(sk) == 4 and (sk.status == "skipped").all() and sk.value.isna().all()
+    assert sk.error.str.contains("'classify'").all()
+    assert (df[df.status != "skipped"].status == "ok").all()
+    assert _value(df, "c", "toy_classify", 1, "test").value == 1.0
+    assert ("ForecastOnly", 0) in S.FIT_CALLS and len(S.FIT_CALLS) == 2 + 2 + 2
+    # skips are decided at each call, never stored
+    runs, _, _ = _db_counts(db)
+    assert runs == 6
+
+
+def test_bad_specs_fail_before_running():
+    with pytest.raises(SpecError, match="no class 'Nope'"):
+        compare([{"name": "x", "class": "_standins:Nope"}], [S.ToyForecast()], [0],
+                progress=False)
+    with pytest.raises(SpecError, match="cannot build ConstModel"):
+        compare([{"name": "x", "class": "_standins:ConstModel", "params": {"units": 3}}],
+                [S.ToyForecast()], [0], progress=False)
+    with pytest.raises(SpecError, match="duplicate model name"):
+        compare([S.ConstModel(), S.ConstModel(offset=2)], [S.ToyForecast()], [0],
+                progress=False)
+    with pytest.raises(SpecError, match="bad overrides"):
+        compare([{"name": "x", "class": "_standins:ConstModel",
+                  "overrides": {"toy_forecast": {"nope": 1}}}], [S.ToyForecast()], [0],
+                progress=False)
+    with pytest.raises(SpecError, match="seeds"):
+        compare([S.ConstModel()], [S.ToyForecast()], 3, progress=False)
+    assert S.FIT_CALLS == []
+
+
+# ------------------------------------------------------------------------------------------
+# the store: resume, no duplicates
+# ------------------------------------------------------------------------------------------
+
+def test_resume_recomputes_nothing_and_returns_the_stored_rows(tmp_path):
+    db = tmp_path / "results.sqlite"
+    models = {"a": S.ConstModel(offset=1.0), "b": S.SpikingStandin(offset=0.0)}
+    first = compare(models, [S.ToyForecast(), S.ToyClassify()], [0, 1], store=db,
+                    progress=False)
+    assert len(S.FIT_CALLS) == 8
+    assert _db_counts(db) == (8, 8, 16)
+    S.FIT_CALLS.clear()
+    again = compare(models, [S.ToyForecast(), S.ToyClassify()], [0, 1], store=str(db),
+                    progress=False)
+    assert S.FIT_CALLS == []
+    pd.testing.assert_frame_equal(first, again)
+    assert _db_counts(db) == (8, 8, 16)
+
+    # growing the grid runs only the new runs
+    grown = compare(models, [S.ToyForecast(), S.ToyClassify()], [0, 1, 2], store=db,
+                    progress=False)
+    assert sorted(s for _, s in S.FIT_CALLS) == [2, 2, 2, 2]
+    assert len(grown) == 24 and _db_counts(db) == (12, 12, 24)
+
+    # resume=False recomputes and replaces: still no duplicates
+    S.FIT_CALLS.clear()
+    compare(models, [S.ToyForecast()], [0], store=db, progress=False, resume=False)
+    assert len(S.FIT_CALLS) == 2
+    assert _db_counts(db) == (12, 12, 24)
+
+
+def test_errored_runs_are_retried_on_resume_and_replaced(tmp_path):
+    db = tmp_path / "r.sqlite"
+    grid = ({"m": S.ConstModel(fail_on_seed=1)}, [S.ToyForecast()], [0, 1])
+    df = compare(*grid, store=db, progress=False)
+    assert set(df[df.seed == 1].status) == {"error"}
+    S.FIT_CALLS.clear()
+    compare(*grid, store=db, progress=False, retry_errors=False)
+    assert S.FIT_CALLS == []
+    df = compare(*grid, store=db, progress=False)
+    assert S.FIT_CALLS == [("ConstModel", 1)]  # only the failed run again
+    assert set(df[df.seed == 1].status) == {"error"}
+    assert _db_counts(db) == (2, 2, 4)
+
+
+def test_store_primary_keys_forbid_duplicates(tmp_path):
+    db = tmp_path / "r.sqlite"
+    compare([S.ConstModel()], [S.ToyForecast()], [0], store=db, progress=False)
+    store = SQLiteStore(db)
+    try:
+        [run] = store.runs()
+        assert len(run["rows"]) == 2
+        assert store.put(run) is False  # an ok run is kept
+        assert len(store) == 1
+        con = sqlite3.connect(db)
+        with pytest.raises(sqlite3.IntegrityError):
+            con.execute("INSERT INTO results (run_key, split, metric, value) VALUES (?, ?, ?, ?)",
+                        (run["run_key"], "test", "mae", 0.0))
+        with pytest.raises(sqlite3.IntegrityError):
+            con.execute("INSERT INTO runs (run_key, model, task, seed, status) "
+                        "VALUES (?, 'm', 't', 0, 'ok')", (run["run_key"],))
+        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        tidy = con.execute("SELECT model, split, value FROM tidy ORDER BY split").fetchall()
+        assert tidy == [("ConstModel", "test", pytest.approx(0.5)),
+                        ("ConstModel", "val", pytest.approx(1.0))]
+        con.close()
+        frame = store.to_dataframe()
+        assert len(frame) == 2 and list(frame.columns) == COLUMNS
+    finally:
+        store.close()
+
+
+def _write_sleep_config(path: Path, log: Path, seeds, sleep=0.4) -> Path:
+    path.write_text(f"""
+[experiment]
+name = "crash"
+seeds = {json.dumps(list(seeds))}
+
+[[models]]
+name = "sleepy"
+class = "_standins:ConstModel"
+params = {{ sleep = {sleep}, log = {json.dumps(str(log))} }}
+
+[[tasks]]
+name = "toy"
+class = "_standins:ToyForecast"
+""")
+    return path
+
+
+def _subprocess_env(phase: str) -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(TESTS), str(ROOT),
+                                                    env.get("PYTHONPATH", "")) if p)
+    env["STANDIN_PHASE"] = phase
+    return env
+
+
+def _stored(db: Path) -> dict:
+    """{seed: finished_at} of the runs in the store (empty while it does not exist yet)."""
+    if not db.exists():
+        return {}
+    try:
+        con = sqlite3.connect(db, timeout=5)
+        try:
+            return dict(con.execute("SELECT seed, finished_at FROM runs").fetchall())
+        finally:
+            con.close()
+    except sqlite3.DatabaseError:  # schema not created yet
+        return {}
+
+
+def test_killed_process_loses_at_most_the_run_in_flight(tmp_path, monkeypatch):
+    from neurorec.cli import main
+
+    seeds = list(range(6))
+    log = tmp_path / "fits.log"
+    cfg = _write_sleep_config(tmp_path / "crash.toml", log, seeds)
+    out = tmp_path / "out"
+    db = out / "results.sqlite"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "neurorec.cli", "compare", str(cfg), "--out", str(out),
+         "--no-progress"], env=_subprocess_env("1"), cwd=tmp_path,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while not _stored(db):
+            assert proc.poll() is None, proc.stdout.read().decode()
+            assert time.monotonic() < deadline, "no run was stored within 60 s"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+    assert proc.returncode == -signal.SIGKILL
+    before = _stored(db)
+    assert 1 <= len(before) < len(seeds)
+
+    monkeypatch.setenv("STANDIN_PHASE", "2")
+    assert main(["compare", str(cfg), "--out", str(out), "--no-progress"]) == 0
+
+    con = sqlite3.connect(db)
+    try:
+        per_seed = dict(con.execute("SELECT seed, COUNT(*) FROM runs GROUP BY seed").fetchall())
+        dup_rows = con.execute("SELECT COUNT(*) FROM (SELECT run_key, split FROM results "
+                               "GROUP BY run_key, split HAVING COUNT(*) > 1)").fetchone()[0]
+        n_rows = con.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+    finally:
+        con.close()
+    assert per_seed == {s: 1 for s in seeds}
+    assert dup_rows == 0 and n_rows == 2 * len(seeds)
+    after = _stored(db)
+    assert all(after[s] == before[s] for s in before)  # stored runs were kept as they were
+    lines = [ln.split() for ln in log.read_text().splitlines()]
+    second = [int(s) for phase, s in lines if phase == "2"]
+    assert sorted(second) == sorted(set(seeds) - set(before))  # only the missing runs
+    csv = pd.read_csv(out / "results.csv")
+    assert len(csv) == 2 * len(seeds) and set(csv.seed) == set(seeds)
+
+
+# ------------------------------------------------------------------------------------------
+# executors
+# ------------------------------------------------------------------------------------------
+
+def test_process_pool_gives_the_same_results_and_stores_every_run(tmp_path):
+    db = tmp_path / "r.sqlite"
+    grid = ({"a": S.ConstModel(), "fo": S.ForecastOnly(offset=2.0)},
+            [S.ToyForecast(), S.ToyClassify()], [0, 1])
+    serial = compare(*grid, progress=False)
+    parallel = compare(*grid, store=db, n_jobs=2, progress=False)
+    cols = ["model", "task", "seed", "split", "value", "status", "params_total", "run_key"]
+    pd.testing.assert_frame_equal(serial[cols], parallel[cols])
+    assert _db_counts(db) == (6, 6, 12)
+
+
+def test_executor_instance_is_used():
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        df = compare([S.ConstModel()], [S.ToyForecast()], [0, 1], executor=pool,
+                     progress=False)
+    assert (df.status == "ok").all() and len(df) == 4
+
+
+def test_dask_executor_without_dask_names_the_extra():
+    try:
+        import dask.distributed  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("dask is installed")
+    with pytest.raises(ImportError, match=r"neurorec\[dask\]"):
+        compare([S.ConstModel()], [S.ToyForecast()], [0], scheduler="tcp://127.0.0.1:1",
+                progress=False)
+    assert S.FIT_CALLS == []
+
+
+class _FakeDask:
+    """Just enough of ``dask.distributed`` (Client.submit/cancel/close, as_completed) to run
+    the Dask executor on threads, recording what it was asked."""
+
+    def __init__(self):
+        from concurrent.futures import as_completed
+
+        self.as_completed = as_completed
+        self.calls = []
+        fake = self
+
+        class Client:
+            def __init__(self, address=None):
+                fake.calls.append(("Client", address))
+                self._pool = ThreadPoolExecutor(max_workers=2)
+
+            def submit(self, fn, *args, pure=True, key=None):
+                fake.calls.append(("submit", key, pure))
+                return self._pool.submit(fn, *args)
+
+            def cancel(self, futures):
+                for f in futures:
+                    f.cancel()
+
+            def close(self):
+                fake.calls.append(("close",))
+                self._pool.shutdown()
+
+        self.Client = Client
+
+
+def test_dask_executor_submits_every_run_to_the_scheduler(monkeypatch, tmp_path):
+    import types
+
+    fake = _FakeDask()
+    mod = types.ModuleType("dask.distributed")
+    mod.Client, mod.as_completed = fake.Client, fake.as_completed
+    pkg = types.ModuleType("dask")
+    pkg.distributed = mod
+    monkeypatch.setitem(sys.modules, "dask", pkg)
+    monkeypatch.setitem(sys.modules, "dask.distributed", mod)
+    df = compare([S.ConstModel()], [S.ToyForecast()], [0, 1], scheduler="tcp://10.0.0.1:8786",
+                 store=tmp_path / "r.sqlite", progress=False)
+    assert (df.status == "ok").all() and len(df) == 4
+    assert fake.calls[0] == ("Client", "tcp://10.0.0.1:8786") and fake.calls[-1] == ("close",)
+    submits = [c for c in fake.calls if c[0] == "submit"]
+    assert sorted(k for _, k, _ in submits) == sorted(f"neurorec-run-{k}"
+                                                       for k in df.run_key.unique())
+    assert all(pure is False for _, _, pure in submits)
+    assert _db_counts(tmp_path / "r.sqlite") == (2, 2, 4)
+
+
+def test_progress_bar_runs(capsys):
+    compare([S.ConstModel()], [S.ToyForecast()], [0, 1], progress=True)
+    err = capsys.readouterr().err
+    assert "2/2" in err and "ConstModel / toy_forecast / seed" in err
+
+
+# ------------------------------------------------------------------------------------------
+# configs
+# ------------------------------------------------------------------------------------------
+
+GOOD = """
+[experiment]
+name = "demo"
+seeds = [0, 1]
+
+[[models]]
+name = "ESN"
+class = "ESN"
+params = { units = 300, spectral_radius = 0.9 }
+[models.overrides.narma10]
+leak_rate = 1.0
+
+[[tasks]]
+name = "mackey_glass"
+params = { }
+
+[[tasks]]
+name = "narma10"
+"""
+
+
+def _cfg(tmp_path, text, name="exp.toml"):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_load_config_returns_normalised_specs(tmp_path):
+    cfg = load_config(_cfg(tmp_path, GOOD))
+    assert cfg["experiment"] == {"name": "demo", "seeds": [0, 1], "description": ""}
+    assert cfg["models"] == [{"name": "ESN", "class": "ESN",
+                              "params": {"units": 300, "spectral_radius": 0.9},
+                              "overrides": {"narma10": {"leak_rate": 1.0}}}]
+    assert cfg["tasks"] == [{"name": "mackey_glass", "params": {}},
+                            {"name": "narma10", "params": {}}]
+
+
+@pytest.mark.parametrize("text, key, words", [
+    (GOOD.replace('name = "demo"', 'name = "demo"\nseed = [1]'), "experiment.seed", "unknown key"),
+    (GOOD.replace("params = { units", "paramz = { units"), "models[0].paramz", "unknown key"),
+    (GOOD + "\n[extra]\n", "extra", "unknown key"),
+    (GOOD.replace('name = "ESN"\n', ""), "models[0].name", "missing"),
+    (GOOD.replace('name = "narma10"', 'params = {}'), "tasks[1].name", "missing"),
+    (GOOD.replace("seeds = [0, 1]", 'seeds = "0"'), "experiment.seeds", "array of integers"),
+    (GOOD.replace("seeds = [0, 1]", "seeds = [0, 1.5]"), "experiment.seeds[1]", "integer"),
+    (GOOD.replace("seeds = [0, 1]", "seeds = [0, 0]"), "experiment.seeds", "duplicates"),
+    (GOOD.replace("params = { units = 300, spectral_radius = 0.9 }", "params = 3"),
+     "models[0].params", "expected a table"),
+    (GOOD.replace('class = "ESN"', "class = 1"), "models[0].class", "string"),
+    (GOOD.replace("[models.overrides.narma10]", "[models.overrides.narma]"),
+     "models[0].overrides.narma", "no task named 'narma'"),
+    (GOOD.replace('[[tasks]]\nname = "narma10"', '[[tasks]]\nname = "mackey_glass"'),
+     "tasks[1].name", "duplicate"),
+    (GOOD.split("[[tasks]]")[0].replace("[models.overrides.narma10]\nleak_rate = 1.0", ""),
+     "tasks", "missing"),
+])
+def test_config_errors_name_the_file_and_the_key(tmp_path, text, key, words):
+    path = _cfg(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    msg = str(info.value)
+    assert msg.startswith(f"{path}: {key}:"), msg
+    assert words in msg
+
+
+def test_config_syntax_and_missing_file_errors(tmp_path):
+    bad = _cfg(tmp_path, "[experiment\nname=1")
+    with pytest.raises(ConfigError, match=rf"^{bad}: invalid TOML"):
+        load_config(bad)
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_config(tmp_path / "missing.toml")
+
+
+def test_default_config_is_shipped_and_valid():
+    cfg = load_config(default_config_path())
+    assert cfg["experiment"]["name"] == "default"
+    assert cfg["experiment"]["seeds"] == [0, 1, 2]
+    assert [m["class"] for m in cfg["models"]] == ["ESN", "LinearAR"]
+    assert cfg["models"][0]["params"]["units"] == 300
+    assert [t["name"] for t in cfg["tasks"]] == ["mackey_glass", "narma10", "digits",
+                                                 "japanese_vowels"]
+
+
+# ------------------------------------------------------------------------------------------
+# summaries and plots
+# ------------------------------------------------------------------------------------------
+
+def _grid_frame():
+    return compare({"a": S.ConstModel(offset=1.0), "fo": S.ForecastOnly(offset=2.0),
+                    "flaky": S.ConstModel(offset=0.0, fail_on_seed=1)},
+                   [S.ToyForecast(), S.ToyClassify()], [0, 1, 2], progress=False)
+
+
+def test_summarize_and_format_summary():
+    df = _grid_frame()
+    s = summarize(df)
+    row = s[(s.task == "toy_forecast") & (s.model == "a")].iloc[0]
+    assert row["mean"] == pytest.approx(0.6) and row["std"] == pytest.approx(0.1)
+    assert row["n_ok"] == 3 and row["status"] == "ok" and row["params_total"] == 10
+    flaky = s[(s.task == "toy_forecast") & (s.model == "flaky")].iloc[0]
+    assert flaky["status"] == "partial" and flaky["n_ok"] == 2
+    assert flaky["mean"] == pytest.approx((0.5 + 0.3) / 2)  # seeds 0, 2: |0 - .5|, |.2 - .5|
+    assert s[(s.task == "toy_classify") & (s.model == "fo")].iloc[0]["status"] == "skipped"
+
+    text = format_summary(df)
+    assert "0.6 ± 0.1" in text and "skipped" in text and "(2/3 ok)" in text
+    first_table = text.split("\n\n")[0].splitlines()
+    assert first_table[1].split()[:3] == ["task", "metric", "better"]
+    assert first_table[2].split()[:3] == ["toy_forecast", "mae", "lower"]
+    assert first_table[3].split()[:3] == ["toy_classify", "accuracy", "higher"]
+    # the best forecast model is flaky (mean 0.4 < 0.6 < 1.6); ties get no star
+    assert "0.4 ± 0.1414 (2/3 ok) *" in text
+    assert "1 ± 0 *" not in text
+
+
+def test_plot_summary_writes_one_panel_per_task(tmp_path):
+    df = _grid_frame()
+    png = tmp_path / "summary.png"
+    fig = plot_summary(df, png)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["toy_forecast\nmae (test, lower is better)",
+                      "toy_classify\naccuracy (test, higher is better)"]
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["a", "fo", "flaky"]
+
+
+def test_importing_the_experiment_package_is_light():
+    code = ("import sys, neurorec.experiment, neurorec.cli; "
+            "print(sorted(m for m in ('torch', 'matplotlib', 'brian2', 'reservoirpy', "
+            "'snntorch', 'dask') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=_subprocess_env("-"), check=True).stdout
+    assert out.strip() == "[]"
+
+
+# ------------------------------------------------------------------------------------------
+# the real default config (once neurorec.data and neurorec.models are in place)
+# ------------------------------------------------------------------------------------------
+
+def _real_config(units=None):
+    try:
+        from neurorec.data import get_task  # noqa: F401
+        from neurorec.models import ESN, LinearAR  # noqa: F401
+    except ImportError as exc:
+        pytest.skip(f"neurorec.data / neurorec.models not available: {exc}")
+    cfg = load_config(default_config_path())
+    if units is not None:
+        for m in cfg["models"]:
+            if "units" in m["params"]:
+                m["params"]["units"] = units
+    return cfg
+
+
+def _check_real(df, cfg, seeds):
+    assert len(df) == len(cfg["models"]) * len(cfg["tasks"]) * len(seeds) * 2
+    assert set(df.status) <= {"ok", "skipped"}, df[df.status == "error"].error.unique()
+    ok = df[df.status == "ok"]
+    assert np.isfinite(ok.value).all()
+    assert (ok.params_total > 0).all() and (ok.fit_seconds > 0).all()
+    assert set(ok.task) == {t["name"] for t in cfg["tasks"]}
+
+
+def test_default_config_reduced_runs_on_the_real_tasks(tmp_path):
+    cfg = _real_config(units=40)
+    df = compare(cfg["models"], cfg["tasks"], [0], store=tmp_path / "r.sqlite", progress=False)
+    _check_real(df, cfg, [0])
+
+
+@pytest.mark.slow
+def test_default_config_runs_in_full(tmp_path):
+    cfg = _real_config()
+    seeds = cfg["experiment"]["seeds"]
+    df = compare(cfg["models"], cfg["tasks"], seeds, store=tmp_path / "r.sqlite",
+                 progress=False, n_jobs=2)
+    _check_real(df, cfg, seeds)
