@@ -22,6 +22,7 @@ def fitted():
     return {
         "esn_reg": ESN(units=20, seed=0).fit(X_REG, Y_REG),
         "esn_clf": ESN(units=20, seed=0).fit(X_CLF, Y_CLF),
+        "esn_fc": ESN(units=20, seed=0).fit(X_REG[..., :1], Y_REG),   # one-step forecaster
         "lin_reg": LinearAR(delays=3).fit(X_REG, Y_REG),
         "lin_clf": LinearAR(delays=3).fit(X_CLF, Y_CLF),
     }
@@ -39,19 +40,24 @@ bad_arrays = hnp.arrays(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(a=bad_arrays, which=st.sampled_from(["esn_reg", "esn_clf", "lin_reg", "lin_clf"]),
-       method=st.sampled_from(["predict", "transform", "score"]))
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(a=bad_arrays, which=st.sampled_from(["esn_reg", "esn_clf", "esn_fc", "lin_reg", "lin_clf"]),
+       method=st.sampled_from(["predict", "transform", "score", "decision_function", "generate"]))
 def test_inference_entry_points_reject_malformed_X(fitted, a, which, method):
     model = fitted[which]
-    if not hasattr(model, method):
+    if not hasattr(model, method) or (method == "generate" and which != "esn_fc"):
         return
-    if _is_valid_sequences(a, 2):
+    if method == "decision_function" and which != "esn_clf":
         return
-    args = (a,) if method != "score" else (a, Y_CLF if "clf" in which else Y_REG)
+    if _is_valid_sequences(a, model.n_features_in_):
+        return
+    calls = {
+        "score": lambda: model.score(a, Y_CLF if "clf" in which else Y_REG),
+        "generate": lambda: model.generate(5, warmup=a),
+    }
     with pytest.raises(ValueError) as err:
-        getattr(model, method)(*args)
-    assert "X" in str(err.value)
+        calls.get(method, lambda: getattr(model, method)(a))()
+    assert ("warmup" if method == "generate" else "X") in str(err.value)
 
 
 @settings(max_examples=100, deadline=None)

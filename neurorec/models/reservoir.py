@@ -491,10 +491,10 @@ class ESN(Model):
         return Z, self._ops().asarray(Y)
 
     # ------------------------------------------------------------------ inference
-    def _check_X(self, X, method: str, need_readout: bool = True) -> SeqBatch:
+    def _check_X(self, X, method: str, need_readout: bool = True, name: str = "X") -> SeqBatch:
         if need_readout or not hasattr(self, "W_"):
             self._check_fitted(method)
-        return check_sequences(X, "X", n_features=self.n_features_in_, dtype=np.dtype(self.dtype))
+        return check_sequences(X, name, n_features=self.n_features_in_, dtype=np.dtype(self.dtype))
 
     def _readout(self, Z):
         return Z @ self._bw("W_out_") + self._bw("b_out_")
@@ -583,7 +583,7 @@ class ESN(Model):
         ndarray of shape (batch, n_steps, outputs), or (n_steps, outputs) for one warm-up
         sequence.
         """
-        batch = self._check_X(warmup, "generate")
+        batch = self._check_X(warmup, "generate", name="warmup")
         check_positive_int(n_steps, "n_steps")
         if self.task_ != "regression" or self.n_outputs_ != self.n_features_in_:
             raise ValueError(f"generate needs a one-step forecaster (outputs == features); this model "
