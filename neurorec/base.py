@@ -66,6 +66,24 @@ class Model(BaseEstimator):
     def _learned(self) -> dict:
         return {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_")}
 
+    def score(self, X, y) -> float:
+        """Accuracy for a model fitted as a classifier (``task_ == "classification"``); for a
+        sequence regressor the coefficient of determination :math:`R^2 = 1 - \\mathrm{NMSE}`
+        averaged over outputs (scikit-learn's convention: higher is better). Task metrics such
+        as NRMSE are in :mod:`neurorec.metrics`."""
+        from neurorec import metrics
+        from neurorec._validation import check_labels, check_sequence_targets, check_sequences
+
+        self._check_fitted("score")
+        batch = check_sequences(X, "X", n_features=getattr(self, "n_features_in_", None))
+        if getattr(self, "task_", None) == "classification":
+            check_labels(y, batch.batch, "y", classes=self.classes_)
+            return metrics.accuracy(np.asarray(y), self.predict(X))
+        Yt = check_sequence_targets(y, batch, "y")
+        pred = self.predict(X)
+        pred = np.concatenate(pred) if batch.ragged else np.asarray(pred).reshape(-1, Yt.shape[2])
+        return metrics.r2(Yt[batch.mask()], pred)
+
     @property
     def n_parameters_(self) -> dict:
         """Number of stored weights: ``{"total": ..., "trained": ...}``.

@@ -136,17 +136,3 @@ class LinearAR(Model):
         if self.task_ == "classification":
             return self.classes_[out.argmax(1)]
         return batch.unpad(out)
-
-    def score(self, X, y) -> float:
-        """Accuracy (classifier) or :math:`R^2` averaged over outputs (regressor)."""
-        from neurorec import metrics
-
-        self._check_fitted("score")
-        batch = check_sequences(X, "X", n_features=self.n_features_in_)
-        if self.task_ == "classification":
-            check_labels(y, batch.batch, "y", classes=self.classes_)
-            return metrics.accuracy(np.asarray(y), self.predict(X))
-        Yt = check_sequence_targets(y, batch, "y")
-        pred = self.predict(X)
-        pred = np.concatenate(pred) if batch.ragged else pred.reshape(-1, Yt.shape[2])
-        return metrics.r2(Yt[batch.mask()], pred)

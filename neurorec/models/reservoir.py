@@ -618,19 +618,3 @@ class ESN(Model):
             y = self._readout(self._features(h, u))
         res = ops.to_numpy(out)
         return res[0] if batch.single else res
-
-    def score(self, X, y) -> float:
-        """Accuracy for a classifier; for a regressor the coefficient of determination
-        :math:`R^2 = 1 - \\mathrm{NMSE}` averaged over outputs (scikit-learn's convention:
-        higher is better). Task metrics such as NRMSE are in :mod:`neurorec.metrics`."""
-        from neurorec import metrics
-
-        batch = self._check_X(X, "score")
-        if self.task_ == "classification":
-            check_labels(y, batch.batch, "y", classes=self.classes_)
-            return metrics.accuracy(np.asarray(y), self.predict(X))
-        Yt = check_sequence_targets(y, batch, "y")
-        pred = self.predict(X)
-        pred = np.concatenate(pred) if batch.ragged else pred.reshape(-1, Yt.shape[2])
-        true = Yt[batch.mask()]
-        return metrics.r2(true, pred)
