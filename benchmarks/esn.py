@@ -13,7 +13,7 @@ weights. Measured, with BLAS/OpenMP/torch threads pinned to ``--threads`` for bo
 The last line printed is one JSON object with ``ratio_single`` and ``ratio_batch64``
 (neurorec throughput / reservoirpy throughput). Usage::
 
-    python benchmarks/esn.py [--threads N] [--steps 10000] [--repeats 3]
+    python benchmarks/esn.py [--threads N] [--steps 10000] [--repeats 5]
 """
 
 from __future__ import annotations
@@ -31,14 +31,16 @@ def _pin_threads(n: int) -> None:
         os.environ[var] = str(n)
 
 
-def _best(fn, repeats: int) -> float:
-    """Best wall time of ``repeats`` calls (the least disturbed run)."""
-    times = []
+def _race(fns: dict, repeats: int) -> dict:
+    """Best wall time of each function over ``repeats`` rounds, the functions taking turns
+    within each round, so that a slow spell of a shared machine hits all of them alike."""
+    best = dict.fromkeys(fns, float("inf"))
     for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - t)
+    return best
 
 
 def main(argv=None) -> dict:
@@ -46,7 +48,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--steps", type=int, default=10_000)
     ap.add_argument("--units", type=int, default=1000)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args(argv)
     _pin_threads(args.threads)
 
@@ -86,15 +88,18 @@ def main(argv=None) -> dict:
         reservoir.reset()
         reservoir.run(X)
 
-    record("single", f"reservoirpy {reservoirpy.__version__} (float64)", T, _best(rpy_single, args.repeats))
-    esn.transform(X[:10])
-    record("single", "neurorec numpy float32", T, _best(lambda: esn.transform(X), args.repeats))
+    rpy_name = f"reservoirpy {reservoirpy.__version__} (float64)"
     esn64 = ESN.from_reservoirpy(reservoir, ridge=1e-8, washout=100, dtype="float64")
-    record("single", "neurorec numpy float64", T, _best(lambda: esn64.transform(X), args.repeats))
+    single = {rpy_name: rpy_single,
+              "neurorec numpy float32": lambda: esn.transform(X),
+              "neurorec numpy float64": lambda: esn64.transform(X)}
     if torch is not None:
         esn_t = ESN.from_reservoirpy(reservoir, ridge=1e-8, washout=100, backend="torch")
-        esn_t.transform(X[:10])
-        record("single", "neurorec torch-cpu float32", T, _best(lambda: esn_t.transform(X), args.repeats))
+        single["neurorec torch-cpu float32"] = lambda: esn_t.transform(X)
+    for fn in single.values():       # warm caches and lazy imports
+        fn()
+    for name, secs in _race(single, args.repeats).items():
+        record("single", name, T, secs)
 
     # --- batch of 64 sequences ----------------------------------------------------------
     B, L = 64, 1000
@@ -104,12 +109,11 @@ def main(argv=None) -> dict:
         reservoir.reset()
         reservoir.run(Xb)   # reservoirpy runs a 3-D batch sequence by sequence
 
-    record("batch64", f"reservoirpy {reservoirpy.__version__} (float64)", B * L,
-           _best(rpy_batch, max(1, args.repeats - 1)))
-    record("batch64", "neurorec numpy float32", B * L, _best(lambda: esn.transform(Xb), args.repeats))
+    batch = {rpy_name: rpy_batch, "neurorec numpy float32": lambda: esn.transform(Xb)}
     if torch is not None:
-        record("batch64", "neurorec torch-cpu float32", B * L,
-               _best(lambda: esn_t.transform(Xb), args.repeats))
+        batch["neurorec torch-cpu float32"] = lambda: esn_t.transform(Xb)
+    for name, secs in _race(batch, max(1, args.repeats - 2)).items():
+        record("batch64", name, B * L, secs)
 
     # --- accuracy on the same split --------------------------------------------------
     split = int(0.8 * T)
@@ -134,7 +138,7 @@ def main(argv=None) -> dict:
                 esn_c.transform(Xc)
                 torch.cuda.synchronize()
 
-            secs = _best(run_cuda, args.repeats)
+            secs = _race({"cuda": run_cuda}, args.repeats)["cuda"]
             record(f"cuda batch{b}", f"neurorec torch {torch.cuda.get_device_name()}", b * 1000, secs)
             cuda[f"cuda_seq_steps_per_s_{b}"] = b * 1000 / secs
 

@@ -354,7 +354,8 @@ class ESN(Model):
         for t0 in range(0, T, self.chunk_size):
             t1 = min(T, t0 + self.chunk_size)
             Uc = ops.asarray(np.ascontiguousarray(batch.data[:, t0:t1].transpose(1, 0, 2)))
-            D = Uc @ WinT + b                                    # (Tc, B, N) input drive
+            D = Uc @ WinT                                        # (Tc, B, N) input drive
+            D += b
             if teacher is not None:
                 prev = np.zeros((t1 - t0, B, teacher.shape[2]), dtype=teacher.dtype)
                 lo = max(t0 - 1, 0)
