@@ -224,3 +224,16 @@ def test_japanese_vowels_test_accuracy_at_least_95_with_500_units():
     esn = ESN(units=500, spectral_radius=0.9, leak_rate=0.2, input_scaling=0.5, ridge=1e-2,
               classify="last", seed=0).fit(d.train.X, d.train.y)
     assert task.score(d.test, esn.predict(d.test.X)) >= 0.95
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_graph_path_equals_the_eager_loop_and_numpy():
+    X, y = make_regression_data(batch=8, time=300)
+    kw = dict(units=200, leak_rate=0.4, bias_scaling=0.2, chunk_size=128, seed=5, dtype="float64")
+    ref = ESN(**kw).fit(X, y)
+    graphed = ESN(backend="torch", device="cuda", cuda_graph=True, **kw).fit(X, y)
+    eager = ESN(backend="torch", device="cuda", cuda_graph=False, **kw).fit(X, y)
+    np.testing.assert_allclose(graphed.transform(X), eager.transform(X), atol=1e-12, rtol=0)
+    np.testing.assert_allclose(graphed.transform(X), ref.transform(X), atol=1e-10, rtol=0)
+    np.testing.assert_allclose(graphed.predict(X), ref.predict(X), atol=1e-8, rtol=0)
