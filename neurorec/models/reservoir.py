@@ -348,13 +348,10 @@ class ESN(Model):
         (B, T, O) numpy, when given, drives the feedback weights with ``y[t-1]``.
         """
         ops = self._ops()
-        WT, WinT, b = self._bw("W_T"), self._bw("W_in_"), self._bw("bias_")
-        WinT = WinT.T
-        W_dense = None if ops.is_torch else self.W_
+        WT, WinT, b, WfbT, W_dense = self._step_weights(feedback=teacher is not None)
         B, T, _ = batch.data.shape
         h = ops.zeros((B, self.units)) if h0 is None else h0
         leak, act = float(self.leak_rate), self.activation
-        WfbT = self._bw("W_fb_").T if teacher is not None else None
         tmp = None if ops.is_torch else np.empty((B, self.units), dtype=ops.dtype)
         for t0 in range(0, T, self.chunk_size):
             t1 = min(T, t0 + self.chunk_size)
@@ -374,6 +371,13 @@ class ESN(Model):
                     _step(ops, h, D[t], WT, leak, act, W_dense, tmp)
                     S[t] = h
             yield t0, S, Uc
+
+    def _step_weights(self, feedback: bool):
+        """``(W^T, W_in^T, b, W_fb^T or None, W)`` on the backend for :func:`_step`; ``W`` is the
+        numpy matrix for the gemv path (None on torch)."""
+        WfbT = self._bw("W_fb_").T if feedback else None
+        W_dense = None if self._ops().is_torch else self.W_
+        return self._bw("W_T"), self._bw("W_in_").T, self._bw("bias_"), WfbT, W_dense
 
     def _graphed_chunk(self, ops, shape, WT):
         """A CUDA graph of the whole chunk's time loop (one launch instead of 4 per step).
@@ -441,6 +445,7 @@ class ESN(Model):
                   and yarr.dtype.kind in "iub")
         for k in [k for k in vars(self) if k in ("W_out_", "b_out_", "classes_", "n_outputs_", "task_")]:
             delattr(self, k)
+        self._cache_reset()     # backend copies and CUDA graphs of the previous weights
         if is_clf:
             labels = check_labels(yarr, batch.batch, "y")
             classes, idx = np.unique(labels, return_inverse=True)
@@ -448,7 +453,6 @@ class ESN(Model):
                 raise ValueError("feedback=True is for sequence regression, not classification.")
             self.n_features_in_ = batch.data.shape[2]
             self._init_reservoir(batch.data.shape[2], 0)
-            self._cache_reset()
             Z, Y = self._classifier_design(batch, idx, len(classes))
             acc = RidgeAccumulator(self._ops(), Z.shape[1], Y.shape[1])
             acc.add(Z, Y)
@@ -462,7 +466,6 @@ class ESN(Model):
                                  f"sequence in X has {int(batch.lengths.max())} steps.")
             self.n_features_in_ = batch.data.shape[2]
             self._init_reservoir(batch.data.shape[2], Yt.shape[2])
-            self._cache_reset()
             W, b = self._fit_regression(batch, Yt)
             self.task_ = "regression"
         self.n_outputs_ = W.shape[1]
@@ -600,15 +603,13 @@ class ESN(Model):
     def _run_feedback(self, batch: SeqBatch, h=None, y_prev=None):
         """Step-by-step run feeding the model's own previous output back (feedback=True)."""
         ops = self._ops()
-        WT, WinT, b = self._bw("W_T"), self._bw("W_in_").T, self._bw("bias_")
-        WfbT = self._bw("W_fb_").T
+        WT, WinT, b, WfbT, W_dense = self._step_weights(feedback=True)
         B, T, _ = batch.data.shape
         h = ops.zeros((B, self.units)) if h is None else h
         y = ops.zeros((B, self.n_outputs_)) if y_prev is None else y_prev
         U = ops.asarray(batch.data)
         states = ops.empty((B, T, self.units))
         outs = ops.empty((B, T, self.n_outputs_))
-        W_dense = None if ops.is_torch else self.W_
         for t in range(T):
             u = U[:, t]
             pre = u @ WinT + b + y @ WfbT
@@ -651,9 +652,7 @@ class ESN(Model):
                 h = S[-1]
                 y = self._readout(self._features(S[-1:], Uc[-1:]))[0]
             h = h.clone() if ops.is_torch else h.copy()
-        WT, WinT, b = self._bw("W_T"), self._bw("W_in_").T, self._bw("bias_")
-        WfbT = self._bw("W_fb_").T if self.feedback else None
-        W_dense = None if ops.is_torch else self.W_
+        WT, WinT, b, WfbT, W_dense = self._step_weights(feedback=self.feedback)
         out = ops.empty((batch.batch, n_steps, self.n_outputs_))
         for t in range(n_steps):
             out[:, t] = y            # the forecast of the step after the last one seen
