@@ -42,8 +42,9 @@ class Model(BaseEstimator):
 
     Subclasses declare their hyperparameters as keyword arguments of ``__init__`` and
     store each one unchanged under the same name. Everything learned by ``fit`` is set as
-    an attribute whose name ends in ``_``: numpy arrays among them are saved as tensors,
-    and ints, floats, strings, bools and lists of those as JSON.
+    an attribute whose name ends in ``_``: numpy arrays among them (and dicts of named numpy
+    arrays, such as a network's weights) are saved as tensors, and ints, floats, strings,
+    bools and lists/dicts of those as JSON.
     """
 
     def __init_subclass__(cls, **kwargs):
@@ -93,12 +94,13 @@ class Model(BaseEstimator):
         only in ``total``.
         """
         self._check_fitted("n_parameters_")
-        arrays = {k: v for k, v in self._learned().items() if isinstance(v, np.ndarray)}
+        arrays = _flat_arrays(self._learned())
         trained = getattr(self, "_trained_arrays", None)
         total = int(sum(v.size for v in arrays.values()))
         if trained is None:
             return {"total": total, "trained": total}
-        return {"total": total, "trained": int(sum(arrays[k].size for k in trained if k in arrays))}
+        return {"total": total, "trained": int(sum(v.size for k, v in arrays.items()
+                                                   if k in trained or k.split(_SEP)[0] in trained))}
 
     # -- persistence -----------------------------------------------------------------
     def save(self, path) -> Path:
@@ -107,12 +109,13 @@ class Model(BaseEstimator):
 
         self._check_fitted("save")
         tensors, state = {}, {}
-        for k, v in self._learned().items():
-            if isinstance(v, np.ndarray):
-                if v.dtype == object:
-                    raise TypeError(f"cannot save object array {k}")
-                tensors[k] = np.ascontiguousarray(v)
-            else:
+        learned = self._learned()
+        for k, v in _flat_arrays(learned).items():
+            if v.dtype == object:
+                raise TypeError(f"cannot save object array {k}")
+            tensors[k] = np.ascontiguousarray(v)
+        for k, v in learned.items():
+            if not (isinstance(v, np.ndarray) or _is_array_dict(v)):
                 state[k] = _to_json(v, k)
         params = {k: _to_json(v, k) for k, v in self.get_params(deep=False).items()}
         header = {
@@ -179,9 +182,35 @@ def load(path) -> Model:
     model = cls(**header["params"])
     for k, v in header["state"].items():
         setattr(model, k, v)
+    groups: dict = {}
     for k, v in tensors.items():
-        setattr(model, k, v)
+        if _SEP in k:
+            attr, key = k.split(_SEP, 1)
+            groups.setdefault(attr, {})[key] = v
+        else:
+            setattr(model, k, v)
+    for attr, d in groups.items():
+        setattr(model, attr, d)
     return model
+
+
+_SEP = "/"
+
+
+def _is_array_dict(v) -> bool:
+    return isinstance(v, dict) and len(v) > 0 and all(isinstance(a, np.ndarray) for a in v.values())
+
+
+def _flat_arrays(learned: dict) -> dict:
+    """Learned arrays by tensor name: ``attr`` for an array, ``attr/key`` for a dict of arrays."""
+    out = {}
+    for k, v in learned.items():
+        if isinstance(v, np.ndarray):
+            out[k] = v
+        elif _is_array_dict(v):
+            for key, a in v.items():
+                out[f"{k}{_SEP}{key}"] = a
+    return out
 
 
 def _to_json(v, name):

@@ -7,6 +7,7 @@ run is returned as a result with ``status="error"``, the message and the traceba
 
 from __future__ import annotations
 
+import inspect
 import math
 import socket
 import sys
@@ -119,6 +120,14 @@ def _synops(model) -> float:
         return math.nan
 
 
+def _takes_validation(model) -> bool:
+    try:
+        params = inspect.signature(model.fit).parameters
+    except (TypeError, ValueError):
+        return False
+    return "X_val" in params and "y_val" in params
+
+
 def run_one(job: dict) -> dict:
     """Run one (model, task, seed): load, fit on train, predict and score val then test.
 
@@ -150,7 +159,11 @@ def run_one(job: dict) -> dict:
             meter.reset()
             try:
                 t0 = time.perf_counter()
-                model.fit(data.train.X, data.train.y)
+                if _takes_validation(model) and data.val is not None:
+                    # gradient-trained models early-stop on the task's own validation split
+                    model.fit(data.train.X, data.train.y, X_val=data.val.X, y_val=data.val.y)
+                else:
+                    model.fit(data.train.X, data.train.y)
                 out["fit_seconds"] = time.perf_counter() - t0
                 # the test split is touched once, last
                 for split in SPLITS:

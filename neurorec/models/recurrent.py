@@ -1,0 +1,704 @@
+r"""Gradient-trained recurrent baselines: Elman (simple RNN), Jordan, LSTM and GRU.
+
+All four share :class:`RecurrentModel`: training with torch through :func:`neurorec.train.fit_module`
+(mini-batches, Adam/RMSprop/SGD, learning-rate schedules, L1/L2 penalties, dropout, gradient
+clipping, early stopping on the validation metric with the best weights restored, atomic
+checkpoints that let a killed training resume), and inference either with torch
+(``backend="torch"``, CPU or CUDA) or with numpy (``backend="numpy"``), which runs the step
+equations below on the trained weights and needs no torch at prediction time.
+
+Step equations (torch's conventions and gate order; :math:`\sigma` the logistic function):
+
+Elman (Elman 1990)
+    :math:`h_t = \tanh(W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh})`
+LSTM (Hochreiter & Schmidhuber 1997, with forget gate, Gers et al. 2000)
+    :math:`(i, f, g, o) = W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh}`;
+    :math:`c_t = \sigma(f) c_{t-1} + \sigma(i) \tanh(g)`, :math:`h_t = \sigma(o) \tanh(c_t)`
+GRU (Cho et al. 2014)
+    :math:`r = \sigma(W_{ir} x_t + b_{ir} + W_{hr} h_{t-1} + b_{hr})`,
+    :math:`z = \sigma(W_{iz} x_t + b_{iz} + W_{hz} h_{t-1} + b_{hz})`,
+    :math:`n = \tanh(W_{in} x_t + b_{in} + r (W_{hn} h_{t-1} + b_{hn}))`,
+    :math:`h_t = (1 - z) n + z h_{t-1}`
+Jordan (Jordan 1986)
+    context units fed from the previous *output*: :math:`c_t = \mu c_{t-1} + y_{t-1}`,
+    :math:`h_t = \tanh(W [x_t; c_t] + b)`, :math:`o_t = V h_t + d`, with
+    :math:`y_t = o_t` (regression) or :math:`\mathrm{softmax}(o_t)` (classification);
+    :math:`\mu` is ``context_decay`` (0 gives the common textbook form; Jordan's state units
+    also decay). Deeper ``layers`` add tanh layers inside a step; the only recurrence is
+    through the output.
+
+A classifier pools each sequence's outputs (``pooling="last"``: the state after the last
+valid step, both directions for a bidirectional network; ``"mean"``: the mean over valid
+steps), optionally batch-normalises them, and maps them to class scores with a dense layer.
+A sequence regressor maps every step's output to the targets.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neurorec._validation import SeqBatch, check_labels, check_positive_int, check_sequence_targets, check_sequences
+from neurorec.backends.ops import require
+from neurorec.base import Model
+
+__all__ = ["RecurrentModel", "Elman", "Jordan", "LSTM", "GRU"]
+
+_BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
+
+
+class RecurrentModel(Model):
+    """Base of the gradient-trained recurrent networks; use :class:`Elman`, :class:`Jordan`,
+    :class:`LSTM` or :class:`GRU`.
+
+    Parameters
+    ----------
+    units : int
+        Hidden units per layer and direction.
+    layers : int
+        Stacked recurrent layers.
+    bidirectional : bool
+        Run every layer in both directions (not for Jordan, not with ``generate``).
+    pooling : {"last", "mean"}
+        Classifier readout: the final state, or the mean of the outputs over valid steps.
+    batch_norm : bool
+        Batch normalisation of the pooled features before the classifier's dense layer.
+    dropout : float
+        Dropout between stacked layers and before the readout, during training only.
+    optimizer : {"adam", "adamw", "rmsprop", "sgd"}
+    lr : float
+        Learning rate.
+    momentum : float
+        Momentum of SGD and RMSprop.
+    weight_decay : float
+        L2 penalty on the weights.
+    l1 : float
+        L1 penalty ``l1 * sum |w|`` on the weight matrices.
+    lr_schedule : {None, "plateau", "cosine", "step"}
+        Learning-rate schedule (``"plateau"`` halves it when the monitored metric stalls).
+    epochs : int
+        Most epochs to train.
+    batch_size : int
+        Sequences (or windows) per mini-batch.
+    clip_norm : float or None
+        Clip the global gradient norm to this value before each step.
+    early_stopping : bool
+        Stop when the validation metric has not improved for ``patience`` epochs and restore
+        the best weights. The validation data are ``X_val, y_val`` passed to :meth:`fit`, or
+        else a held-out ``validation_fraction`` of the training sequences (windows, for one
+        long sequence: the last ones).
+    patience : int
+    validation_fraction : float
+    monitor : {"loss", "metric"}
+        What early stopping and the restored best weights follow on the validation data: the
+        loss (cross-entropy or MSE; the default, as in Keras, because it keeps improving after
+        the accuracy of a small validation set has saturated) or the metric (accuracy for a
+        classifier, NRMSE for a regressor).
+    window : int
+        Sequence regression on sequences longer than this trains on windows of ``window``
+        steps (truncated back-propagation through time); each window's first
+        ``window // 5`` steps only warm the state up and are not in the loss.
+    washout : int
+        Steps at the start of every sequence left out of the validation loss and metric
+        (the warm-up of a forecasting task).
+    init : {"orthogonal", "xavier", "torch"}
+        Weight initialisation (see :func:`neurorec.models._torch_rnn.initialise`).
+    context_decay : float
+        Jordan only: decay :math:`\\mu` of the context units.
+    checkpoint : str or None
+        File the training state is written to after every epoch (atomically); a training
+        killed and started again with the same file resumes after the last finished epoch.
+    progress : bool
+        Show a tqdm progress bar with the loss and the validation metric.
+    backend : {"numpy", "torch"}
+        Inference engine. Training always runs in torch (on ``device``; on the CPU for the
+        numpy backend); the numpy backend then predicts from the same weights without torch.
+    device : str
+        ``"cpu"`` or a CUDA device for the torch backend.
+    dtype : {"float32", "float64"}
+    seed : int or None
+        Seeds initialisation, shuffling and dropout; a CPU training is reproducible.
+    """
+
+    _cell = "elman"
+
+    def __init__(self, units: int = 64, layers: int = 1, bidirectional: bool = False, pooling: str = "last",
+                 batch_norm: bool = False, dropout: float = 0.0, optimizer: str = "adam", lr: float = 2e-3,
+                 momentum: float = 0.9, weight_decay: float = 0.0, l1: float = 0.0,
+                 lr_schedule: str | None = "plateau", epochs: int = 100, batch_size: int = 32,
+                 clip_norm: float | None = 1.0, early_stopping: bool = True, patience: int = 10,
+                 validation_fraction: float = 0.1, monitor: str = "loss", window: int = 100, washout: int = 0,
+                 init: str = "orthogonal", context_decay: float = 0.0, checkpoint: str | None = None,
+                 progress: bool = False, backend: str = "torch", device: str = "cpu", dtype: str = "float32",
+                 seed: int | None = None):
+        self.units = units
+        self.layers = layers
+        self.bidirectional = bidirectional
+        self.pooling = pooling
+        self.batch_norm = batch_norm
+        self.dropout = dropout
+        self.optimizer = optimizer
+        self.lr = lr
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.l1 = l1
+        self.lr_schedule = lr_schedule
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.clip_norm = clip_norm
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.monitor = monitor
+        self.window = window
+        self.washout = washout
+        self.init = init
+        self.context_decay = context_decay
+        self.checkpoint = checkpoint
+        self.progress = progress
+        self.backend = backend
+        self.device = device
+        self.dtype = dtype
+        self.seed = seed
+
+    _supported_kinds = frozenset({"forecast", "classify"})
+
+    # ------------------------------------------------------------------ checks
+    def _validate_params(self) -> None:
+        check_positive_int(self.units, "units")
+        check_positive_int(self.layers, "layers")
+        check_positive_int(self.epochs, "epochs")
+        check_positive_int(self.batch_size, "batch_size")
+        check_positive_int(self.window, "window", minimum=2)
+        check_positive_int(self.washout, "washout", minimum=0)
+        check_positive_int(self.patience, "patience")
+        choices = {"pooling": ("last", "mean"), "optimizer": ("adam", "adamw", "rmsprop", "sgd"),
+                   "lr_schedule": (None, "plateau", "cosine", "step"), "monitor": ("metric", "loss"),
+                   "init": ("orthogonal", "xavier", "torch"), "backend": ("numpy", "torch"),
+                   "dtype": ("float32", "float64")}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}.")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}.")
+        if not 0.0 <= self.validation_fraction < 1.0:
+            raise ValueError(f"validation_fraction must be in [0, 1), got {self.validation_fraction!r}.")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr!r}.")
+        if self.backend == "numpy" and str(self.device) != "cpu":
+            raise ValueError(f"the numpy backend runs on device='cpu' only, got device={self.device!r}.")
+        if self._cell == "jordan" and (self.bidirectional or self.batch_norm):
+            raise ValueError("Jordan networks are unidirectional and have no batch_norm option "
+                             "(their recurrence runs through the output layer).")
+
+    # ------------------------------------------------------------------ torch module
+    def _torch_device(self):
+        return "cpu" if self.backend == "numpy" else str(self.device)
+
+    def _new_net(self, n_in: int, n_out: int, head: str):
+        torch = require("torch")
+        from neurorec.models._torch_rnn import RecurrentNet, initialise
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0 if self.seed is None else int(self.seed))
+            net = RecurrentNet(self._cell, n_in, self.units, self.layers, self.bidirectional, self.dropout,
+                               n_out, head, self.pooling, self.batch_norm, self.context_decay)
+            initialise(net, self.init)
+        return net.to(device=self._torch_device(), dtype=getattr(torch, self.dtype))
+
+    def _net(self):
+        """The trained network as a torch module (cached), for the torch backend."""
+        cache = self.__dict__.setdefault("_cache", {})
+        if "net" not in cache:
+            torch = require("torch")
+            head = "classify" if self.task_ == "classification" else "sequence"
+            net = self._new_net(self.n_features_in_, self.n_outputs_, head)
+            net.load_state_dict({k: torch.as_tensor(v) for k, v in self.weights_.items()})
+            net.eval()
+            cache["net"] = net
+        return cache["net"]
+
+    @property
+    def _trained_arrays(self):
+        return [f"weights_/{k}" for k in getattr(self, "weights_", {}) if not k.endswith(_BUFFERS)]
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, y, X_val=None, y_val=None) -> RecurrentModel:
+        """Train on sequences ``X`` with integer labels ``y`` (classification) or per-step
+        targets ``y`` (sequence regression).
+
+        Parameters
+        ----------
+        X : array (batch, time, features), (time, features) or list of (time_i, features)
+        y : labels (batch,), or targets (batch, time, outputs) / (time, outputs)
+        X_val, y_val : optional validation data for early stopping; by default a
+            ``validation_fraction`` of the training data is held out.
+        """
+        torch = require("torch")
+        from neurorec.train import fit_module
+
+        self._validate_params()
+        dt = np.dtype(self.dtype)
+        batch = check_sequences(X, "X", dtype=dt)
+        yarr = None if y is None or isinstance(y, list) else np.asarray(y)
+        is_clf = yarr is not None and yarr.ndim == 1 and not batch.single and yarr.dtype.kind in "iub"
+        for k in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
+            delattr(self, k)
+        self.__dict__.pop("_cache", None)
+        rng = np.random.default_rng(self.seed)
+        if is_clf:
+            labels = check_labels(yarr, batch.batch, "y")
+            classes, idx = np.unique(labels, return_inverse=True)
+            train = (batch.data, batch.lengths, idx.astype(np.int64))
+            val = None
+            if X_val is not None:
+                vb = check_sequences(X_val, "X_val", n_features=batch.data.shape[2], dtype=dt)
+                vidx = check_labels(y_val, vb.batch, "y_val", classes=classes)
+                val = (vb.data, vb.lengths, vidx)
+            elif self.early_stopping and self.validation_fraction > 0:
+                train, val = _holdout(train, self.validation_fraction, rng, stratify=idx)
+            head, n_out = "classify", len(classes)
+        else:
+            Yt = check_sequence_targets(y, batch, "y", dtype=dt)
+            if self.washout >= int(batch.lengths.max()):
+                raise ValueError(f"washout={self.washout} leaves no step to validate on: the longest "
+                                 f"sequence in X has {int(batch.lengths.max())} steps.")
+            windows = _windows(batch.data, batch.lengths, Yt, self.window)
+            val = None
+            if X_val is not None:
+                vb = check_sequences(X_val, "X_val", n_features=batch.data.shape[2], dtype=dt)
+                vy = check_sequence_targets(y_val, vb, "y_val", dtype=dt)
+                if vy.shape[2] != Yt.shape[2]:
+                    raise ValueError(f"y_val has {vy.shape[2]} outputs per step but y has {Yt.shape[2]}.")
+                val = (vb.data, vb.lengths, vy, np.full(vb.batch, self.washout, np.int64))
+            elif self.early_stopping and self.validation_fraction > 0 and len(windows[0]) > 1:
+                if batch.batch == 1:   # one long series: validate on its last windows
+                    n_val = max(1, int(round(self.validation_fraction * len(windows[0]))))
+                    cut = len(windows[0]) - n_val
+                    val = tuple(w[cut:] for w in windows)
+                    windows = tuple(w[:cut] for w in windows)
+                else:
+                    windows, val = _holdout(windows, self.validation_fraction, rng)
+            train = windows
+            head, n_out = "sequence", Yt.shape[2]
+        self.n_features_in_ = batch.data.shape[2]
+        net = self._new_net(self.n_features_in_, n_out, head)
+        device = next(net.parameters()).device
+
+        def to_t(arrs):
+            return tuple(torch.as_tensor(a).to(device) if a.dtype.kind == "f" else torch.as_tensor(a)
+                         for a in arrs)
+
+        train_t = to_t(train)
+        if head == "classify":
+            def loss_fn(module, b):
+                x, lengths, yy = b
+                return torch.nn.functional.cross_entropy(module(x, lengths), yy.to(x.device))
+        else:
+            def loss_fn(module, b):
+                x, lengths, yy, start = b
+                return _masked_mse(module(x, lengths), yy, lengths, start)[0]
+
+        validate, monitor, mode = None, "train_loss", "min"
+        if val is not None:
+            val_t = to_t(val)
+            validate = _make_validate(head, val_t, self.batch_size * 8)
+            if self.monitor == "loss":
+                monitor, mode = "val_loss", "min"
+            elif head == "classify":
+                monitor, mode = "val_accuracy", "max"
+            else:
+                monitor, mode = "val_nrmse", "min"
+        history = fit_module(
+            net, loss_fn, train_t, validate=validate, monitor=monitor, mode=mode, optimizer=self.optimizer,
+            lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay, l1=self.l1,
+            lr_schedule=self.lr_schedule, epochs=self.epochs, batch_size=self.batch_size,
+            clip_norm=self.clip_norm, patience=self.patience if (self.early_stopping and val is not None) else None,
+            restore_best=val is not None, checkpoint=self.checkpoint, progress=self.progress,
+            seed=0 if self.seed is None else int(self.seed), device=device,
+            description=type(self).__name__)
+        net.eval()
+        self.weights_ = {k: v.detach().cpu().numpy().copy() for k, v in net.state_dict().items()}
+        self.history_ = history.to_dict()
+        self.best_epoch_ = int(history.best_epoch) if history.best_epoch is not None else len(history)
+        self.n_outputs_ = int(n_out)
+        if head == "classify":
+            self.classes_ = classes
+            self.task_ = "classification"
+        else:
+            self.task_ = "regression"
+        self.__dict__.setdefault("_cache", {})["net"] = net
+        return self
+
+    @property
+    def history(self):
+        """The per-epoch training history as a :class:`neurorec.train.History` (``.to_frame()``,
+        ``.plot()``)."""
+        from neurorec.train import History
+
+        self._check_fitted("history")
+        return History.from_dict(self.history_)
+
+    # ------------------------------------------------------------------ inference
+    def _check_X(self, X, method: str, name: str = "X") -> SeqBatch:
+        self._check_fitted(method)
+        return check_sequences(X, name, n_features=self.n_features_in_, dtype=np.dtype(self.dtype))
+
+    def _outputs(self, batch: SeqBatch) -> np.ndarray:
+        """Network outputs: class scores (B, C) or per-step outputs (B, T, O), as numpy."""
+        if self.backend == "numpy":
+            return _np_forward(self, batch.data, batch.lengths)
+        torch = require("torch")
+        net = self._net()
+        dev = next(net.parameters()).device
+        outs = []
+        step = 4096
+        with torch.no_grad():
+            for s in range(0, batch.batch, step):
+                x = torch.as_tensor(batch.data[s:s + step]).to(dev)
+                outs.append(net(x, torch.as_tensor(batch.lengths[s:s + step])).cpu().numpy())
+        return np.concatenate(outs)
+
+    def decision_function(self, X) -> np.ndarray:
+        """Class scores (logits) (batch, n_classes) of a classifier."""
+        batch = self._check_X(X, "decision_function")
+        if self.task_ != "classification":
+            raise ValueError(f"decision_function is for classifiers; this {type(self).__name__} was "
+                             f"fitted for regression.")
+        return self._outputs(batch)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities (softmax of the scores), (batch, n_classes)."""
+        s = self.decision_function(X).astype(np.float64)
+        e = np.exp(s - s.max(1, keepdims=True))
+        return e / e.sum(1, keepdims=True)
+
+    def predict(self, X):
+        """Per-step outputs (batch, time, outputs) in the caller's layout, or class labels."""
+        batch = self._check_X(X, "predict")
+        out = self._outputs(batch)
+        if self.task_ == "classification":
+            return self.classes_[out.argmax(1)]
+        return batch.unpad(out)
+
+    def generate(self, n_steps: int, warmup) -> np.ndarray:
+        """Closed-loop forecast of ``n_steps`` steps after ``warmup`` (see :meth:`ESN.generate`):
+        the output at the last warm-up step is the forecast of the next input, and is fed back.
+
+        Returns
+        -------
+        ndarray (batch, n_steps, outputs), or (n_steps, outputs) for one warm-up sequence.
+        """
+        batch = self._check_X(warmup, "generate", name="warmup")
+        check_positive_int(n_steps, "n_steps")
+        if self.task_ != "regression" or self.n_outputs_ != self.n_features_in_:
+            raise ValueError(f"generate needs a one-step forecaster (outputs == features); this model "
+                             f"maps {self.n_features_in_} features to {getattr(self, 'n_outputs_', '?')} "
+                             f"outputs or is a classifier.")
+        if self.bidirectional:
+            raise ValueError("generate needs a causal model; this one is bidirectional.")
+        if self.backend == "numpy":
+            out = _np_generate(self, batch, n_steps)
+        else:
+            out = _torch_generate(self, batch, n_steps)
+        return out[0] if batch.single else out
+
+    @property
+    def n_parameters_(self) -> dict:
+        self._check_fitted("n_parameters_")
+        total = int(sum(v.size for v in self.weights_.values()))
+        trained = int(sum(v.size for k, v in self.weights_.items() if not k.endswith(_BUFFERS)))
+        return {"total": total, "trained": trained}
+
+
+class Elman(RecurrentModel):
+    __doc__ = ("Elman network (simple RNN): :math:`h_t = \\tanh(W_{ih} x_t + W_{hh} h_{t-1} + b)`.\n\n"
+               + RecurrentModel.__doc__.split("\n\n", 1)[1])
+    _cell = "elman"
+
+
+class Jordan(RecurrentModel):
+    __doc__ = ("Jordan network: context units fed from the previous output (Jordan 1986).\n\n"
+               + RecurrentModel.__doc__.split("\n\n", 1)[1])
+    _cell = "jordan"
+
+
+class LSTM(RecurrentModel):
+    __doc__ = ("Long short-term memory network (Hochreiter & Schmidhuber 1997; cuDNN on CUDA).\n\n"
+               + RecurrentModel.__doc__.split("\n\n", 1)[1])
+    _cell = "lstm"
+
+
+class GRU(RecurrentModel):
+    __doc__ = ("Gated recurrent unit network (Cho et al. 2014; cuDNN on CUDA).\n\n"
+               + RecurrentModel.__doc__.split("\n\n", 1)[1])
+    _cell = "gru"
+
+
+# ---------------------------------------------------------------------- training data
+def _holdout(arrays: tuple, fraction: float, rng, stratify=None):
+    """Split sample-major arrays into (train, validation) with a fraction held out."""
+    n = len(arrays[0])
+    n_val = max(1, int(round(fraction * n)))
+    if n - n_val < 1:
+        raise ValueError(f"validation_fraction={fraction} leaves no training sample out of {n}.")
+    if stratify is not None and np.bincount(stratify).min() >= 2 and n_val >= len(np.unique(stratify)):
+        from sklearn.model_selection import train_test_split
+
+        tr, va = train_test_split(np.arange(n), test_size=n_val, stratify=stratify,
+                                  random_state=int(rng.integers(2**31)))
+    else:
+        perm = rng.permutation(n)
+        va, tr = perm[:n_val], perm[n_val:]
+    tr, va = np.sort(tr), np.sort(va)
+    return tuple(a[tr] for a in arrays), tuple(a[va] for a in arrays)
+
+
+def _windows(X, lengths, Y, window: int):
+    """Cut sequences longer than ``window`` into overlapping training windows.
+
+    Returns (X, lengths, Y, start): each sample's loss covers steps ``start <= t < length``.
+    A window starts ``window - window // 5`` steps after the previous one, so its first
+    ``window // 5`` warm-up steps overlap the previous window and every step is trained once.
+    """
+    B, T, _ = X.shape
+    if T <= window:
+        return X, lengths, Y, np.zeros(B, np.int64)
+    warm = window // 5
+    stride = window - warm
+    xs, ls, ys, st = [], [], [], []
+    for b in range(B):
+        L = int(lengths[b])
+        for s in range(0, max(L - warm, 1), stride):
+            n = min(window, L - s)
+            xw = np.zeros((window, X.shape[2]), X.dtype)
+            yw = np.zeros((window, Y.shape[2]), Y.dtype)
+            xw[:n], yw[:n] = X[b, s:s + n], Y[b, s:s + n]
+            xs.append(xw)
+            ys.append(yw)
+            ls.append(n)
+            st.append(0 if s == 0 else warm)
+    return np.stack(xs), np.array(ls, np.int64), np.stack(ys), np.array(st, np.int64)
+
+
+def _masked_mse(out, y, lengths, start):
+    """Mean squared error over steps ``start <= t < length``; also the masked target variance."""
+    import torch
+
+    T = out.shape[1]
+    t = torch.arange(T, device=out.device)[None, :]
+    m = ((t >= start.to(out.device)[:, None]) & (t < lengths.to(out.device)[:, None])).to(out.dtype)[..., None]
+    n = m.sum() * out.shape[2]
+    y = y.to(out.device)
+    mse = (((out - y) ** 2) * m).sum() / n
+    mean = (y * m).sum((0, 1)) / m.sum()
+    var = (((y - mean) ** 2) * m).sum() / n
+    return mse, var
+
+
+def _make_validate(head: str, val, chunk: int):
+    import torch
+
+    def validate(module):
+        n = len(val[0])
+        if head == "classify":
+            loss, correct = 0.0, 0
+            for s in range(0, n, chunk):
+                x, lengths, yy = (a[s:s + chunk] for a in val)
+                logits = module(x, lengths)
+                yy = yy.to(logits.device)
+                loss += float(torch.nn.functional.cross_entropy(logits, yy, reduction="sum"))
+                correct += int((logits.argmax(1) == yy).sum())
+            return {"val_loss": loss / n, "val_accuracy": correct / n}
+        se, var_sum, count = 0.0, 0.0, 0.0
+        for s in range(0, n, chunk):
+            x, lengths, yy, start = (a[s:s + chunk] for a in val)
+            mse, var = _masked_mse(module(x, lengths), yy, lengths, start)
+            steps = float(torch.clamp(lengths - start, min=0).sum())
+            se += float(mse) * steps
+            var_sum += float(var) * steps
+            count += steps
+        mse, var = se / count, var_sum / count
+        return {"val_loss": mse, "val_nrmse": float(np.sqrt(mse / var)) if var > 0 else float("inf")}
+
+    return validate
+
+
+# ---------------------------------------------------------------------- numpy inference
+def _sigmoid(x):
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+def _np_cell(cell: str, gx_t, h, c, W_hh, b_hh):
+    """One step of an Elman/LSTM/GRU cell given the input part ``gx_t = x_t W_ih^T + b_ih``."""
+    gh = h @ W_hh.T + b_hh
+    if cell == "elman":
+        return np.tanh(gx_t + gh), c
+    H = h.shape[1]
+    if cell == "lstm":
+        g = gx_t + gh
+        i, f, gg, o = _sigmoid(g[:, :H]), _sigmoid(g[:, H:2 * H]), np.tanh(g[:, 2 * H:3 * H]), _sigmoid(g[:, 3 * H:])
+        c = f * c + i * gg
+        return o * np.tanh(c), c
+    r = _sigmoid(gx_t[:, :H] + gh[:, :H])
+    z = _sigmoid(gx_t[:, H:2 * H] + gh[:, H:2 * H])
+    n = np.tanh(gx_t[:, 2 * H:] + r * gh[:, 2 * H:])
+    return (1.0 - z) * n + z * h, c
+
+
+def _reverse_index(lengths, T):
+    t = np.arange(T)[None, :]
+    L = lengths[:, None]
+    return np.where(t < L, L - 1 - t, t)
+
+
+def _np_scan(cell, x, lengths, w, suffix, h0=None, c0=None):
+    """Run one layer direction over (B, T, F); outputs (B, T, H) and the state after each
+    sequence's last valid step."""
+    W_ih, b_ih = w[f"rnn.weight_ih_{suffix}"], w[f"rnn.bias_ih_{suffix}"]
+    W_hh, b_hh = w[f"rnn.weight_hh_{suffix}"], w[f"rnn.bias_hh_{suffix}"]
+    B, T, _ = x.shape
+    H = W_hh.shape[1]
+    gx = x @ W_ih.T + b_ih
+    h = np.zeros((B, H), x.dtype) if h0 is None else h0
+    c = np.zeros((B, H), x.dtype) if c0 is None else c0
+    out = np.empty((B, T, H), x.dtype)
+    h_last, c_last = h.copy(), c.copy()
+    last = lengths - 1
+    for t in range(T):
+        h, c = _np_cell(cell, gx[:, t], h, c, W_hh, b_hh)
+        out[:, t] = h
+        done = last == t
+        if done.any():
+            h_last[done], c_last[done] = h[done], c[done]
+    return out, h_last, c_last
+
+
+def _np_rnn(cell, x, lengths, w, layers, bidirectional, state=None):
+    """All layers; returns top-layer outputs and per-layer final states [(h, c), ...]."""
+    B, T, _ = x.shape
+    finals = []
+    inp = x
+    for layer in range(layers):
+        h0, c0 = (None, None) if state is None else state[layer]
+        out, h, c = _np_scan(cell, inp, lengths, w, f"l{layer}", h0, c0)
+        finals.append((h, c))
+        if bidirectional:
+            rev = _reverse_index(lengths, T)
+            bidx = np.arange(B)[:, None]
+            out_r, hr, cr = _np_scan(cell, inp[bidx, rev], lengths, w, f"l{layer}_reverse")
+            out = np.concatenate([out, out_r[bidx, rev]], -1)
+            finals.append((hr, cr))
+        inp = out
+    return inp, finals
+
+
+def _np_jordan(model, x, c=None, steps=None):
+    w = model.weights_
+    B, T, _ = x.shape
+    n_hidden = sum(1 for k in w if k.startswith("jordan.") and k.endswith(".weight"))
+    c = np.zeros((B, model.n_outputs_), x.dtype) if c is None else c
+    outs = np.empty((B, T, model.n_outputs_), x.dtype)
+    for t in range(T):
+        z = np.concatenate([x[:, t], c], -1)
+        for k in range(n_hidden):
+            z = np.tanh(z @ w[f"jordan.{k}.weight"].T + w[f"jordan.{k}.bias"])
+        o = z @ w["head.weight"].T + w["head.bias"]
+        if model.task_ == "classification":
+            e = np.exp(o - o.max(1, keepdims=True))
+            y = e / e.sum(1, keepdims=True)
+        else:
+            y = o
+        c = model.context_decay * c + y
+        outs[:, t] = o
+    return outs, c
+
+
+def _np_forward(model, X, lengths):
+    w = model.weights_
+    B = X.shape[0]
+    x = X.astype(np.dtype(model.dtype), copy=False)
+    clf = model.task_ == "classification"
+    if model._cell == "jordan":
+        o, _ = _np_jordan(model, x)
+        if not clf:
+            return o
+        if model.pooling == "last":
+            return o[np.arange(B), lengths - 1]
+        return _np_masked_mean(o, lengths)
+    out, finals = _np_rnn(model._cell, x, lengths, w, model.layers, model.bidirectional)
+    if not clf:
+        return out @ w["head.weight"].T + w["head.bias"]
+    if model.pooling == "last":
+        feat = (np.concatenate([finals[-2][0], finals[-1][0]], -1) if model.bidirectional else finals[-1][0])
+    else:
+        feat = _np_masked_mean(out, lengths)
+    if "bn.weight" in w:
+        feat = ((feat - w["bn.running_mean"]) / np.sqrt(w["bn.running_var"] + 1e-5) * w["bn.weight"]
+                + w["bn.bias"]).astype(feat.dtype)
+    return feat @ w["head.weight"].T + w["head.bias"]
+
+
+def _np_masked_mean(a, lengths):
+    m = (np.arange(a.shape[1])[None, :] < lengths[:, None]).astype(a.dtype)
+    return (a * m[..., None]).sum(1) / lengths[:, None].astype(a.dtype)
+
+
+def _np_generate(model, batch: SeqBatch, n_steps: int) -> np.ndarray:
+    w = model.weights_
+    x = batch.data.astype(np.dtype(model.dtype), copy=False)
+    B = x.shape[0]
+    last = batch.lengths - 1
+    out = np.empty((B, n_steps, model.n_outputs_), x.dtype)
+    if model._cell == "jordan":
+        # the context after the last valid warm-up step, per sequence
+        o, c = np.empty((B, model.n_outputs_), x.dtype), np.empty((B, model.n_outputs_), x.dtype)
+        for b in range(B):
+            ob, cb = _np_jordan(model, x[b:b + 1, : last[b] + 1])
+            o[b], c[b] = ob[0, -1], cb[0]
+        y = o
+        for s in range(n_steps):
+            out[:, s] = y
+            if s + 1 < n_steps:
+                o_next, c = _np_jordan(model, y[:, None], c)
+                y = o_next[:, 0]
+        return out
+    top, state = _np_rnn(model._cell, x, batch.lengths, w, model.layers, False)
+    y = top[np.arange(B), last] @ w["head.weight"].T + w["head.bias"]
+    ones = np.ones(B, np.int64)
+    for s in range(n_steps):
+        out[:, s] = y
+        if s + 1 < n_steps:
+            top, state = _np_rnn(model._cell, y[:, None], ones, w, model.layers, False, state=state)
+            y = top[:, 0] @ w["head.weight"].T + w["head.bias"]
+    return out
+
+
+def _torch_generate(model, batch: SeqBatch, n_steps: int) -> np.ndarray:
+    torch = require("torch")
+    net = model._net()
+    dev = next(net.parameters()).device
+    x = torch.as_tensor(batch.data).to(dev)
+    lengths = torch.as_tensor(batch.lengths)
+    B = x.shape[0]
+    outs = []
+    with torch.no_grad():
+        if model._cell == "jordan":
+            ys, cs = [], []
+            for b in range(B):
+                o, c = net._jordan(x[b:b + 1, : int(lengths[b])])
+                ys.append(o[:, -1])
+                cs.append(c)
+            y, c = torch.cat(ys), torch.cat(cs)
+            for s in range(n_steps):
+                outs.append(y)
+                if s + 1 < n_steps:
+                    y, c = net.jordan_step(y, c)
+        else:
+            top, h = net.run(x, lengths)
+            y = net.head(top[torch.arange(B, device=dev), (lengths - 1).to(dev)])
+            for s in range(n_steps):
+                outs.append(y)
+                if s + 1 < n_steps:
+                    top, h = net.rnn(y[:, None], h)
+                    y = net.head(top[:, 0])
+    return torch.stack(outs, 1).cpu().numpy()
