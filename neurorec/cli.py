@@ -54,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="output folder (default: ./results/<experiment name>)")
     c.add_argument("--jobs", "-j", metavar="N", type=int, default=1,
                    help="runs in parallel, in local processes (default 1; -1 = one per CPU)")
+    c.add_argument("--threads", metavar="N", type=int,
+                   help="CPU threads per run (default: CPUs / jobs)")
     c.add_argument("--seeds", metavar="SEED", type=int, nargs="+",
                    help="seeds to run instead of the config's")
     c.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -104,6 +106,8 @@ def _compare(args) -> int:
 
     if args.jobs == 0:
         return _error("--jobs must be a positive number (or -1 for one per CPU)")
+    if args.threads is not None and args.threads < 1:
+        return _error("--threads must be a positive number")
     try:
         cfg = load_config(args.config if args.config else default_config_path())
     except ConfigError as exc:
@@ -144,7 +148,7 @@ def _compare(args) -> int:
     try:
         df = compare(models, tasks, seeds, store=db, n_jobs=args.jobs,
                      executor="dask" if args.scheduler else "local", scheduler=args.scheduler,
-                     progress=not args.no_progress, resume=not args.no_resume)
+                     progress=not args.no_progress, resume=not args.no_resume, threads=args.threads)
     except (SpecError, ImportError) as exc:
         return _error(f"{cfg['path']}: {exc}")
     except KeyboardInterrupt:

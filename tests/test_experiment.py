@@ -529,7 +529,7 @@ def test_default_config_is_shipped_and_valid():
     cfg = load_config(default_config_path())
     assert cfg["experiment"]["name"] == "default"
     assert cfg["experiment"]["seeds"] == [0, 1, 2]
-    assert [m["class"] for m in cfg["models"]] == ["ESN", "LinearAR"]
+    assert [m["class"] for m in cfg["models"]] == ["ESN", "LinearAR", "LSTM", "GRU"]
     assert cfg["models"][0]["params"]["units"] == 500
     assert [t["name"] for t in cfg["tasks"]] == ["mackey_glass", "narma10", "digits",
                                                  "japanese_vowels"]
@@ -591,7 +591,7 @@ def test_importing_the_experiment_package_is_light():
 # the real default config (once neurorec.data and neurorec.models are in place)
 # ------------------------------------------------------------------------------------------
 
-def _real_config(units=None):
+def _real_config(units=None, epochs=None):
     try:
         from neurorec.data import get_task  # noqa: F401
         from neurorec.models import ESN, LinearAR  # noqa: F401
@@ -602,6 +602,10 @@ def _real_config(units=None):
         for m in cfg["models"]:
             if "units" in m["params"]:
                 m["params"]["units"] = units
+    if epochs is not None:
+        for m in cfg["models"]:
+            if m["class"] in ("LSTM", "GRU"):
+                m["params"]["epochs"] = epochs
     return cfg
 
 
@@ -615,7 +619,7 @@ def _check_real(df, cfg, seeds):
 
 
 def test_default_config_reduced_runs_on_the_real_tasks(tmp_path):
-    cfg = _real_config(units=40)
+    cfg = _real_config(units=40, epochs=3)
     df = compare(cfg["models"], cfg["tasks"], [0], store=tmp_path / "r.sqlite", progress=False)
     _check_real(df, cfg, [0])
 
@@ -627,3 +631,20 @@ def test_default_config_runs_in_full(tmp_path):
     df = compare(cfg["models"], cfg["tasks"], seeds, store=tmp_path / "r.sqlite",
                  progress=False, n_jobs=2)
     _check_real(df, cfg, seeds)
+
+
+def test_runs_pin_torch_and_blas_threads_and_restore_them():
+    torch = pytest.importorskip("torch")
+    from threadpoolctl import threadpool_info
+
+    from neurorec.experiment.runner import _Threads
+
+    before = torch.get_num_threads()
+    blas_before = [p["num_threads"] for p in threadpool_info()]
+    with _Threads(1):
+        assert torch.get_num_threads() == 1
+        assert all(p["num_threads"] == 1 for p in threadpool_info())
+    assert torch.get_num_threads() == before
+    assert [p["num_threads"] for p in threadpool_info()] == blas_before
+    with _Threads(None):                       # None leaves everything alone
+        assert torch.get_num_threads() == before

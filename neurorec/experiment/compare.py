@@ -97,7 +97,7 @@ def _skipped(key: str, m, t, seed: int) -> dict:
 
 def compare(models, tasks, seeds, *, store=None, n_jobs: int = 1, executor="local",
             scheduler=None, progress: bool = True, resume: bool = True,
-            retry_errors: bool = True, track_memory: bool = True):
+            retry_errors: bool = True, track_memory: bool = True, threads: int | None = None):
     """Run every model on every task for every seed, and return one tidy table.
 
     One run is ``(model, task, seed)``: the task's splits for that seed are loaded, a fresh
@@ -135,6 +135,12 @@ def compare(models, tasks, seeds, *, store=None, n_jobs: int = 1, executor="loca
     track_memory : bool
         Measure peak memory with :mod:`tracemalloc` (it slows Python-heavy code a little;
         turn it off for pure timing runs).
+    threads : int, optional
+        CPU threads each run may use (torch's intra-op pool and the BLAS pools, pinned for the
+        run and restored after). Default: the machine's CPUs divided by the parallel local
+        jobs, so parallel runs do not oversubscribe the cores (small recurrent networks slow
+        down several-fold when they do); left alone for Dask, whose workers are configured
+        by their own cluster.
 
     Returns
     -------
@@ -181,13 +187,17 @@ def compare(models, tasks, seeds, *, store=None, n_jobs: int = 1, executor="loca
             for run in store.runs([k for k in keys if k in done]):
                 results[run["run_key"]] = run
         jobs, meta = [], {}
+        n_threads = threads
+        if n_threads is None and executor == "local":
+            cpus = os.cpu_count() or 1
+            n_threads = max(1, cpus // (cpus if n_jobs == -1 else max(1, n_jobs)))
         for key, m, t, s in plan:
             if key in results:
                 continue
             if not m.supports(t.kind, t.name):
                 results[key] = _skipped(key, m, t, s)
                 continue
-            jobs.append(make_job(key, m, t, s, track_memory=track_memory))
+            jobs.append(make_job(key, m, t, s, track_memory=track_memory, threads=n_threads))
             meta[key] = (m, t)
 
         bar = _progress_bar(len(plan), len(plan) - len(jobs), progress)

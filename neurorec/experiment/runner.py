@@ -25,7 +25,8 @@ SPLITS = ("val", "test")
 _MB = 1024.0 * 1024.0
 
 
-def make_job(run_key: str, model_spec, task_spec, seed: int, *, track_memory: bool = True) -> dict:
+def make_job(run_key: str, model_spec, task_spec, seed: int, *, track_memory: bool = True,
+             threads: int | None = None) -> dict:
     """The plain description of one run handed to :func:`run_one`."""
     return {
         "run_key": run_key,
@@ -34,7 +35,41 @@ def make_job(run_key: str, model_spec, task_spec, seed: int, *, track_memory: bo
                  "metric": task_spec.metric, "higher_is_better": task_spec.higher_is_better},
         "seed": int(seed),
         "track_memory": bool(track_memory),
+        "threads": None if threads is None else int(threads),
     }
+
+
+class _Threads:
+    """Pin torch's and the BLAS libraries' thread pools for one run, then restore them."""
+
+    def __init__(self, n: int | None):
+        self.n = n
+
+    def __enter__(self):
+        if self.n is None:
+            return self
+        from threadpoolctl import threadpool_limits
+
+        self._torch = sys.modules.get("torch")
+        if self._torch is None:
+            try:
+                import torch as _torch_mod
+                self._torch = _torch_mod
+            except ImportError:
+                self._torch = None
+        if self._torch is not None:    # read before threadpoolctl limits the OpenMP pool torch uses
+            self._torch_before = self._torch.get_num_threads()
+        self._blas = threadpool_limits(limits=self.n)
+        if self._torch is not None:
+            self._torch.set_num_threads(self.n)
+        return self
+
+    def __exit__(self, *exc):
+        if self.n is None:
+            return
+        self._blas.restore_original_limits()
+        if self._torch is not None:
+            self._torch.set_num_threads(self._torch_before)
 
 
 def _now() -> str:
@@ -153,7 +188,7 @@ def run_one(job: dict) -> dict:
                 "value": math.nan, "predict_seconds": math.nan} for s in SPLITS}
     meter = _MemoryMeter(job.get("track_memory", True))
     try:
-        with meter:
+        with _Threads(job.get("threads")), meter:
             model = build_model(m["cls"], m["params"], m["overrides"], seed)
             data = task.load(seed)
             meter.reset()

@@ -91,24 +91,25 @@ class RecurrentNet(nn.Module):
 
     def forward(self, x, lengths):
         """Class scores (B, n_out) for a classifier, per-step outputs (B, T, n_out) otherwise."""
-        B, T, _ = x.shape
-        idx = (lengths.to(x.device) - 1).clamp(min=0)
+        B = x.shape[0]
         if self.cell == "jordan":
             o, _ = self._jordan(x)
             if self.head_kind == "sequence":
                 return o
             if self.pooling == "last":
+                idx = (lengths.to(x.device) - 1).clamp(min=0)
                 return o[torch.arange(B, device=x.device), idx]
             return _masked_mean(o, lengths)
         out, h = self.run(x, lengths)
         if self.head_kind == "sequence":
-            return self.head(self.drop(out))
+            return self.head(self.drop(out) if self.drop.p else out)
         if self.pooling == "last":
             hn = h[0] if isinstance(h, tuple) else h            # (layers * dirs, B, units)
             feat = torch.cat([hn[-2], hn[-1]], -1) if self.rnn.bidirectional else hn[-1]
         else:
             feat = _masked_mean(out, lengths)
-        feat = self.drop(feat)
+        if self.drop.p:     # Dropout(0) returns its input: skip the module call
+            feat = self.drop(feat)
         if self.bn is not None:
             feat = self.bn(feat)
         return self.head(feat)

@@ -285,8 +285,10 @@ class RecurrentModel(Model):
         device = next(net.parameters()).device
 
         def to_t(arrs):
-            return tuple(torch.as_tensor(a).to(device) if a.dtype.kind == "f" else torch.as_tensor(a)
-                         for a in arrs)
+            # data, targets and labels live on the training device once; sequence lengths (and
+            # loss start steps) stay on the CPU, where pack_padded_sequence wants them
+            return tuple(torch.as_tensor(a).to(device) if i in (0, 2) else torch.as_tensor(a)
+                         for i, a in enumerate(arrs))
 
         train_t = to_t(train)
         if head == "classify":

@@ -351,9 +351,11 @@ def _train_epoch(module, loss_fn, train, opt, params, l1_params, *, l1, batch_si
         else:
             grads = [p.grad for p in params if p.grad is not None]
             norm = torch.nn.utils.get_total_norm(grads) if grads else torch.zeros((), device=loss.device)
-        # One device->host transfer per step, for the loss, the norm and the finiteness check.
-        loss_value, norm_value = torch.stack([loss.detach().reshape(()).float(),
-                                              norm.detach().to(loss.device).float()]).tolist()
+        if loss.device.type == "cpu" and norm.device.type == "cpu":
+            loss_value, norm_value = loss.item(), norm.item()
+        else:   # one device->host transfer per step, for the loss, the norm and the finiteness check
+            loss_value, norm_value = torch.stack([loss.detach().reshape(()).float(),
+                                                  norm.detach().to(loss.device).float()]).tolist()
         if not math.isfinite(loss_value):
             raise FloatingPointError(f"non-finite training loss ({loss_value}) at epoch {epoch}, batch {b} "
                                      f"(0-based); lower lr, use clip_norm, or check the data for NaN/inf.")
