@@ -52,10 +52,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="experiment config (default: the packaged default.toml)")
     c.add_argument("--out", metavar="DIR", type=Path,
                    help="output folder (default: ./results/<experiment name>)")
-    c.add_argument("--jobs", "-j", metavar="N", type=int, default=1,
-                   help="runs in parallel, in local processes (default 1; -1 = one per CPU)")
+    c.add_argument("--jobs", "-j", metavar="N", type=int,
+                   help="runs in parallel, in local processes (default: the config's jobs, else 1; "
+                        "-1 = one per CPU)")
     c.add_argument("--threads", metavar="N", type=int,
-                   help="CPU threads per run (default: CPUs / jobs)")
+                   help="CPU threads per run (default: the config's threads, else CPUs / jobs)")
     c.add_argument("--seeds", metavar="SEED", type=int, nargs="+",
                    help="seeds to run instead of the config's")
     c.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -113,6 +114,8 @@ def _compare(args) -> int:
     except ConfigError as exc:
         return _error(str(exc))
     seeds = args.seeds if args.seeds else cfg["experiment"]["seeds"]
+    jobs = args.jobs if args.jobs is not None else (cfg["experiment"].get("jobs") or 1)
+    threads = args.threads if args.threads is not None else cfg["experiment"].get("threads")
     if any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
         return _error(f"--seeds must be distinct non-negative integers, got {seeds}")
     out = args.out if args.out is not None else Path("results") / cfg["experiment"]["name"]
@@ -146,9 +149,9 @@ def _compare(args) -> int:
           f"{len(cfg['models'])} models x {len(cfg['tasks'])} tasks x {len(seeds)} seeds -> {out}",
           file=sys.stderr)
     try:
-        df = compare(models, tasks, seeds, store=db, n_jobs=args.jobs,
+        df = compare(models, tasks, seeds, store=db, n_jobs=jobs,
                      executor="dask" if args.scheduler else "local", scheduler=args.scheduler,
-                     progress=not args.no_progress, resume=not args.no_resume, threads=args.threads)
+                     progress=not args.no_progress, resume=not args.no_resume, threads=threads)
     except (SpecError, ImportError) as exc:
         return _error(f"{cfg['path']}: {exc}")
     except KeyboardInterrupt:

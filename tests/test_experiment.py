@@ -481,7 +481,7 @@ def _cfg(tmp_path, text, name="exp.toml"):
 
 def test_load_config_returns_normalised_specs(tmp_path):
     cfg = load_config(_cfg(tmp_path, GOOD))
-    assert cfg["experiment"] == {"name": "demo", "seeds": [0, 1], "description": ""}
+    assert cfg["experiment"] == {"name": "demo", "seeds": [0, 1], "description": "", "jobs": None, "threads": None}
     assert cfg["models"] == [{"name": "ESN", "class": "ESN",
                               "params": {"units": 300, "spectral_radius": 0.9},
                               "overrides": {"narma10": {"leak_rate": 1.0}}}]
@@ -491,6 +491,8 @@ def test_load_config_returns_normalised_specs(tmp_path):
 
 @pytest.mark.parametrize("text, key, words", [
     (GOOD.replace('name = "demo"', 'name = "demo"\nseed = [1]'), "experiment.seed", "unknown key"),
+    (GOOD.replace('name = "demo"', 'name = "demo"\njobs = 0'), "experiment.jobs", "positive integer"),
+    (GOOD.replace('name = "demo"', 'name = "demo"\nthreads = "2"'), "experiment.threads", "positive integer"),
     (GOOD.replace("params = { units", "paramz = { units"), "models[0].paramz", "unknown key"),
     (GOOD + "\n[extra]\n", "extra", "unknown key"),
     (GOOD.replace('name = "ESN"\n', ""), "models[0].name", "missing"),

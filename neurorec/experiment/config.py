@@ -6,6 +6,8 @@
     name = "default"            # results go to ./results/<name> by default
     seeds = [0, 1, 2]
     description = "optional"
+    jobs = 2                    # optional: runs in parallel (the --jobs flag overrides it)
+    threads = 1                 # optional: CPU threads per run (the --threads flag overrides it)
 
     [[models]]
     name = "ESN"                # label in the results (required)
@@ -36,7 +38,7 @@ from typing import Any
 __all__ = ["load_config", "ConfigError", "default_config_path"]
 
 _TOP = {"experiment", "models", "tasks"}
-_EXPERIMENT = {"name", "seeds", "description"}
+_EXPERIMENT = {"name", "seeds", "description", "jobs", "threads"}
 _MODEL = {"name", "class", "params", "overrides"}
 _TASK = {"name", "class", "params"}
 
@@ -61,7 +63,7 @@ def load_config(path) -> dict:
     Returns
     -------
     dict
-        ``{"path": str, "experiment": {"name", "seeds", "description"},
+        ``{"path": str, "experiment": {"name", "seeds", "description", "jobs", "threads"},
         "models": [{"name", "class", "params", "overrides"}],
         "tasks": [{"name", "params"[, "class"]}]}``, ready for
         ``compare(cfg["models"], cfg["tasks"], cfg["experiment"]["seeds"])``.
@@ -129,6 +131,11 @@ def _validate(doc: dict, where: str, stem: str) -> dict:
     description = exp.get("description", "")
     if not isinstance(description, str):
         _fail(where, "experiment.description", f"expected a string, got {_type(description)}")
+    for key in ("jobs", "threads"):
+        v = exp.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or (v < 1 and v != -1)
+                              or (key == "threads" and v < 1)):
+            _fail(where, f"experiment.{key}", f"expected a positive integer, got {_type(v)} {v!r}")
 
     # tasks first: model overrides refer to them
     tasks_raw = doc.get("tasks")
@@ -182,7 +189,8 @@ def _validate(doc: dict, where: str, stem: str) -> dict:
     _unique(where, "models", [m["name"] for m in models])
 
     return {"path": where,
-            "experiment": {"name": name, "seeds": list(seeds), "description": description},
+            "experiment": {"name": name, "seeds": list(seeds), "description": description,
+                           "jobs": exp.get("jobs"), "threads": exp.get("threads")},
             "models": models, "tasks": tasks}
 
 
