@@ -284,3 +284,28 @@ def test_bad_params_are_refused():
         GRU(dropout=1.5).fit(X, y)
     with pytest.raises(ValueError, match="X_val"):
         GRU(**FAST).fit(X, y, X_val=np.zeros((2, 5, 7), np.float32), y_val=np.array([0, 1]))
+
+
+def test_without_early_stopping_the_last_weights_are_kept():
+    """early_stopping=False: all epochs run and the last epoch's weights are returned, even when
+    validation data are scored along the way (as Keras does without its callback)."""
+    import neurorec.train
+
+    X, y = make_classification_data(seed=0, batch=40, time=8)
+    Xv, yv = make_classification_data(seed=1, batch=40, time=8)
+    last = {}
+    real = neurorec.train.fit_module
+
+    def spy(module, *a, **k):
+        def grab(epoch, record):
+            last.update({n: p.detach().clone().numpy() for n, p in module.state_dict().items()})
+        return real(module, *a, **k, callbacks=(grab,))
+
+    neurorec.train.fit_module = spy
+    try:
+        m = Elman(units=8, epochs=12, lr=5e-2, early_stopping=False, lr_schedule=None, seed=0).fit(X, y, Xv, yv)
+    finally:
+        neurorec.train.fit_module = real
+    assert len(m.history_["records"]) == 12
+    for k, v in last.items():
+        np.testing.assert_array_equal(m.weights_[k], v, err_msg=k)

