@@ -113,7 +113,7 @@ class Model(BaseEstimator):
         for k, v in _flat_arrays(learned).items():
             if v.dtype == object:
                 raise TypeError(f"cannot save object array {k}")
-            tensors[k] = np.ascontiguousarray(v)
+            tensors[k] = np.ascontiguousarray(v).reshape(v.shape)    # keeps 0-d arrays 0-d
         for k, v in learned.items():
             if not (isinstance(v, np.ndarray) or _is_array_dict(v)):
                 state[k] = _to_json(v, k)
@@ -179,6 +179,12 @@ def load(path) -> Model:
     if cls is None:
         raise ValueError(f"{path} holds an unknown model class {header['class']!r}; import the module "
                          f"that defines it before loading.")
+    names = list(header["state"]) + [k.split(_SEP, 1)[0] for k in tensors]
+    bad = [k for k in names if not (isinstance(k, str) and k.endswith("_") and not k.startswith("_")
+                                    and k.isidentifier())]
+    if bad:
+        raise ValueError(f"{path} is not a valid neurorec model file: {bad[0]!r} is not a learned "
+                         f"attribute name (public, ending in '_').")
     model = cls(**header["params"])
     for k, v in header["state"].items():
         setattr(model, k, v)
@@ -229,7 +235,7 @@ def _to_json(v, name):
 def _digest(tensors: dict) -> str:
     h = hashlib.sha256()
     for k in sorted(tensors):
-        a = np.ascontiguousarray(tensors[k])
+        a = np.ascontiguousarray(tensors[k]).reshape(np.shape(tensors[k]))
         h.update(k.encode())
         h.update(str(a.dtype).encode())
         h.update(str(a.shape).encode())

@@ -74,7 +74,7 @@ def test_numpy_inference_matches_torch_sequence(cls, kw):
 def test_elman_is_torch_rnn_step():
     """The numpy Elman step is h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)."""
     X, y = make_regression_data(seed=3, batch=2, time=6)
-    m = Elman(units=3, epochs=1, seed=0, backend="numpy").fit(X, y)
+    m = Elman(units=3, epochs=1, seed=0, backend="numpy", normalize=False).fit(X, y)
     w = m.weights_
     h = np.zeros((2, 3), np.float32)
     for t in range(6):
@@ -87,7 +87,7 @@ def test_jordan_context_is_previous_output():
     """Jordan (1986): the hidden layer sees the input and the previous *output*, decayed by mu."""
     X, y = make_regression_data(seed=4, batch=2, time=7)
     mu = 0.3
-    m = Jordan(units=5, epochs=2, context_decay=mu, seed=0, backend="numpy").fit(X, y)
+    m = Jordan(units=5, epochs=2, context_decay=mu, seed=0, backend="numpy", normalize=False).fit(X, y)
     w = m.weights_
     c = np.zeros((2, 1), np.float32)
     outs = []
@@ -166,7 +166,7 @@ def test_forecast_mackey_glass_and_generate():
     g_t = m.generate(50, d.test.X[0, :300])
     m.set_params(backend="numpy")
     g_n = m.generate(50, d.test.X[0, :300])
-    np.testing.assert_allclose(g_n, g_t, atol=1e-4)
+    np.testing.assert_allclose(g_n, g_t, atol=1e-5)
     assert g_t.shape == (50, 1)
     # the first forecast is the one-step prediction at the last warm-up step
     np.testing.assert_allclose(g_t[0], m.predict(d.test.X[0, :300])[-1], atol=1e-5)
@@ -184,17 +184,33 @@ def test_generate_refuses_classifier_and_bidirectional():
 
 
 def test_early_stopping_restores_best_weights():
-    """Training past the best validation epoch, the weights returned are the best epoch's."""
+    """Training past the best validation epoch, the weights returned are those of the best epoch
+    (captured when it ended), and training stopped ``patience`` epochs later."""
+    import neurorec.train
+
     X, y = make_classification_data(seed=0, batch=60, time=8)
     Xv, yv = make_classification_data(seed=1, batch=60, time=8)
-    m = LSTM(units=16, epochs=200, lr=3e-2, patience=5, seed=0, lr_schedule=None).fit(X, y, Xv, yv)
+    snapshots = {}
+    real = neurorec.train.fit_module
+
+    def spy(module, *a, **k):
+        def grab(epoch, record):
+            snapshots[epoch] = {n: p.detach().clone().numpy() for n, p in module.state_dict().items()}
+        return real(module, *a, **k, callbacks=(grab,))
+
+    neurorec.train.fit_module = spy
+    try:
+        m = LSTM(units=16, epochs=200, lr=3e-2, patience=5, seed=0, lr_schedule=None).fit(X, y, Xv, yv)
+    finally:
+        neurorec.train.fit_module = real
     h = m.history.to_frame()
-    assert len(h) < 200                              # it stopped early
-    assert m.history.stopped_early
-    best = h["val_accuracy"].max()
-    assert h.loc[h["epoch"] == m.best_epoch_, "val_accuracy"].item() == best
-    assert len(h) == m.best_epoch_ + 5               # patience epochs after the best one
-    assert m.score(Xv, yv) == pytest.approx(best)    # the restored weights are the best epoch's
+    assert m.history.stopped_early and len(h) < 200
+    assert m.best_epoch_ == int(h["epoch"][h["val_loss"].idxmin()])
+    assert len(h) == m.best_epoch_ + 5                       # patience epochs after the best one
+    assert m.best_epoch_ != len(h)
+    for k, v in snapshots[m.best_epoch_].items():
+        np.testing.assert_array_equal(m.weights_[k], v, err_msg=k)
+    assert any(not np.array_equal(m.weights_[k], v) for k, v in snapshots[len(h)].items())
 
 
 def test_killed_training_resumes(tmp_path, monkeypatch):
@@ -233,7 +249,7 @@ def test_gradient_clipping_is_applied():
     moves the weights by at most lr * clip_norm."""
     X, y = make_regression_data(seed=0, batch=4, time=30)
     y = y * 1e4                                       # huge errors, huge gradients
-    kw = dict(units=8, epochs=1, batch_size=4, optimizer="sgd", momentum=0.0, lr=0.1, seed=0,
+    kw = dict(units=8, epochs=1, batch_size=4, optimizer="sgd", momentum=0.0, lr=0.1, seed=0, normalize=False,
               early_stopping=False, lr_schedule=None)
     w0 = Elman(**{**kw, "lr": 1e-30}).fit(X, y).weights_       # ~initial weights
     clipped = Elman(**kw, clip_norm=1.0).fit(X, y)
@@ -284,6 +300,12 @@ def test_bad_params_are_refused():
         GRU(dropout=1.5).fit(X, y)
     with pytest.raises(ValueError, match="X_val"):
         GRU(**FAST).fit(X, y, X_val=np.zeros((2, 5, 7), np.float32), y_val=np.array([0, 1]))
+    with pytest.raises(ValueError, match="go together"):
+        GRU(**FAST).fit(X, y, y_val=y)
+    with pytest.raises(ValueError, match="context_decay"):
+        Jordan(context_decay=1.5).fit(X, y)
+    with pytest.raises(ValueError, match="momentum"):
+        GRU(momentum=1.5).fit(X, y)
 
 
 def test_without_early_stopping_the_last_weights_are_kept():
@@ -309,3 +331,71 @@ def test_without_early_stopping_the_last_weights_are_kept():
     assert len(m.history_["records"]) == 12
     for k, v in last.items():
         np.testing.assert_array_equal(m.weights_[k], v, err_msg=k)
+
+
+def test_normalisation_makes_defaults_scale_free():
+    """Inputs and targets are standardised on the training data inside the model, so the same
+    series scaled by 50 and shifted by 300 gives the same relative error."""
+    t = np.arange(1200, dtype=np.float32)
+    u = np.sin(0.07 * t)[:, None] * np.cos(0.011 * t)[:, None]
+    X, y = u[:-1], u[1:]
+    kw = dict(units=16, epochs=15, lr=1e-2, batch_size=8, window=50, seed=0)
+    a = GRU(**kw).fit(X[:900], y[:900])
+    b = GRU(**kw).fit(50 * X[:900] + 300, 50 * y[:900] + 300)
+    ea = np.sqrt(np.mean((a.predict(X[900:]) - y[900:]) ** 2)) / y[900:].std()
+    eb = np.sqrt(np.mean((b.predict(50 * X[900:] + 300) - (50 * y[900:] + 300)) ** 2)) / (50 * y[900:]).std()
+    assert ea < 0.2 and abs(ea - eb) < 1e-3, (ea, eb)
+    g = b.generate(5, 50 * X[:300] + 300)                    # closed loop maps back to the caller's scale
+    np.testing.assert_allclose(g[0], b.predict(50 * X[:300] + 300)[-1], rtol=1e-5)
+    b.set_params(backend="numpy")
+    np.testing.assert_allclose(b.generate(5, 50 * X[:300] + 300), g, rtol=1e-5)
+
+
+def test_float64_numpy_and_torch_agree_to_1e10():
+    X, y = make_classification_data(seed=2, batch=20, time=9)
+    ragged = [X[i, : 3 + i % 7] for i in range(len(X))]
+    m = GRU(**fast(dtype="float64", layers=2, bidirectional=True, epochs=3, seed=0)).fit(ragged, y)
+    _, _, st, sn = _both(m, ragged)
+    assert st.dtype == np.float64
+    np.testing.assert_allclose(sn, st, atol=1e-10)
+
+
+def test_batch_norm_with_a_last_batch_of_one():
+    X, y = make_classification_data(seed=0, batch=37, time=6)    # 33 train -> 32 + 1
+    m = GRU(**fast(batch_norm=True, batch_size=32, epochs=2)).fit(X, y)
+    assert m.predict(X).shape == (37,)
+
+
+def test_seed_none_uses_one_split_and_checkpoints_refuse_other_data(tmp_path):
+    X, y = make_classification_data(seed=0, batch=40, time=8)
+    a = GRU(**fast(epochs=2)).fit(X, y)
+    b = GRU(**fast(epochs=2)).fit(X, y)
+    assert any(not np.array_equal(a.weights_[k], b.weights_[k]) for k in a.weights_)   # seed=None: fresh
+    ckpt = tmp_path / "c.ckpt"
+    GRU(**fast(epochs=2, seed=0, checkpoint=str(ckpt))).fit(X, y)
+    X2, y2 = make_classification_data(seed=5, batch=40, time=8)
+    with pytest.raises(ValueError, match="different model/config"):
+        GRU(**fast(epochs=2, seed=0, checkpoint=str(ckpt))).fit(X2, y2)
+    with pytest.raises(ValueError, match="different model/config"):
+        GRU(**fast(epochs=2, seed=0, pooling="mean", checkpoint=str(ckpt))).fit(X, y)
+
+
+def test_set_params_after_fit_reaches_the_torch_engine():
+    X, y = make_classification_data(seed=0)
+    m = LSTM(**fast(epochs=2, seed=0)).fit(X, y)
+    s32 = m.decision_function(X)
+    m.set_params(dtype="float64")
+    m.weights_ = {k: v.astype(np.float64) if v.dtype.kind == "f" else v for k, v in m.weights_.items()}
+    m.x_mean_, m.x_scale_ = m.x_mean_.astype(np.float64), m.x_scale_.astype(np.float64)
+    s64 = m.decision_function(X)
+    assert s64.dtype == np.float64
+    np.testing.assert_allclose(s64, s32, atol=1e-5)
+
+
+def test_fit_leaves_global_rngs_alone():
+    X, y = make_classification_data(seed=0)
+    cpu = torch.get_rng_state()
+    np_state = np.random.get_state()[1].copy()
+    LSTM(**fast(epochs=2, dropout=0.3, seed=0)).fit(X, y)
+    assert torch.equal(torch.get_rng_state(), cpu)
+    np.testing.assert_array_equal(np.random.get_state()[1], np_state)

@@ -70,7 +70,7 @@ class RecurrentModel(Model):
     momentum : float
         Momentum of SGD and RMSprop.
     weight_decay : float
-        L2 penalty on the weights.
+        L2 penalty (torch's ``weight_decay``: on every parameter, biases included).
     l1 : float
         L1 penalty ``l1 * sum |w|`` on the weight matrices.
     lr_schedule : {None, "plateau", "cosine", "step"}
@@ -98,14 +98,23 @@ class RecurrentModel(Model):
     window : int
         Sequence regression on sequences longer than this trains on windows of ``window``
         steps (truncated back-propagation through time); each window's first
-        ``window // 5`` steps only warm the state up and are not in the loss.
+        ``window // 5`` steps (but a sequence's first window's) only warm the state up and are
+        not in the loss. A bidirectional network's backward direction sees no context beyond
+        a window's end in training, but the whole sequence at inference: prefer sequences
+        no longer than ``window`` for bidirectional regression.
     washout : int
-        Steps at the start of every sequence left out of the validation loss and metric
-        (the warm-up of a forecasting task).
+        Steps at the start of every validation sequence (``X_val``, or held-out whole
+        sequences) left out of the validation loss and metric: the warm-up of a forecasting
+        task. Validation windows held out from one long series use the window warm-up.
     init : {"orthogonal", "xavier", "torch"}
         Weight initialisation (see :func:`neurorec.models._torch_rnn.initialise`).
     context_decay : float
-        Jordan only: decay :math:`\\mu` of the context units.
+        Jordan only: decay :math:`\\mu` of the context units, in [0, 1).
+    normalize : bool
+        Standardise every input feature (and, for sequence regression, every target) with the
+        mean and standard deviation of the training sequences' valid steps; predictions are
+        mapped back, so the caller never sees the scaled values. Data that are already
+        standardised (neurorec's tasks) pass through unchanged.
     checkpoint : str or None
         File the training state is written to after every epoch (atomically); a training
         killed and started again with the same file resumes after the last finished epoch.
@@ -129,7 +138,8 @@ class RecurrentModel(Model):
                  lr_schedule: str | None = "plateau", epochs: int = 100, batch_size: int = 32,
                  clip_norm: float | None = 1.0, early_stopping: bool = True, patience: int = 10,
                  validation_fraction: float = 0.1, monitor: str = "loss", window: int = 100, washout: int = 0,
-                 init: str = "orthogonal", context_decay: float = 0.0, checkpoint: str | None = None,
+                 init: str = "orthogonal", context_decay: float = 0.0, normalize: bool = True,
+                 checkpoint: str | None = None,
                  progress: bool = False, backend: str = "torch", device: str = "cpu", dtype: str = "float32",
                  seed: int | None = None):
         self.units = units
@@ -155,6 +165,7 @@ class RecurrentModel(Model):
         self.washout = washout
         self.init = init
         self.context_decay = context_decay
+        self.normalize = normalize
         self.checkpoint = checkpoint
         self.progress = progress
         self.backend = backend
@@ -186,6 +197,12 @@ class RecurrentModel(Model):
             raise ValueError(f"validation_fraction must be in [0, 1), got {self.validation_fraction!r}.")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr!r}.")
+        if not 0.0 <= self.context_decay < 1.0:
+            raise ValueError(f"context_decay must be in [0, 1), got {self.context_decay!r}.")
+        if not 0.0 <= self.momentum < 1.0:
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}.")
+        if self.clip_norm is not None and (isinstance(self.clip_norm, bool) or not self.clip_norm > 0):
+            raise ValueError(f"clip_norm must be None or a number > 0, got {self.clip_norm!r}.")
         if self.backend == "numpy" and str(self.device) != "cpu":
             raise ValueError(f"the numpy backend runs on device='cpu' only, got device={self.device!r}.")
         if self._cell == "jordan" and (self.bidirectional or self.batch_norm):
@@ -196,27 +213,31 @@ class RecurrentModel(Model):
     def _torch_device(self):
         return "cpu" if self.backend == "numpy" else str(self.device)
 
-    def _new_net(self, n_in: int, n_out: int, head: str):
+    def _new_net(self, n_in: int, n_out: int, head: str, seed: int = 0):
         torch = require("torch")
         from neurorec.models._torch_rnn import RecurrentNet, initialise
 
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0 if self.seed is None else int(self.seed))
+            torch.default_generator.manual_seed(int(seed))   # the CPU generator only, restored after
             net = RecurrentNet(self._cell, n_in, self.units, self.layers, self.bidirectional, self.dropout,
                                n_out, head, self.pooling, self.batch_norm, self.context_decay)
             initialise(net, self.init)
         return net.to(device=self._torch_device(), dtype=getattr(torch, self.dtype))
 
+    def _cache_key(self):
+        return (str(self.device), self.dtype, id(self.weights_))
+
     def _net(self):
-        """The trained network as a torch module (cached), for the torch backend."""
+        """The trained network as a torch module for the torch backend, cached until the device,
+        the dtype or the ``weights_`` dict change."""
         cache = self.__dict__.setdefault("_cache", {})
-        if "net" not in cache:
+        if cache.get("key") != self._cache_key():
             torch = require("torch")
             head = "classify" if self.task_ == "classification" else "sequence"
             net = self._new_net(self.n_features_in_, self.n_outputs_, head)
             net.load_state_dict({k: torch.as_tensor(v) for k, v in self.weights_.items()})
             net.eval()
-            cache["net"] = net
+            cache["net"], cache["key"] = net, self._cache_key()
         return cache["net"]
 
     @property
@@ -239,6 +260,8 @@ class RecurrentModel(Model):
         from neurorec.train import fit_module
 
         self._validate_params()
+        if (X_val is None) != (y_val is None):
+            raise ValueError("X_val and y_val go together: pass both or neither.")
         dt = np.dtype(self.dtype)
         batch = check_sequences(X, "X", dtype=dt)
         yarr = None if y is None or isinstance(y, list) else np.asarray(y)
@@ -246,44 +269,62 @@ class RecurrentModel(Model):
         for k in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
             delattr(self, k)
         self.__dict__.pop("_cache", None)
-        rng = np.random.default_rng(self.seed)
+        # one concrete seed for the hold-out split, initialisation, shuffling and dropout
+        # (seed=None draws a fresh one, as scikit-learn does)
+        seed = int(np.random.SeedSequence(self.seed).generate_state(1)[0] % (2**31))
+        rng = np.random.default_rng(seed)
+        x_mean, x_scale = _moments(batch.data, batch.lengths, self.normalize)
+        xn = _apply(batch, x_mean, x_scale)
+        vb = None if X_val is None else check_sequences(X_val, "X_val", n_features=batch.data.shape[2], dtype=dt)
         if is_clf:
             labels = check_labels(yarr, batch.batch, "y")
             classes, idx = np.unique(labels, return_inverse=True)
-            train = (batch.data, batch.lengths, idx.astype(np.int64))
+            train = (xn, batch.lengths, idx.astype(np.int64))
             val = None
-            if X_val is not None:
-                vb = check_sequences(X_val, "X_val", n_features=batch.data.shape[2], dtype=dt)
+            if vb is not None:
                 vidx = check_labels(y_val, vb.batch, "y_val", classes=classes)
-                val = (vb.data, vb.lengths, vidx)
+                val = (_apply(vb, x_mean, x_scale), vb.lengths, vidx)
             elif self.early_stopping and self.validation_fraction > 0:
                 train, val = _holdout(train, self.validation_fraction, rng, stratify=idx)
+            if self.batch_norm and len(train[0]) < 2:
+                raise ValueError("batch_norm needs at least 2 training sequences.")
             head, n_out = "classify", len(classes)
         else:
             Yt = check_sequence_targets(y, batch, "y", dtype=dt)
+            y_mean, y_scale = _moments(Yt, batch.lengths, self.normalize)
+            yn = ((Yt - y_mean) / y_scale).astype(dt)
             if self.washout >= int(batch.lengths.max()):
                 raise ValueError(f"washout={self.washout} leaves no step to validate on: the longest "
                                  f"sequence in X has {int(batch.lengths.max())} steps.")
-            windows = _windows(batch.data, batch.lengths, Yt, self.window)
             val = None
-            if X_val is not None:
-                vb = check_sequences(X_val, "X_val", n_features=batch.data.shape[2], dtype=dt)
+            if vb is not None:
                 vy = check_sequence_targets(y_val, vb, "y_val", dtype=dt)
                 if vy.shape[2] != Yt.shape[2]:
                     raise ValueError(f"y_val has {vy.shape[2]} outputs per step but y has {Yt.shape[2]}.")
-                val = (vb.data, vb.lengths, vy, np.full(vb.batch, self.washout, np.int64))
-            elif self.early_stopping and self.validation_fraction > 0 and len(windows[0]) > 1:
-                if batch.batch == 1:   # one long series: validate on its last windows
+                if self.washout >= int(vb.lengths.max()):
+                    raise ValueError(f"washout={self.washout} leaves no step to validate on: the longest "
+                                     f"sequence in X_val has {int(vb.lengths.max())} steps.")
+                val = (_apply(vb, x_mean, x_scale), vb.lengths, ((vy - y_mean) / y_scale).astype(dt),
+                       np.full(vb.batch, self.washout, np.int64))
+                windows = _windows(xn, batch.lengths, yn, self.window)
+            elif self.early_stopping and self.validation_fraction > 0 and batch.batch > 1:
+                # several sequences: hold whole sequences out (windows of one autocorrelated
+                # series on both sides of the split would leak), then cut the rest into windows
+                tr, va = _holdout((xn, batch.lengths, yn), self.validation_fraction, rng)
+                val = (*va, np.minimum(self.washout, va[1] - 1))
+                windows = _windows(*tr, self.window)
+            else:
+                windows = _windows(xn, batch.lengths, yn, self.window)
+                if self.early_stopping and self.validation_fraction > 0 and len(windows[0]) > 1:
+                    # one long series: validate on its last windows (after their warm-up steps)
                     n_val = max(1, int(round(self.validation_fraction * len(windows[0]))))
                     cut = len(windows[0]) - n_val
                     val = tuple(w[cut:] for w in windows)
                     windows = tuple(w[:cut] for w in windows)
-                else:
-                    windows, val = _holdout(windows, self.validation_fraction, rng)
             train = windows
             head, n_out = "sequence", Yt.shape[2]
         self.n_features_in_ = batch.data.shape[2]
-        net = self._new_net(self.n_features_in_, n_out, head)
+        net = self._new_net(self.n_features_in_, n_out, head, seed)
         device = next(net.parameters()).device
 
         def to_t(arrs):
@@ -300,11 +341,15 @@ class RecurrentModel(Model):
         else:
             def loss_fn(module, b):
                 x, lengths, yy, start = b
-                return _masked_mse(module(x, lengths), yy, lengths, start)[0]
+                return _masked_mse(module(x, lengths), yy, lengths, start)
 
         validate, monitor, mode = None, "train_loss", "min"
+        extra = {"params": {k: v for k, v in self.get_params(deep=False).items()
+                            if k not in ("checkpoint", "progress", "backend")},
+                 "validation": "none"}
         if val is not None:
             val_t = to_t(val)
+            extra["validation"] = _digest_arrays(val)
             validate = _make_validate(head, val_t, self.batch_size * 8)
             if self.monitor == "loss":
                 monitor, mode = "val_loss", "min"
@@ -318,19 +363,20 @@ class RecurrentModel(Model):
             lr_schedule=self.lr_schedule, epochs=self.epochs, batch_size=self.batch_size,
             clip_norm=self.clip_norm, patience=self.patience if (self.early_stopping and val is not None) else None,
             restore_best=self.early_stopping and val is not None, checkpoint=self.checkpoint, progress=self.progress,
-            seed=0 if self.seed is None else int(self.seed), device=device,
-            description=type(self).__name__)
+            seed=seed, device=device, description=type(self).__name__, fingerprint_extra=extra)
         net.eval()
         self.weights_ = {k: v.detach().cpu().numpy().copy() for k, v in net.state_dict().items()}
         self.history_ = history.to_dict()
         self.best_epoch_ = int(history.best_epoch) if history.best_epoch is not None else len(history)
         self.n_outputs_ = int(n_out)
+        self.x_mean_, self.x_scale_ = x_mean, x_scale
         if head == "classify":
             self.classes_ = classes
             self.task_ = "classification"
         else:
+            self.y_mean_, self.y_scale_ = y_mean, y_scale
             self.task_ = "regression"
-        self.__dict__.setdefault("_cache", {})["net"] = net
+        self.__dict__["_cache"] = {"net": net, "key": self._cache_key()}
         return self
 
     @property
@@ -349,18 +395,23 @@ class RecurrentModel(Model):
 
     def _outputs(self, batch: SeqBatch) -> np.ndarray:
         """Network outputs: class scores (B, C) or per-step outputs (B, T, O), as numpy."""
+        xn = _apply(batch, self.x_mean_, self.x_scale_)
         if self.backend == "numpy":
-            return _np_forward(self, batch.data, batch.lengths)
-        torch = require("torch")
-        net = self._net()
-        dev = next(net.parameters()).device
-        outs = []
-        step = 4096
-        with torch.no_grad():
-            for s in range(0, batch.batch, step):
-                x = torch.as_tensor(batch.data[s:s + step]).to(dev)
-                outs.append(net(x, torch.as_tensor(batch.lengths[s:s + step])).cpu().numpy())
-        return np.concatenate(outs)
+            out = _np_forward(self, xn, batch.lengths)
+        else:
+            torch = require("torch")
+            net = self._net()
+            dev = next(net.parameters()).device
+            outs = []
+            step = 4096
+            with torch.no_grad():
+                for s in range(0, batch.batch, step):
+                    x = torch.as_tensor(xn[s:s + step]).to(dev)
+                    outs.append(net(x, torch.as_tensor(batch.lengths[s:s + step])).cpu().numpy())
+            out = np.concatenate(outs)
+        if self.task_ == "classification":
+            return out
+        return (out * self.y_scale_ + self.y_mean_).astype(out.dtype)
 
     def decision_function(self, X) -> np.ndarray:
         """Class scores (logits) (batch, n_classes) of a classifier."""
@@ -400,10 +451,16 @@ class RecurrentModel(Model):
                              f"outputs or is a classifier.")
         if self.bidirectional:
             raise ValueError("generate needs a causal model; this one is bidirectional.")
+        # the network runs on standardised values: its output o means y = o * y_scale + y_mean,
+        # and that y, fed back as the next input, enters as (y - x_mean) / x_scale = o * a + b
+        a = (self.y_scale_ / self.x_scale_).astype(self.x_scale_.dtype)
+        b = ((self.y_mean_ - self.x_mean_) / self.x_scale_).astype(self.x_scale_.dtype)
+        xn = SeqBatch(_apply(batch, self.x_mean_, self.x_scale_), batch.lengths, batch.single, batch.ragged)
         if self.backend == "numpy":
-            out = _np_generate(self, batch, n_steps)
+            out = _np_generate(self, xn, n_steps, a, b)
         else:
-            out = _torch_generate(self, batch, n_steps)
+            out = _torch_generate(self, xn, n_steps, a, b)
+        out = (out * self.y_scale_ + self.y_mean_).astype(out.dtype)
         return out[0] if batch.single else out
 
     @property
@@ -443,6 +500,8 @@ def _holdout(arrays: tuple, fraction: float, rng, stratify=None):
     """Split sample-major arrays into (train, validation) with a fraction held out."""
     n = len(arrays[0])
     n_val = max(1, int(round(fraction * n)))
+    if stratify is not None and np.bincount(stratify).min() >= 2:
+        n_val = max(n_val, len(np.unique(stratify)))    # every class in the validation set
     if n - n_val < 1:
         raise ValueError(f"validation_fraction={fraction} leaves no training sample out of {n}.")
     if stratify is not None and np.bincount(stratify).min() >= 2 and n_val >= len(np.unique(stratify)):
@@ -484,19 +543,17 @@ def _windows(X, lengths, Y, window: int):
     return np.stack(xs), np.array(ls, np.int64), np.stack(ys), np.array(st, np.int64)
 
 
-def _masked_mse(out, y, lengths, start):
-    """Mean squared error over steps ``start <= t < length``; also the masked target variance."""
+def _step_mask(out, lengths, start):
     import torch
 
-    T = out.shape[1]
-    t = torch.arange(T, device=out.device)[None, :]
-    m = ((t >= start.to(out.device)[:, None]) & (t < lengths.to(out.device)[:, None])).to(out.dtype)[..., None]
-    n = m.sum() * out.shape[2]
-    y = y.to(out.device)
-    mse = (((out - y) ** 2) * m).sum() / n
-    mean = (y * m).sum((0, 1)) / m.sum()
-    var = (((y - mean) ** 2) * m).sum() / n
-    return mse, var
+    t = torch.arange(out.shape[1], device=out.device)[None, :]
+    return ((t >= start.to(out.device)[:, None]) & (t < lengths.to(out.device)[:, None])).to(out.dtype)[..., None]
+
+
+def _masked_mse(out, y, lengths, start):
+    """Mean squared error over the steps ``start <= t < length`` of each sequence."""
+    m = _step_mask(out, lengths, start)
+    return (((out - y.to(out.device)) ** 2) * m).sum() / (m.sum() * out.shape[2])
 
 
 def _make_validate(head: str, val, chunk: int):
@@ -513,18 +570,50 @@ def _make_validate(head: str, val, chunk: int):
                 loss += float(torch.nn.functional.cross_entropy(logits, yy, reduction="sum"))
                 correct += int((logits.argmax(1) == yy).sum())
             return {"val_loss": loss / n, "val_accuracy": correct / n}
-        se, var_sum, count = 0.0, 0.0, 0.0
+        # sums over all validation steps, so the result does not depend on the chunking
+        se, count, s1, s2 = 0.0, 0.0, 0.0, 0.0
         for s in range(0, n, chunk):
             x, lengths, yy, start = (a[s:s + chunk] for a in val)
-            mse, var = _masked_mse(module(x, lengths), yy, lengths, start)
-            steps = float(torch.clamp(lengths - start, min=0).sum())
-            se += float(mse) * steps
-            var_sum += float(var) * steps
-            count += steps
-        mse, var = se / count, var_sum / count
+            out = module(x, lengths)
+            m = _step_mask(out, lengths, start)
+            yy = yy.to(out.device).to(torch.float64)
+            se += float((((out.to(torch.float64) - yy) ** 2) * m).sum())
+            count += float(m.sum())
+            s1 = s1 + (yy * m).sum((0, 1))
+            s2 = s2 + (yy * yy * m).sum((0, 1))
+        k = val[2].shape[2]
+        mse = se / (count * k)
+        var = float((s2 / count - (s1 / count) ** 2).mean())
         return {"val_loss": mse, "val_nrmse": float(np.sqrt(mse / var)) if var > 0 else float("inf")}
 
     return validate
+
+
+def _moments(data, lengths, normalize: bool):
+    """Per-feature mean and standard deviation over the valid steps (identity if not normalize)."""
+    F = data.shape[2]
+    if not normalize:
+        return np.zeros(F, data.dtype), np.ones(F, data.dtype)
+    valid = data[np.arange(data.shape[1])[None, :] < lengths[:, None]].astype(np.float64)
+    mean, std = valid.mean(0), valid.std(0)
+    std[~(std > 1e-12)] = 1.0
+    return mean.astype(data.dtype), std.astype(data.dtype)
+
+
+def _apply(batch: SeqBatch, mean, scale):
+    out = ((batch.data - mean) / scale).astype(batch.data.dtype)
+    if not batch.uniform:
+        out[~batch.mask()] = 0.0
+    return out
+
+
+def _digest_arrays(arrays) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
 
 
 # ---------------------------------------------------------------------- numpy inference
@@ -647,7 +736,7 @@ def _np_masked_mean(a, lengths):
     return (a * m[..., None]).sum(1) / lengths[:, None].astype(a.dtype)
 
 
-def _np_generate(model, batch: SeqBatch, n_steps: int) -> np.ndarray:
+def _np_generate(model, batch: SeqBatch, n_steps: int, a, b) -> np.ndarray:
     w = model.weights_
     x = batch.data.astype(np.dtype(model.dtype), copy=False)
     B = x.shape[0]
@@ -663,7 +752,7 @@ def _np_generate(model, batch: SeqBatch, n_steps: int) -> np.ndarray:
         for s in range(n_steps):
             out[:, s] = y
             if s + 1 < n_steps:
-                o_next, c = _np_jordan(model, y[:, None], c)
+                o_next, c = _np_jordan(model, (y * a + b)[:, None], c)
                 y = o_next[:, 0]
         return out
     top, state = _np_rnn(model._cell, x, batch.lengths, w, model.layers, False)
@@ -672,15 +761,16 @@ def _np_generate(model, batch: SeqBatch, n_steps: int) -> np.ndarray:
     for s in range(n_steps):
         out[:, s] = y
         if s + 1 < n_steps:
-            top, state = _np_rnn(model._cell, y[:, None], ones, w, model.layers, False, state=state)
+            top, state = _np_rnn(model._cell, (y * a + b)[:, None], ones, w, model.layers, False, state=state)
             y = top[:, 0] @ w["head.weight"].T + w["head.bias"]
     return out
 
 
-def _torch_generate(model, batch: SeqBatch, n_steps: int) -> np.ndarray:
+def _torch_generate(model, batch: SeqBatch, n_steps: int, a, b) -> np.ndarray:
     torch = require("torch")
     net = model._net()
     dev = next(net.parameters()).device
+    a, b = torch.as_tensor(a).to(dev), torch.as_tensor(b).to(dev)
     x = torch.as_tensor(batch.data).to(dev)
     lengths = torch.as_tensor(batch.lengths)
     B = x.shape[0]
@@ -696,13 +786,13 @@ def _torch_generate(model, batch: SeqBatch, n_steps: int) -> np.ndarray:
             for s in range(n_steps):
                 outs.append(y)
                 if s + 1 < n_steps:
-                    y, c = net.jordan_step(y, c)
+                    y, c = net.jordan_step(y * a + b, c)
         else:
             top, h = net.run(x, lengths)
             y = net.head(top[torch.arange(B, device=dev), (lengths - 1).to(dev)])
             for s in range(n_steps):
                 outs.append(y)
                 if s + 1 < n_steps:
-                    top, h = net.rnn(y[:, None], h)
+                    top, h = net.rnn((y * a + b)[:, None], h)
                     y = net.head(top[:, 0])
     return torch.stack(outs, 1).cpu().numpy()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
+import numbers
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -56,6 +58,7 @@ def fit_module(
     device: str | torch.device | None = None,
     callbacks: Iterable[Callable[[int, dict], Any]] | Callable[[int, dict], Any] = (),
     description: str = "train",
+    fingerprint_extra: dict | None = None,
 ) -> History:
     """Train a torch module by mini-batch gradient descent, with early stopping and checkpoints.
 
@@ -163,6 +166,11 @@ def fit_module(
         from torch's random generator, or a resumed run would differ.
     description : str, default "train"
         The progress bar's label.
+    fingerprint_extra : dict, optional
+        JSON-able facts a checkpoint must match before it is resumed, besides the module's
+        parameter names and shapes, these hyperparameters and a SHA-256 of the training
+        tensors (which are always checked): a model passes its hyperparameters and a digest of
+        its validation data, so a checkpoint path reused for another run is refused.
 
     Returns
     -------
@@ -191,6 +199,12 @@ def fit_module(
     """
     train = _check_train(train)
     n = train[0].shape[0]
+    # numpy scalars (np.int64 from a grid, np.float32 from logspace) are fine: cast them
+    epochs, batch_size = _as_int(epochs, "epochs"), _as_int(batch_size, "batch_size")
+    patience = None if patience is None else _as_int(patience, "patience")
+    lr, momentum = _as_float(lr, "lr"), _as_float(momentum, "momentum")
+    weight_decay, l1 = _as_float(weight_decay, "weight_decay"), _as_float(l1, "l1")
+    clip_norm = None if clip_norm is None else _as_float(clip_norm, "clip_norm")
     if validate is None:
         monitor = "train_loss"
     _check_args(mode=mode, monitor=monitor, optimizer=optimizer, lr=lr, momentum=momentum,
@@ -212,6 +226,7 @@ def fit_module(
         "lr_schedule": _name(lr_schedule), "epochs": epochs, "batch_size": batch_size, "shuffle": bool(shuffle),
         "clip_norm": clip_norm, "patience": patience, "restore_best": bool(restore_best), "monitor": monitor,
         "mode": mode, "seed": seed, "validate": validate is not None,
+        **({"extra": encode_json(fingerprint_extra, "fingerprint_extra")} if fingerprint_extra else {}),
     })
     ckpt = Path(checkpoint) if checkpoint is not None else None
 
@@ -330,11 +345,14 @@ def _train_epoch(module, loss_fn, train, opt, params, l1_params, *, l1, batch_si
     """Run the steps of one epoch; return (mean train loss, max pre-clip gradient norm)."""
     n = train[0].shape[0]
     total, max_norm = 0.0, 0.0
-    for b, start in enumerate(range(0, n, batch_size)):
+    starts = list(range(0, n, batch_size))
+    if len(starts) > 1 and n - starts[-1] == 1:
+        starts.pop()            # a last batch of one sample breaks batch normalisation: merge it
+    for b, (start, stop) in enumerate(zip(starts, starts[1:] + [n], strict=True)):
         if order is None:
-            batch = tuple(t[start:start + batch_size] for t in train)
+            batch = tuple(t[start:stop] for t in train)
         else:
-            idx = order[start:start + batch_size]
+            idx = order[start:stop]
             on_device = {d: idx.to(d) for d in {t.device for t in train}}
             batch = tuple(t[on_device[t.device]] for t in train)
         opt.zero_grad(set_to_none=True)
@@ -418,7 +436,10 @@ def _history(run, monitor, mode) -> History:
 
 def _fingerprint(module, train, config) -> dict:
     model = [[k, list(v.shape), str(v.dtype).removeprefix("torch.")] for k, v in module.state_dict().items()]
-    config = dict(config, train_shapes=[list(t.shape) for t in train])
+    h = hashlib.sha256()    # the training data themselves: a checkpoint never resumes on other data
+    for t in train:
+        h.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    config = dict(config, train_shapes=[list(t.shape) for t in train], train_sha256=h.hexdigest())
     return {"module": type(module).__qualname__, "state": model, "config": encode_json(config, "config")}
 
 
@@ -461,6 +482,18 @@ def _check_train(train) -> tuple[torch.Tensor, ...]:
     if lengths[0] == 0:
         raise ValueError("train has 0 samples.")
     return tuple(train)
+
+
+def _as_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an int >= 1, got {value!r}.")
+    return int(value)
+
+
+def _as_float(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a number, got {value!r}.")
+    return float(value)
 
 
 def _check_args(*, mode, monitor, optimizer, lr, momentum, weight_decay, l1, lr_schedule, epochs, batch_size,
