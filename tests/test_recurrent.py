@@ -19,6 +19,26 @@ def fast(**kw):
 MODELS = [Elman, Jordan, LSTM, GRU]
 
 
+def _fit_recording_weights(model, *fit_args):
+    """Fit ``model`` and return the network's weights at the end of every epoch, {epoch: weights}."""
+    import neurorec.train
+
+    snapshots = {}
+    real = neurorec.train.fit_module
+
+    def spy(module, *a, **k):
+        def grab(epoch, record):
+            snapshots[epoch] = {n: p.detach().clone().numpy() for n, p in module.state_dict().items()}
+        return real(module, *a, **k, callbacks=(grab,))
+
+    neurorec.train.fit_module = spy
+    try:
+        model.fit(*fit_args)
+    finally:
+        neurorec.train.fit_module = real
+    return snapshots
+
+
 @pytest.mark.parametrize("cls", MODELS, ids=lambda c: c.__name__)
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 def test_conformance(cls, backend):
@@ -186,23 +206,10 @@ def test_generate_refuses_classifier_and_bidirectional():
 def test_early_stopping_restores_best_weights():
     """Training past the best validation epoch, the weights returned are those of the best epoch
     (captured when it ended), and training stopped ``patience`` epochs later."""
-    import neurorec.train
-
     X, y = make_classification_data(seed=0, batch=60, time=8)
     Xv, yv = make_classification_data(seed=1, batch=60, time=8)
-    snapshots = {}
-    real = neurorec.train.fit_module
-
-    def spy(module, *a, **k):
-        def grab(epoch, record):
-            snapshots[epoch] = {n: p.detach().clone().numpy() for n, p in module.state_dict().items()}
-        return real(module, *a, **k, callbacks=(grab,))
-
-    neurorec.train.fit_module = spy
-    try:
-        m = LSTM(units=16, epochs=200, lr=3e-2, patience=5, seed=0, lr_schedule=None).fit(X, y, Xv, yv)
-    finally:
-        neurorec.train.fit_module = real
+    m = LSTM(units=16, epochs=200, lr=3e-2, patience=5, seed=0, lr_schedule=None)
+    snapshots = _fit_recording_weights(m, X, y, Xv, yv)
     h = m.history.to_frame()
     assert m.history.stopped_early and len(h) < 200
     assert m.best_epoch_ == int(h["epoch"][h["val_loss"].idxmin()])
@@ -311,25 +318,12 @@ def test_bad_params_are_refused():
 def test_without_early_stopping_the_last_weights_are_kept():
     """early_stopping=False: all epochs run and the last epoch's weights are returned, even when
     validation data are scored along the way (as Keras does without its callback)."""
-    import neurorec.train
-
     X, y = make_classification_data(seed=0, batch=40, time=8)
     Xv, yv = make_classification_data(seed=1, batch=40, time=8)
-    last = {}
-    real = neurorec.train.fit_module
-
-    def spy(module, *a, **k):
-        def grab(epoch, record):
-            last.update({n: p.detach().clone().numpy() for n, p in module.state_dict().items()})
-        return real(module, *a, **k, callbacks=(grab,))
-
-    neurorec.train.fit_module = spy
-    try:
-        m = Elman(units=8, epochs=12, lr=5e-2, early_stopping=False, lr_schedule=None, seed=0).fit(X, y, Xv, yv)
-    finally:
-        neurorec.train.fit_module = real
+    m = Elman(units=8, epochs=12, lr=5e-2, early_stopping=False, lr_schedule=None, seed=0)
+    snapshots = _fit_recording_weights(m, X, y, Xv, yv)
     assert len(m.history_["records"]) == 12
-    for k, v in last.items():
+    for k, v in snapshots[12].items():
         np.testing.assert_array_equal(m.weights_[k], v, err_msg=k)
 
 

@@ -471,27 +471,28 @@ class RecurrentModel(Model):
         return {"total": total, "trained": trained}
 
 
+def _doc(summary: str) -> str:
+    """A subclass docstring: its own summary line, then the shared parameter list."""
+    return summary + "\n\n" + RecurrentModel.__doc__.split("\n\n", 1)[1]
+
+
 class Elman(RecurrentModel):
-    __doc__ = ("Elman network (simple RNN): :math:`h_t = \\tanh(W_{ih} x_t + W_{hh} h_{t-1} + b)`.\n\n"
-               + RecurrentModel.__doc__.split("\n\n", 1)[1])
+    __doc__ = _doc("Elman network (simple RNN): :math:`h_t = \\tanh(W_{ih} x_t + W_{hh} h_{t-1} + b)`.")
     _cell = "elman"
 
 
 class Jordan(RecurrentModel):
-    __doc__ = ("Jordan network: context units fed from the previous output (Jordan 1986).\n\n"
-               + RecurrentModel.__doc__.split("\n\n", 1)[1])
+    __doc__ = _doc("Jordan network: context units fed from the previous output (Jordan 1986).")
     _cell = "jordan"
 
 
 class LSTM(RecurrentModel):
-    __doc__ = ("Long short-term memory network (Hochreiter & Schmidhuber 1997; cuDNN on CUDA).\n\n"
-               + RecurrentModel.__doc__.split("\n\n", 1)[1])
+    __doc__ = _doc("Long short-term memory network (Hochreiter & Schmidhuber 1997; cuDNN on CUDA).")
     _cell = "lstm"
 
 
 class GRU(RecurrentModel):
-    __doc__ = ("Gated recurrent unit network (Cho et al. 2014; cuDNN on CUDA).\n\n"
-               + RecurrentModel.__doc__.split("\n\n", 1)[1])
+    __doc__ = _doc("Gated recurrent unit network (Cho et al. 2014; cuDNN on CUDA).")
     _cell = "gru"
 
 
