@@ -128,9 +128,14 @@ class Model(BaseEstimator):
             "sha256": _digest(tensors),
         }
         path = Path(path)
+        if not path.parent.is_dir():
+            raise FileNotFoundError(f"cannot save to {path}: the folder {path.parent} does not exist.")
         tmp = path.with_name(path.name + ".tmp")
-        save_file(tensors, str(tmp), metadata={"neurorec": json.dumps(header)})
-        os.replace(tmp, path)
+        try:
+            save_file(tensors, str(tmp), metadata={"neurorec": json.dumps(header)})
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)     # nothing half-written is left behind on failure
         return path
 
     @classmethod

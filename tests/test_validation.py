@@ -157,3 +157,15 @@ def test_load_refuses_files_that_are_not_neurorec_models(tmp_path):
         neurorec.load(tmp_path / "missing.safetensors")
     with pytest.raises(TypeError, match="not a LinearAR"):
         LinearAR.load(path)
+
+
+def test_save_into_a_missing_folder_fails_clearly_and_leaves_nothing(tmp_path):
+    from neurorec.models import LinearAR
+    from neurorec.testing import make_regression_data
+
+    X, y = make_regression_data()
+    m = LinearAR(delays=2).fit(X, y)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        m.save(tmp_path / "nope" / "m.safetensors")
+    m.save(tmp_path / "m.safetensors")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.safetensors"]
