@@ -1,0 +1,30 @@
+"""Spiking neuron models (backend-independent descriptions) and their engines.
+
+:mod:`neurorec.models.spiking.neurons` holds the descriptions and their shared numpy/torch step
+function; :mod:`neurorec.backends.brian2` simulates them in brian2 (the numpy backend of spiking models).
+"""
+
+from neurorec.models.spiking.neurons import (
+    LIF,
+    NEURON_MODELS,
+    AdaptiveLIF,
+    AdaptiveLIFState,
+    Brian2Model,
+    CobaLIF,
+    CobaLIFState,
+    LIFState,
+    SynapticLIF,
+    SynapticLIFState,
+    refractory_steps,
+    simulate,
+)
+
+__all__ = ["LIF", "SynapticLIF", "AdaptiveLIF", "CobaLIF", "NEURON_MODELS", "Brian2Model", "LIFState",
+           "SynapticLIFState", "AdaptiveLIFState", "CobaLIFState", "refractory_steps", "simulate", "run_brian2"]
+
+
+def run_brian2(*args, **kwargs):
+    """See :func:`neurorec.backends.brian2.run_brian2` (imports brian2 on first use)."""
+    from neurorec.backends.brian2 import run_brian2 as _run
+
+    return _run(*args, **kwargs)
