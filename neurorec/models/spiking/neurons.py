@@ -228,8 +228,24 @@ def _b2():
 # --------------------------------------------------------------------------------------
 # models
 # --------------------------------------------------------------------------------------
+class _Checked:
+    """Checks shared by the neuron descriptions: the parameters alone at construction
+    (:meth:`_check`), and with the time step in :meth:`validate`."""
+
+    def __post_init__(self):
+        self._check()
+
+    def _check(self) -> None:
+        _check_common(self)
+
+    def validate(self, dt: float) -> None:
+        """Raise ``ValueError`` if the description cannot be simulated with time step ``dt`` (ms)."""
+        self._check()
+        _check_dt(self, dt)
+
+
 @dataclass(frozen=True)
-class LIF:
+class LIF(_Checked):
     r"""Leaky integrate-and-fire neuron driven by a current.
 
     .. math::
@@ -268,14 +284,6 @@ class LIF:
     refractory: float = 0.0
     v_rest: float = 0.0
 
-    def __post_init__(self):
-        _check_common(self)
-
-    def validate(self, dt: float) -> None:
-        """Raise ``ValueError`` if the description cannot be simulated with time step ``dt`` (ms)."""
-        _check_common(self)
-        _check_dt(self, dt)
-
     def decays(self, dt: float) -> dict:
         """Discrete factors for time step ``dt`` (ms): ``beta = exp(-dt/tau_mem)``, ``n_ref`` (steps)."""
         self.validate(dt)
@@ -308,7 +316,7 @@ class LIF:
 
 
 @dataclass(frozen=True)
-class SynapticLIF:
+class SynapticLIF(_Checked):
     r"""Current-based synaptic LIF neuron: an exponentially decaying synaptic current feeds the membrane.
 
     .. math::
@@ -344,14 +352,6 @@ class SynapticLIF:
     reset: str = "subtract"
     refractory: float = 0.0
     v_rest: float = 0.0
-
-    def __post_init__(self):
-        _check_common(self)
-
-    def validate(self, dt: float) -> None:
-        """Raise ``ValueError`` if the description cannot be simulated with time step ``dt`` (ms)."""
-        _check_common(self)
-        _check_dt(self, dt)
 
     def decays(self, dt: float) -> dict:
         """``beta = exp(-dt/tau_mem)``, ``alpha = exp(-dt/tau_syn)``, the coupling ``k`` and ``n_ref``."""
@@ -390,7 +390,7 @@ class SynapticLIF:
 
 
 @dataclass(frozen=True)
-class AdaptiveLIF:
+class AdaptiveLIF(_Checked):
     r"""LIF neuron with a spike-triggered adaptation current.
 
     .. math::
@@ -431,15 +431,10 @@ class AdaptiveLIF:
     refractory: float = 0.0
     v_rest: float = 0.0
 
-    def __post_init__(self):
+    def _check(self) -> None:
         _check_common(self)
         if self.adapt_increment < 0:
             raise ValueError(f"adapt_increment must be >= 0, got {self.adapt_increment!r}.")
-
-    def validate(self, dt: float) -> None:
-        """Raise ``ValueError`` if the description cannot be simulated with time step ``dt`` (ms)."""
-        self.__post_init__()
-        _check_dt(self, dt)
 
     def decays(self, dt: float) -> dict:
         """``beta = exp(-dt/tau_mem)``, ``rho = exp(-dt/tau_adapt)``, the coupling ``k`` and ``n_ref``."""
@@ -480,7 +475,7 @@ class AdaptiveLIF:
 
 
 @dataclass(frozen=True)
-class CobaLIF:
+class CobaLIF(_Checked):
     r"""Conductance-based LIF neuron with exponential excitatory and inhibitory conductances.
 
     .. math::
@@ -533,15 +528,10 @@ class CobaLIF:
     reset: str = "zero"
     refractory: float = 5.0
 
-    def __post_init__(self):
+    def _check(self) -> None:
         _check_common(self)
         if not self.E_inh < self.E_exc:
             raise ValueError(f"E_inh={self.E_inh!r} mV must be below E_exc={self.E_exc!r} mV.")
-
-    def validate(self, dt: float) -> None:
-        """Raise ``ValueError`` if the description cannot be simulated with time step ``dt`` (ms)."""
-        self.__post_init__()
-        _check_dt(self, dt)
 
     def decays(self, dt: float) -> dict:
         """``alpha_exc``, ``alpha_inh`` (conductance decays), ``dt_over_tau = dt/tau_mem`` and ``n_ref``.
