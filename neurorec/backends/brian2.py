@@ -17,7 +17,7 @@ import numpy as np
 
 from neurorec.backends.ops import require
 
-__all__ = ["CODEGEN_TARGETS", "run_brian2"]
+__all__ = ["CODEGEN_TARGETS", "run_brian2", "run_network_brian2"]
 
 CODEGEN_TARGETS = ("cython", "numpy")
 
@@ -113,3 +113,97 @@ def run_brian2(model, current, dt: float, *, codegen_target: str = "cython", rec
             arr = np.asarray(q / unit) if unit is not None else np.asarray(q)
             states[name] = arr.T.copy()
     return spikes, states
+
+
+def _var_unit(desc, var: str):
+    """brian2 unit of a state variable (``v`` carries the input unit; the others are dimensionless)."""
+    return desc.input_unit if (desc.input_unit is not None and var == "v") else 1
+
+
+def run_network_brian2(net, inputs=None, *, n_steps: int | None = None, batch: int | None = None,
+                       record=(), initial=None, codegen_target: str = "cython"):
+    """Simulate a :class:`~neurorec.models.spiking.network.Network` in brian2.
+
+    Each population becomes one ``NeuronGroup`` holding the ``batch`` independent copies side by
+    side (copy ``b`` is neurons ``b*size ... (b+1)*size - 1``), each connection one ``Synapses``
+    object with ``on_pre: variable_post += w``, block-diagonal over the copies, with its delay;
+    the external input ``x[n] @ W_in`` of every population with input connections is a
+    ``TimedArray`` read in the ``'start'`` slot. Arguments and result as
+    :func:`neurorec.models.spiking.network.run_network` (``codegen_target`` as in
+    :func:`run_brian2`); spikes and recorded states come back as numpy arrays.
+    """
+    from neurorec.models.spiking.network import INPUT, NetworkRun, _check_run_args, count_synops, input_currents
+
+    b2 = require("brian2")
+    if inputs is not None and type(inputs).__module__.startswith("torch"):
+        inputs = inputs.detach().cpu().double().numpy()
+    x, B, T, record, init = _check_run_args(net, inputs, n_steps, batch, record, initial)
+    codeobj_class = _codeobj_class(codegen_target)
+    dt_q = net.dt * b2.ms
+    currents = input_currents(net, x) if x is not None else {}
+    groups, descs, objects, spike_mons, state_mons = {}, {}, [], {}, {}
+    for p in net.populations:
+        desc = p.neuron.brian2_equations()
+        namespace = dict(desc.namespace)
+        N = p.size
+        if p.name in currents:
+            values = np.ascontiguousarray(currents[p.name].transpose(1, 0, 2).reshape(T, B * N))
+            namespace["neurorec_input"] = b2.TimedArray(values if desc.input_unit is None else values * desc.input_unit,
+                                                        dt=dt_q)
+        g = b2.NeuronGroup(B * N, desc.equations, threshold=desc.threshold, reset=desc.reset,
+                           refractory=desc.refractory, method=desc.method, namespace=namespace, dt=dt_q,
+                           codeobj_class=codeobj_class, name=f"neurorec_{p.name}*")
+        for name, expr in desc.initial.items():
+            setattr(g, name, expr)
+        for var, arr in init.get(p.name, {}).items():
+            setattr(g, var, np.ascontiguousarray(arr).reshape(-1) * _var_unit(desc, var))
+        objects.append(g)
+        if p.name in currents:
+            objects.append(g.run_regularly(desc.input_code, when="start", order=0, dt=dt_q,
+                                           codeobj_class=codeobj_class))
+        spike_mons[p.name] = b2.SpikeMonitor(g, record=True, codeobj_class=codeobj_class)
+        objects.append(spike_mons[p.name])
+        groups[p.name], descs[p.name] = g, desc
+    for c in net.connections:
+        if c.source == INPUT:
+            continue
+        desc = descs[c.target]
+        unit = _var_unit(desc, c.variable)
+        unit_name = "1" if unit == 1 else "volt"
+        coo = c.weight.tocoo()
+        n_src, n_tgt = c.shape
+        offs = np.arange(B, dtype=np.int64)[:, None]
+        ii = (offs * n_src + coo.row[None, :]).reshape(-1)
+        jj = (offs * n_tgt + coo.col[None, :]).reshape(-1)
+        d = net.delay_steps(c)
+        syn = b2.Synapses(groups[c.source], groups[c.target], model=f"w : {unit_name}",
+                          on_pre=f"{c.variable}_post += w", delay=d * dt_q if d else None, namespace={},
+                          dt=dt_q, codeobj_class=codeobj_class, name=f"neurorec_{c.source}_{c.target}*")
+        if ii.size:
+            syn.connect(i=ii, j=jj)
+            syn.w = np.tile(coo.data, B) * unit
+        objects.append(syn)
+    for pop, var in record:
+        mon = state_mons.setdefault(pop, [])
+        mon.append(var)
+    monitors = {}
+    for pop, variables in state_mons.items():
+        monitors[pop] = b2.StateMonitor(groups[pop], variables, record=True, when="end", dt=dt_q,
+                                        codeobj_class=codeobj_class)
+        objects.append(monitors[pop])
+    b2.Network(*objects).run(T * dt_q, namespace={})
+
+    spikes, states = {}, {}
+    for p in net.populations:
+        mon = spike_mons[p.name]
+        arr = np.zeros((B, T, p.size), dtype=np.uint8)
+        steps = np.rint(np.asarray(mon.t / dt_q)).astype(np.int64)
+        idx = np.asarray(mon.i, dtype=np.int64)
+        arr[idx // p.size, steps, idx % p.size] = 1
+        spikes[p.name] = arr
+    for pop, var in record:
+        q = getattr(monitors[pop], var)
+        unit = _var_unit(descs[pop], var)
+        vals = np.asarray(q / unit) if unit != 1 else np.asarray(q)
+        states[(pop, var)] = vals.reshape(B, net.population(pop).size, T).transpose(0, 2, 1).copy()
+    return NetworkRun(spikes=spikes, states=states, synops=count_synops(net, spikes, x))

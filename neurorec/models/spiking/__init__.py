@@ -1,9 +1,19 @@
 """Spiking neuron models (backend-independent descriptions) and their engines.
 
-:mod:`neurorec.models.spiking.neurons` holds the descriptions and their shared numpy/torch step
-function; :mod:`neurorec.backends.brian2` simulates them in brian2 (the numpy backend of spiking models).
+:mod:`neurorec.models.spiking.neurons` holds the neuron descriptions and their shared numpy/torch step
+function; :mod:`neurorec.models.spiking.network` the network description (populations, connections,
+delays) and the step engine that runs it on numpy or torch; :mod:`neurorec.backends.brian2` simulates
+both in brian2 (the numpy backend of spiking models).
 """
 
+from neurorec.models.spiking.network import (
+    Connection,
+    Network,
+    NetworkRun,
+    Population,
+    run_network,
+    sparse_random,
+)
 from neurorec.models.spiking.neurons import (
     LIF,
     NEURON_MODELS,
@@ -20,7 +30,8 @@ from neurorec.models.spiking.neurons import (
 )
 
 __all__ = ["LIF", "SynapticLIF", "AdaptiveLIF", "CobaLIF", "NEURON_MODELS", "Brian2Model", "LIFState",
-           "SynapticLIFState", "AdaptiveLIFState", "CobaLIFState", "refractory_steps", "simulate", "run_brian2"]
+           "SynapticLIFState", "AdaptiveLIFState", "CobaLIFState", "refractory_steps", "simulate", "run_brian2",
+           "Population", "Connection", "Network", "NetworkRun", "run_network", "sparse_random"]
 
 
 def run_brian2(*args, **kwargs):

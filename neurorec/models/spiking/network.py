@@ -1,0 +1,554 @@
+r"""Spiking networks: a backend-independent description and the step engine that runs it.
+
+A :class:`Network` is a set of :class:`Population` objects (``size`` neurons of one neuron
+description from :mod:`neurorec.models.spiking.neurons`) and :class:`Connection` objects (a weight
+matrix, dense or sparse, from a population or from the external input to a population, with a
+transmission delay). It is pure description: :func:`run_network` simulates it with the shared
+step functions on numpy or torch (CPU or CUDA), and
+:func:`neurorec.backends.brian2.run_network_brian2` builds the same network in brian2.
+:meth:`Network.run` picks the engine.
+
+Discrete-time convention (the same in both engines)
+---------------------------------------------------
+Step :math:`n` does, in this order (brian2's schedule ``start``, ``groups``, ``thresholds``,
+``synapses``, ``resets``):
+
+1. every population receives its external input :math:`x[n] W_{in}` (summed over its input
+   connections) as the neuron's input current (see each neuron model for where it enters);
+2. every population integrates from :math:`t_n` to :math:`t_{n+1}` and thresholds;
+3. every connection from population :math:`A` to :math:`B` with delay :math:`d` steps adds
+   :math:`\sum_i s_A[n-d]_i W_{ij}` to the state variable ``variable`` of neuron :math:`j` of
+   :math:`B` (brian2 ``on_pre: variable += w``). A delay of 0 delivers in the same step, after
+   thresholding, so the jump is felt from step :math:`n+1` on;
+4. spiking neurons are reset. A jump into ``v`` of a neuron that spiked in the same step is
+   therefore lost under ``reset="zero"`` (brian2 resets after the synapses act) and kept under
+   ``reset="subtract"``. With a refractory period, jumps into ``v`` are ignored while the neuron is
+   refractory, from the step of its spike on (brian2 makes every write to an
+   ``(unless refractory)`` variable conditional on ``not_refractory``); jumps into the other
+   variables (synaptic currents, conductances) always apply.
+
+Synaptic operations (SynOps) are counted as in neuromorphic hardware accounting: every spike
+of a presynaptic neuron costs one operation per outgoing synapse (its number of non-zero
+weights); external inputs cost one operation per non-zero input value and outgoing weight.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from neurorec.models.spiking.neurons import NEURON_MODELS
+
+__all__ = ["Population", "Connection", "Network", "NetworkRun", "run_network", "sparse_random", "count_synops",
+           "input_currents", "ENGINES"]
+
+ENGINES = ("brian2", "numpy", "torch")
+INPUT = "input"
+
+
+@dataclass(frozen=True)
+class Population:
+    """``size`` neurons of one neuron description.
+
+    Parameters
+    ----------
+    name : str
+        Unique name (not ``"input"``, which names the external input).
+    size : int
+        Number of neurons.
+    neuron : LIF, SynapticLIF, AdaptiveLIF or CobaLIF
+        The neuron description (see :mod:`neurorec.models.spiking.neurons`).
+    """
+
+    name: str
+    size: int
+    neuron: Any
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name.isidentifier() or self.name == INPUT:
+            raise ValueError(f"Population name must be a Python identifier other than {INPUT!r}, got {self.name!r}.")
+        if isinstance(self.size, bool) or not isinstance(self.size, int | np.integer) or self.size < 1:
+            raise ValueError(f"Population {self.name!r}: size must be a positive integer, got {self.size!r}.")
+        if not isinstance(self.neuron, tuple(NEURON_MODELS.values())):
+            raise ValueError(f"Population {self.name!r}: neuron must be one of "
+                             f"{[c.__name__ for c in NEURON_MODELS.values()]}, got {type(self.neuron).__name__}.")
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        """State variables a connection may target (the state fields except ``refrac``)."""
+        state = self.neuron.initial_state(np.zeros(1))
+        return tuple(f for f in state._fields if f != "refrac")
+
+
+@dataclass(frozen=True, eq=False)
+class Connection:
+    """Weighted synapses from ``source`` to ``target``.
+
+    Parameters
+    ----------
+    source : str
+        A population name, or ``"input"`` for the external input.
+    target : str
+        A population name.
+    weight : array_like or scipy.sparse matrix of shape (n_source, n_target)
+        Synaptic weights; zeros (or absent sparse entries) are no synapse. In the unit of the
+        target variable (mV for ``CobaLIF.v``, units of :math:`g_L` for its conductances,
+        the voltage unit otherwise).
+    variable : str
+        The target state variable a presynaptic spike increments (``"v"``, ``"i_syn"``,
+        ``"g_exc"``, ``"g_inh"``...). Input connections must use ``"current"``: the input
+        :math:`x[n] W` is the neuron's input current of step :math:`n`.
+    delay : float
+        Transmission delay in ms, a multiple of the network's ``dt`` (0 for input connections).
+    """
+
+    source: str
+    target: str
+    weight: Any
+    variable: str = "v"
+    delay: float = 0.0
+
+    def __post_init__(self):
+        w = self.weight
+        if sparse.issparse(w):
+            w = sparse.csr_matrix(w, dtype=np.float64)
+            w.eliminate_zeros()
+            if not np.isfinite(w.data).all():
+                raise ValueError(f"Connection {self.source}->{self.target}: weight contains NaN or infinite values.")
+        else:
+            w = np.asarray(w, dtype=np.float64)
+            if w.ndim != 2:
+                raise ValueError(f"Connection {self.source}->{self.target}: weight must be a 2-d "
+                                 f"(n_source, n_target) array, got shape {w.shape}.")
+            if not np.isfinite(w).all():
+                raise ValueError(f"Connection {self.source}->{self.target}: weight contains NaN or infinite values.")
+            w = sparse.csr_matrix(w)
+        object.__setattr__(self, "weight", w)
+        if not (isinstance(self.delay, int | float) and math.isfinite(self.delay) and self.delay >= 0):
+            raise ValueError(f"Connection {self.source}->{self.target}: delay must be >= 0 ms, got {self.delay!r}.")
+        if self.source == INPUT and self.variable != "current":
+            raise ValueError(f"Connection input->{self.target}: input connections deliver a current; "
+                             f"use variable='current', got {self.variable!r}.")
+        if self.source == INPUT and self.delay != 0:
+            raise ValueError(f"Connection input->{self.target}: input connections have no delay, got {self.delay!r}.")
+        if self.source != INPUT and self.variable == "current":
+            raise ValueError(f"Connection {self.source}->{self.target}: variable='current' is for input "
+                             "connections; name the state variable the spikes increment (e.g. 'v').")
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.weight.shape
+
+    @property
+    def n_synapses(self) -> int:
+        return int(self.weight.nnz)
+
+
+def sparse_random(n_source: int, n_target: int, p: float, weight, *, seed=None,
+                  allow_autapses: bool = True) -> sparse.csr_matrix:
+    """A random connectivity matrix: each pair is connected with probability ``p``.
+
+    Parameters
+    ----------
+    n_source, n_target : int
+    p : float
+        Connection probability in [0, 1].
+    weight : float or callable
+        The weight of every synapse, or ``weight(rng, n)`` returning ``n`` weights.
+    seed : int, numpy Generator or None
+    allow_autapses : bool
+        If False (square matrices), no neuron connects to itself.
+    """
+    if not 0 <= p <= 1:
+        raise ValueError(f"p must be a connection probability in [0, 1], got {p!r}.")
+    rng = np.random.default_rng(seed)
+    mask = rng.random((n_source, n_target)) < p
+    if not allow_autapses:
+        if n_source != n_target:
+            raise ValueError("allow_autapses=False needs a square matrix (n_source == n_target).")
+        np.fill_diagonal(mask, False)
+    rows, cols = np.nonzero(mask)
+    vals = weight(rng, rows.size) if callable(weight) else np.full(rows.size, float(weight))
+    return sparse.csr_matrix((np.asarray(vals, dtype=np.float64), (rows, cols)), shape=(n_source, n_target))
+
+
+@dataclass(frozen=True, eq=False)
+class Network:
+    """A spiking network: populations, connections, number of external inputs and time step.
+
+    Parameters
+    ----------
+    populations : sequence of Population
+    connections : sequence of Connection
+    n_inputs : int
+        Number of external input channels (the last axis of the input passed to :meth:`run`).
+    dt : float
+        Time step (ms), checked against every neuron's time constants.
+    """
+
+    populations: Sequence[Population]
+    connections: Sequence[Connection] = ()
+    n_inputs: int = 0
+    dt: float = 0.1
+
+    def __post_init__(self):
+        pops = tuple(self.populations)
+        conns = tuple(self.connections)
+        object.__setattr__(self, "populations", pops)
+        object.__setattr__(self, "connections", conns)
+        if not pops:
+            raise ValueError("a Network needs at least one Population.")
+        names = [p.name for p in pops]
+        if len(set(names)) != len(names):
+            raise ValueError(f"population names must be unique, got {names}.")
+        if isinstance(self.n_inputs, bool) or not isinstance(self.n_inputs, int | np.integer) or self.n_inputs < 0:
+            raise ValueError(f"n_inputs must be an integer >= 0, got {self.n_inputs!r}.")
+        for p in pops:
+            p.neuron.validate(self.dt)
+        by_name = {p.name: p for p in pops}
+        for c in conns:
+            if not isinstance(c, Connection):
+                raise ValueError(f"connections must be Connection objects, got {type(c).__name__}.")
+            if c.target not in by_name:
+                raise ValueError(f"Connection {c.source}->{c.target}: unknown target population; have {names}.")
+            n_src = self.n_inputs if c.source == INPUT else (by_name[c.source].size if c.source in by_name else None)
+            if n_src is None:
+                raise ValueError(f"Connection {c.source}->{c.target}: unknown source; have {names} and 'input'.")
+            if c.shape != (n_src, by_name[c.target].size):
+                raise ValueError(f"Connection {c.source}->{c.target}: weight has shape {c.shape}, "
+                                 f"expected ({n_src}, {by_name[c.target].size}).")
+            if c.source != INPUT and c.variable not in by_name[c.target].variables:
+                raise ValueError(f"Connection {c.source}->{c.target}: variable {c.variable!r} is not a state "
+                                 f"variable of {type(by_name[c.target].neuron).__name__}; "
+                                 f"expected one of {by_name[c.target].variables}.")
+            self.delay_steps(c)
+
+    def population(self, name: str) -> Population:
+        for p in self.populations:
+            if p.name == name:
+                return p
+        raise KeyError(f"no population {name!r}; have {[p.name for p in self.populations]}.")
+
+    def delay_steps(self, c: Connection) -> int:
+        """The delay of ``c`` in steps (raises if it is not a multiple of ``dt``)."""
+        d = c.delay / self.dt
+        steps = int(round(d))
+        if abs(d - steps) > 1e-6:
+            raise ValueError(f"Connection {c.source}->{c.target}: delay {c.delay!r} ms is not a multiple "
+                             f"of dt={self.dt!r} ms.")
+        return steps
+
+    @property
+    def n_synapses(self) -> int:
+        return sum(c.n_synapses for c in self.connections)
+
+    def run(self, inputs=None, *, n_steps: int | None = None, batch: int | None = None, engine: str = "numpy",
+            record: Sequence[tuple[str, str]] = (), initial: Mapping | None = None, **engine_kwargs):
+        """Simulate the network; see :func:`run_network` for the arguments.
+
+        ``engine`` is ``"brian2"`` (brian2's runtime engine, through
+        :func:`neurorec.backends.brian2.run_network_brian2`; takes ``codegen_target``), ``"numpy"`` or
+        ``"torch"`` (the step functions; ``"torch"`` takes ``device`` and ``dtype``).
+        """
+        if engine == "brian2":
+            from neurorec.backends.brian2 import run_network_brian2
+
+            return run_network_brian2(self, inputs, n_steps=n_steps, batch=batch, record=record,
+                                      initial=initial, **engine_kwargs)
+        if engine in ("numpy", "torch"):
+            return run_network(self, inputs, n_steps=n_steps, batch=batch, record=record, initial=initial,
+                               xp=engine, **engine_kwargs)
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}.")
+
+
+@dataclass
+class NetworkRun:
+    """What a simulation returns.
+
+    Attributes
+    ----------
+    spikes : dict
+        ``{population: array (batch, T, size)}``, 0/1 (numpy uint8 from brian2 and numpy; a
+        torch tensor in the simulation dtype from the torch engine).
+    states : dict
+        ``{(population, variable): array (batch, T, size)}`` recorded after each step.
+    synops : float
+        Synaptic operations over the whole run and batch (see the module docstring).
+    """
+
+    spikes: dict
+    states: dict = field(default_factory=dict)
+    synops: float = 0.0
+
+
+def _check_run_args(net: Network, inputs, n_steps, batch, record, initial):
+    """Validated ``(x (B, T, n_inputs) float64 or None, B, T, record, initial)``."""
+    if inputs is not None:
+        x = inputs
+        is_torch = type(x).__module__.startswith("torch")
+        shape = tuple(x.shape) if is_torch else np.shape(x)
+        if len(shape) == 2:
+            x = x[None]
+            shape = (1, *shape)
+        if len(shape) != 3 or shape[2] != net.n_inputs:
+            raise ValueError(f"inputs must have shape (batch, T, {net.n_inputs}) or (T, {net.n_inputs}), "
+                             f"got {shape}.")
+        if 0 in shape[:2]:
+            raise ValueError(f"inputs must hold at least one sequence of at least one step, got shape {shape}.")
+        if n_steps is not None and n_steps != shape[1]:
+            raise ValueError(f"n_steps={n_steps} disagrees with the inputs' {shape[1]} steps.")
+        if batch is not None and batch != shape[0]:
+            raise ValueError(f"batch={batch} disagrees with the inputs' batch of {shape[0]}.")
+        if not is_torch:
+            x = np.asarray(x, dtype=np.float64)
+            if not np.isfinite(x).all():
+                raise ValueError("inputs contain NaN or infinite values.")
+        B, T = shape[0], shape[1]
+    else:
+        if any(c.source == INPUT for c in net.connections):
+            raise ValueError("the network has input connections: pass inputs of shape (batch, T, n_inputs).")
+        if n_steps is None or isinstance(n_steps, bool) or int(n_steps) != n_steps or n_steps < 1:
+            raise ValueError(f"without inputs, pass n_steps (a positive integer), got {n_steps!r}.")
+        x, B, T = None, 1 if batch is None else int(batch), int(n_steps)
+        if B < 1:
+            raise ValueError(f"batch must be >= 1, got {batch!r}.")
+    names = {p.name for p in net.populations}
+    for item in record:
+        if not (isinstance(item, tuple) and len(item) == 2):
+            raise ValueError(f"record must be a sequence of (population, variable) pairs, got {item!r}.")
+        pop, var = item
+        if pop not in names:
+            raise ValueError(f"record: unknown population {pop!r}; have {sorted(names)}.")
+        if var not in net.population(pop).variables:
+            raise ValueError(f"record: {var!r} is not a state variable of population {pop!r}; "
+                             f"expected one of {net.population(pop).variables}.")
+    init = {}
+    for pop, values in (initial or {}).items():
+        if pop not in names:
+            raise ValueError(f"initial: unknown population {pop!r}; have {sorted(names)}.")
+        p = net.population(pop)
+        init[pop] = {}
+        for var, value in values.items():
+            if var not in p.variables:
+                raise ValueError(f"initial: {var!r} is not a state variable of population {pop!r}; "
+                                 f"expected one of {p.variables}.")
+            arr = np.asarray(value, dtype=np.float64)
+            try:
+                arr = np.broadcast_to(arr, (B, p.size))
+            except ValueError:
+                raise ValueError(f"initial[{pop!r}][{var!r}] must broadcast to (batch, size) = ({B}, {p.size}), "
+                                 f"got shape {arr.shape}.") from None
+            if not np.isfinite(arr).all():
+                raise ValueError(f"initial[{pop!r}][{var!r}] contains NaN or infinite values.")
+            init[pop][var] = arr
+    return x, B, T, tuple(record), init
+
+
+def input_currents(net: Network, x) -> dict:
+    """``{population: x @ W_in summed over its input connections}``, shape (B, T, size)."""
+    out = {}
+    for c in net.connections:
+        if c.source != INPUT:
+            continue
+        if type(x).__module__.startswith("torch"):
+            import torch
+
+            W = torch.as_tensor(c.weight.toarray(), dtype=x.dtype, device=x.device)
+            cur = x @ W
+        else:
+            B, T, F = x.shape
+            cur = np.asarray(c.weight.T @ x.reshape(B * T, F).T).T.reshape(B, T, -1)
+        out[c.target] = cur if c.target not in out else out[c.target] + cur
+    return out
+
+
+def input_synops(net: Network, x) -> float:
+    """Operations of the input connections: non-zero input values times their fan-out."""
+    total = 0.0
+    for c in net.connections:
+        if c.source != INPUT:
+            continue
+        fan_out = np.diff(c.weight.indptr)
+        if type(x).__module__.startswith("torch"):
+            import torch
+
+            nz = (x != 0).sum(dim=(0, 1)).to(torch.float64).cpu().numpy()
+        else:
+            nz = (np.asarray(x) != 0).sum(axis=(0, 1))
+        total += float(nz @ fan_out)
+    return total
+
+
+def count_synops(net: Network, spikes: Mapping, x=None) -> float:
+    """Synaptic operations of a run: input operations (:func:`input_synops`) plus, for every
+    connection, the presynaptic spikes that reach their target within the run (all but those of
+    the last ``delay`` steps) times their fan-out. ``spikes``: ``{population: (B, T, N)}``."""
+    total = input_synops(net, x) if x is not None else 0.0
+    for c in net.connections:
+        if c.source == INPUT:
+            continue
+        s = spikes[c.source]
+        T, d = s.shape[1], net.delay_steps(c)
+        if d >= T:
+            continue
+        part = s[:, :T - d]
+        if type(part).__module__.startswith("torch"):
+            counts = part.sum(dim=(0, 1)).double().cpu().numpy()
+        else:
+            counts = np.asarray(part).sum(axis=(0, 1), dtype=np.float64)
+        total += float(counts @ np.diff(c.weight.indptr))
+    return total
+
+
+class _Synapse:
+    """One connection prepared for the step engine."""
+
+    def __init__(self, net: Network, c: Connection, xp, dtype, device):
+        self.source, self.target, self.variable = c.source, c.target, c.variable
+        self.delay = net.delay_steps(c)
+        tgt = net.population(c.target).neuron
+        # brian2 resets after the synapses act: a jump into v of a neuron that fired this step is
+        # overwritten by a "zero" reset, and kept by a "subtract" reset (which commutes with it).
+        # With a refractory period, v is "(unless refractory)" and brian2 ignores every write to it
+        # while the neuron is refractory, the step of the spike included.
+        self.masked = c.variable == "v" and (tgt.reset == "zero" or tgt.refractory > 0)
+        if xp is np:
+            self.WT = c.weight.T.tocsr()
+            self.torch = False
+        else:
+            self.torch = True
+            density = c.weight.nnz / max(1, c.weight.shape[0] * c.weight.shape[1])
+            if density > 0.1:
+                self.W = xp.as_tensor(c.weight.toarray(), dtype=dtype, device=device)
+                self.WT_sparse = None
+            else:
+                wt = c.weight.T.tocsr()
+                with warnings.catch_warnings():  # torch flags sparse CSR as beta
+                    warnings.simplefilter("ignore", UserWarning)
+                    self.WT_sparse = xp.sparse_csr_tensor(
+                        xp.as_tensor(wt.indptr, dtype=xp.int64), xp.as_tensor(wt.indices, dtype=xp.int64),
+                        xp.as_tensor(wt.data, dtype=dtype), wt.shape, device=device)
+                self.W = None
+
+    def deliver(self, s):
+        """Summed jumps ``s @ W`` for presynaptic spikes ``s`` of shape (B, n_source)."""
+        if not self.torch:
+            return (self.WT @ s.T).T
+        if self.W is not None:
+            return s @ self.W
+        return (self.WT_sparse @ s.T.contiguous()).T
+
+
+def _resolve_xp(xp):
+    if xp in (None, "numpy") or xp is np:
+        return np
+    if xp == "torch" or getattr(xp, "__name__", "") == "torch":
+        from neurorec.backends.ops import require
+
+        return require("torch")
+    raise ValueError(f"xp must be 'numpy' or 'torch', got {xp!r}.")
+
+
+def run_network(net: Network, inputs=None, *, n_steps: int | None = None, batch: int | None = None,
+                record: Sequence[tuple[str, str]] = (), initial: Mapping | None = None, xp="numpy",
+                device: str = "cpu", dtype: str = "float64") -> NetworkRun:
+    """Simulate ``net`` with the shared step functions on numpy or torch.
+
+    Parameters
+    ----------
+    net : Network
+    inputs : array of shape (batch, T, n_inputs) or (T, n_inputs), optional
+        External input of each step (numpy array or torch tensor). Required when the network has
+        input connections; otherwise give ``n_steps`` (and ``batch``).
+    n_steps, batch : int, optional
+        Length and number of independent copies when there is no input.
+    record : sequence of (population, variable)
+        State variables to record after every step.
+    initial : dict, optional
+        ``{population: {variable: array broadcastable to (batch, size)}}``: initial values
+        replacing the resting state (e.g. random membrane potentials).
+    xp : {"numpy", "torch"}
+        Array library of the simulation.
+    device, dtype : str
+        Torch device and dtype (``"float32"`` or ``"float64"``); numpy always runs in float64.
+
+    Returns
+    -------
+    NetworkRun
+    """
+    xp = _resolve_xp(xp)
+    x, B, T, record, init = _check_run_args(net, inputs, n_steps, batch, record, initial)
+    is_torch = xp is not np
+    if is_torch:
+        if dtype not in ("float32", "float64"):
+            raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}.")
+        tdtype = getattr(xp, dtype)
+        dev = xp.device(device)
+        if x is not None:
+            x = xp.as_tensor(x, dtype=tdtype, device=dev)
+            if not bool(xp.isfinite(x).all()):
+                raise ValueError("inputs contain NaN or infinite values.")
+
+        def zeros(n):
+            return xp.zeros((B, n), dtype=tdtype, device=dev)
+
+        def const(a):
+            return xp.as_tensor(np.array(a), dtype=tdtype, device=dev)
+    else:
+        tdtype, dev = np.float64, None
+
+        def zeros(n):
+            return np.zeros((B, n))
+
+        def const(a):
+            return np.array(a, dtype=np.float64)
+
+    currents = input_currents(net, x) if x is not None else {}
+    pops = net.populations
+    d = {p.name: p.neuron.decays(net.dt) for p in pops}
+    state = {}
+    for p in pops:
+        st = p.neuron.initial_state(zeros(p.size))
+        for var, value in init.get(p.name, {}).items():
+            st = st._replace(**{var: const(value)})
+        state[p.name] = st
+    syn = [_Synapse(net, c, xp, tdtype, dev) for c in net.connections if c.source != INPUT]
+    max_delay = max((s.delay for s in syn), default=0)
+    history = {p.name: [zeros(p.size)] * (max_delay + 1) for p in pops}  # ring of past spikes
+    spikes_out = {p.name: [] for p in pops}
+    states_out = {key: [] for key in record}
+    zero_current = {p.name: zeros(p.size) for p in pops if p.name not in currents}
+    for n in range(T):
+        fired, closed = {}, {}
+        for p in pops:
+            cur = currents[p.name][:, n] if p.name in currents else zero_current[p.name]
+            free = state[p.name].refrac <= 0.5
+            s, state[p.name] = p.neuron.step(state[p.name], cur, net.dt, xp=xp, decays=d[p.name])
+            fired[p.name] = s
+            # neurons whose v takes no synaptic jump this step (see _Synapse)
+            closed[p.name] = xp.where(free, s, s * 0.0 + 1.0) if p.neuron.refractory > 0 else s
+            ring = history[p.name]
+            ring.pop(0)
+            ring.append(s)
+        for sy in syn:
+            s_pre = history[sy.source][max_delay - sy.delay]
+            jump = sy.deliver(s_pre)
+            if sy.masked:
+                jump = jump * (1.0 - closed[sy.target])
+            st = state[sy.target]
+            state[sy.target] = st._replace(**{sy.variable: getattr(st, sy.variable) + jump})
+        for p in pops:
+            spikes_out[p.name].append(fired[p.name])
+        for pop, var in record:
+            states_out[(pop, var)].append(getattr(state[pop], var))
+    for p in pops:
+        stacked = xp.stack(spikes_out[p.name], 1)
+        spikes_out[p.name] = stacked if is_torch else stacked.astype(np.uint8)
+    states = {key: xp.stack(v, 1) for key, v in states_out.items()}
+    return NetworkRun(spikes=spikes_out, states=states, synops=count_synops(net, spikes_out, x))
