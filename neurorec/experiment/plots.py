@@ -121,7 +121,8 @@ def _cell(r) -> str:
 
 def format_summary(df, split: str = "test") -> str:
     """The summary as text: metric ``mean ± std`` (task x model, ``*`` marks the best model
-    of each task), then fit seconds and parameters (trained / total)."""
+    of each task), then fit seconds, parameters (trained / total) and, for spiking models, the
+    synaptic operations per test sequence (the model's ``synops_`` after predicting the test split)."""
     import pandas as pd
 
     s = summarize(df, split)
@@ -155,6 +156,8 @@ def format_summary(df, split: str = "test") -> str:
             if r["n_ok"]:
                 crow[model] = (f"{_seconds(r['fit_seconds'])}, {_count(r['params_trained'])} / "
                                f"{_count(r['params_total'])}")
+                if not math.isnan(float(r["synops"])):
+                    crow[model] += f", {_count(r['synops'])} SynOps"
             else:
                 crow[model] = r["status"]
         metric_rows.append(mrow)
@@ -162,7 +165,8 @@ def format_summary(df, split: str = "test") -> str:
     m = pd.DataFrame(metric_rows).to_string(index=False)
     c = pd.DataFrame(cost_rows).to_string(index=False)
     return (f"{split} metric: mean ± std over seeds (* best per task)\n{m}\n\n"
-            f"fit time (mean over seeds), parameters trained / total\n{c}")
+            f"fit time (mean over seeds), parameters trained / total"
+            f"{', synaptic operations per test sequence' if s['synops'].notna().any() else ''}\n{c}")
 
 
 def plot_summary(df, path=None, split: str = "test", ncols: int | None = None):
