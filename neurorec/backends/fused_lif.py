@@ -131,20 +131,27 @@ def _forward_loop(current: torch.Tensor, beta: torch.Tensor, thr: torch.Tensor, 
     """Membrane trace ``(T, B, N)``, written in place step by step.
 
     The rounding order is snntorch's: ``(beta * U + I) - R * thr`` (subtract) and
-    ``beta * ((1 - R) * U) + I`` (zero), so the spikes agree bit for bit.
+    ``beta * ((1 - R) * U) + I`` (zero), so the spikes agree bit for bit. The reset indicator
+    is written as 0/1 into one reused buffer of the compute dtype: a comparison into a float
+    ``out=`` tensor is a plain vectorised kernel, whereas a bool mask and its conversion back to
+    float (or ``masked_fill_``) cost several times as much per step on the CPU. ``R * thr`` and
+    ``(1 - R) * U`` are exact (R is 0 or 1), so the rounding is snntorch's all the same.
     """
     mems = torch.empty_like(current)
+    r = torch.empty_like(current[0])  # R[t] (subtract) or 1 - R[t] (zero), reused every step
     m = mem0
     for t in range(current.size(0)):
         out = mems[t]
-        fired = m > thr
-        torch.mul(m, beta, out=out)
         if zero_reset:
-            out.masked_fill_(fired, 0.0)
+            torch.le(m, thr, out=r)
+            torch.mul(m, r, out=out)
+            out.mul_(beta)
             out.add_(current[t])
         else:
+            torch.gt(m, thr, out=r)
+            torch.mul(m, beta, out=out)
             out.add_(current[t])
-            out.sub_(fired * thr)
+            out.addcmul_(r, thr, value=-1.0)  # - R * thr: exact product, so the same rounding as sub_
         m = out
     return mems
 
@@ -195,7 +202,7 @@ class _LIFFunction(torch.autograd.Function):
         fwd, _ = _loops(impl)
         with torch.no_grad():
             mems = fwd(current, beta, thr, mem0, zero_reset)
-        spikes = (mems > thr).to(current.dtype)
+        spikes = torch.gt(mems, thr, out=torch.empty_like(mems))  # 0/1 in the compute dtype
         ctx.save_for_backward(mems, beta, mem0, thr)
         ctx.conf = (zero_reset, sid, alpha, impl)
         ctx.set_materialize_grads(False)  # an unused output costs no pass in backward
@@ -379,4 +386,6 @@ def _param(name, value, n, dtype, device, low_open, high):
         raise ValueError(f"{name} must be a number or a tensor, got {type(value).__name__}")
     if not math.isfinite(value) or value <= 0 or (high is not None and value > high):
         raise ValueError(f"{name} must be {rng}, got {value!r}")
-    return torch.tensor(float(value), dtype=dtype, device=device)
+    # torch.full, not torch.tensor: on CUDA a fill kernel queued on the stream, where torch.tensor's
+    # host-to-device copy would wait for all queued work (e.g. the preceding Linear) to finish
+    return torch.full((), float(value), dtype=dtype, device=device)

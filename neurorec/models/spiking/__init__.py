@@ -6,6 +6,7 @@ delays) and the step engine that runs it on numpy or torch; :mod:`neurorec.backe
 both in brian2 (the numpy backend of spiking models).
 """
 
+from neurorec.models.spiking.lsm import LSM
 from neurorec.models.spiking.network import (
     Connection,
     Network,
@@ -31,7 +32,7 @@ from neurorec.models.spiking.neurons import (
 
 __all__ = ["LIF", "SynapticLIF", "AdaptiveLIF", "CobaLIF", "NEURON_MODELS", "Brian2Model", "LIFState",
            "SynapticLIFState", "AdaptiveLIFState", "CobaLIFState", "refractory_steps", "simulate", "run_brian2",
-           "Population", "Connection", "Network", "NetworkRun", "run_network", "sparse_random"]
+           "Population", "Connection", "Network", "NetworkRun", "run_network", "sparse_random", "LSM"]
 
 
 def run_brian2(*args, **kwargs):
