@@ -531,7 +531,7 @@ def test_default_config_is_shipped_and_valid():
     cfg = load_config(default_config_path())
     assert cfg["experiment"]["name"] == "default"
     assert cfg["experiment"]["seeds"] == [0, 1, 2]
-    assert [m["class"] for m in cfg["models"]] == ["ESN", "LinearAR", "LSTM", "GRU", "LSM"]
+    assert [m["class"] for m in cfg["models"]] == ["ESN", "LinearAR", "LSTM", "GRU", "LSM", "SpikingClassifier"]
     assert cfg["models"][0]["params"]["units"] == 500
     assert [t["name"] for t in cfg["tasks"]] == ["mackey_glass", "narma10", "digits",
                                                  "japanese_vowels"]

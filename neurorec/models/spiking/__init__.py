@@ -3,9 +3,20 @@
 :mod:`neurorec.models.spiking.neurons` holds the neuron descriptions and their shared numpy/torch step
 function; :mod:`neurorec.models.spiking.network` the network description (populations, connections,
 delays) and the step engine that runs it on numpy or torch; :mod:`neurorec.backends.brian2` simulates
-both in brian2 (the numpy backend of spiking models).
+both in brian2 (the numpy backend of spiking models); :mod:`neurorec.models.spiking.coding` the input
+encoders and output decoders; :mod:`~neurorec.models.spiking.lsm` and
+:mod:`~neurorec.models.spiking.snn` the models (liquid state machine, surrogate-gradient classifier).
 """
 
+from neurorec.models.spiking.coding import (
+    delta_encode,
+    first_spike,
+    latency_encode,
+    membrane_max,
+    membrane_mean,
+    poisson_encode,
+    spike_count,
+)
 from neurorec.models.spiking.lsm import LSM
 from neurorec.models.spiking.network import (
     Connection,
@@ -29,10 +40,13 @@ from neurorec.models.spiking.neurons import (
     refractory_steps,
     simulate,
 )
+from neurorec.models.spiking.snn import SpikingClassifier
 
 __all__ = ["LIF", "SynapticLIF", "AdaptiveLIF", "CobaLIF", "NEURON_MODELS", "Brian2Model", "LIFState",
            "SynapticLIFState", "AdaptiveLIFState", "CobaLIFState", "refractory_steps", "simulate", "run_brian2",
-           "Population", "Connection", "Network", "NetworkRun", "run_network", "sparse_random", "LSM"]
+           "Population", "Connection", "Network", "NetworkRun", "run_network", "sparse_random", "LSM",
+           "SpikingClassifier", "poisson_encode", "latency_encode", "delta_encode", "spike_count", "membrane_mean",
+           "membrane_max", "first_spike"]
 
 
 def run_brian2(*args, **kwargs):
