@@ -23,7 +23,7 @@ the validation loss (weights of the best epoch restored). The digits and MNIST s
 textbook ones and were not tuned. The Japanese-vowels coding (delta threshold 0.1 and 4 steps
 per frame) was chosen on the validation split of seed 0 from delta thresholds {0.1, 0.25, 0.5} x
 steps per frame {2, 4} and the analog-current encoder with {1, 4} steps per frame (the table is
-in experiments/SNN_RESULTS.md).
+in experiments/README.md).
 
 Reported per task: test accuracy (mean ± sample std over seeds), fit and predict seconds, and
 the synaptic operations per test sample (``SpikingClassifier.synops_``: every presynaptic spike
