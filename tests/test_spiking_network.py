@@ -176,3 +176,32 @@ def test_bad_run_arguments_fail_with_clear_errors():
     silent, _ = _coba_net(20)
     with pytest.raises(ValueError, match="n_steps"):
         silent.run()
+
+
+def test_brian2_engine_handles_every_neuron_model_and_variable():
+    """Jumps into v of adaptive and conductance-based neurons (mV units), into w, all-zero weights,
+    duplicate record entries, and a torch or list input to the numpy engine (review findings)."""
+    from neurorec.models.spiking.neurons import AdaptiveLIF
+
+    rng = np.random.default_rng(2)
+    a = Population("a", 20, LIF(tau_mem=10.0, refractory=0.05))
+    b = Population("b", 15, AdaptiveLIF(tau_mem=10.0, adapt_increment=0.2, refractory=1.0))
+    c = Population("c", 10, CobaLIF())
+    conns = [Connection("input", "a", rng.normal(1.0, 1.0, (2, 20)), "current"),
+             Connection("a", "b", sparse_random(20, 15, 0.4, 0.5, seed=1), "v", delay=0.5),
+             Connection("a", "b", sparse_random(20, 15, 0.2, 0.05, seed=2), "w"),
+             Connection("b", "c", sparse_random(15, 10, 0.5, 4.0, seed=3), "v"),  # mV
+             Connection("a", "c", sparse_random(20, 10, 0.5, 0.5, seed=4), "g_exc", delay=1.0),
+             Connection("c", "a", np.zeros((10, 20)), "v")]
+    net = Network([a, b, c], conns, n_inputs=2, dt=0.1)
+    x = np.abs(rng.normal(0, 1.5, (2, 400, 2)))
+    rec = [("c", "v"), ("b", "w"), ("c", "v")]
+    ref = net.run(x, engine="brian2", codegen_target="numpy", record=rec)
+    got = net.run(torch.from_numpy(x), engine="numpy", record=rec)
+    assert net.run(x.tolist(), engine="numpy").synops == got.synops
+    assert len(got.states) == 2 and got.states[("c", "v")].shape == (2, 400, 10)
+    for pop in "abc":
+        assert ref.spikes[pop].sum() > 5
+        np.testing.assert_array_equal(got.spikes[pop], ref.spikes[pop])
+    for key in set(rec):
+        np.testing.assert_allclose(got.states[key], ref.states[key], atol=1e-9)

@@ -116,8 +116,9 @@ def run_brian2(model, current, dt: float, *, codegen_target: str = "cython", rec
 
 
 def _var_unit(desc, var: str):
-    """brian2 unit of a state variable (``v`` carries the input unit; the others are dimensionless)."""
-    return desc.input_unit if (desc.input_unit is not None and var == "v") else 1
+    """brian2 unit of a state variable: ``v`` carries the input unit (``None``: dimensionless, as
+    are all the other variables)."""
+    return desc.input_unit if var == "v" else None
 
 
 def run_network_brian2(net, inputs=None, *, n_steps: int | None = None, batch: int | None = None,
@@ -156,7 +157,9 @@ def run_network_brian2(net, inputs=None, *, n_steps: int | None = None, batch: i
         for name, expr in desc.initial.items():
             setattr(g, name, expr)
         for var, arr in init.get(p.name, {}).items():
-            setattr(g, var, np.ascontiguousarray(arr).reshape(-1) * _var_unit(desc, var))
+            unit = _var_unit(desc, var)
+            value = np.ascontiguousarray(arr).reshape(-1)
+            setattr(g, var, value if unit is None else value * unit)
         objects.append(g)
         if p.name in currents:
             objects.append(g.run_regularly(desc.input_code, when="start", order=0, dt=dt_q,
@@ -169,19 +172,22 @@ def run_network_brian2(net, inputs=None, *, n_steps: int | None = None, batch: i
             continue
         desc = descs[c.target]
         unit = _var_unit(desc, c.variable)
-        unit_name = "1" if unit == 1 else "volt"
         coo = c.weight.tocoo()
+        if coo.nnz == 0:  # brian2 refuses a Synapses object without synapses; it would do nothing
+            continue
         n_src, n_tgt = c.shape
         offs = np.arange(B, dtype=np.int64)[:, None]
         ii = (offs * n_src + coo.row[None, :]).reshape(-1)
         jj = (offs * n_tgt + coo.col[None, :]).reshape(-1)
         d = net.delay_steps(c)
-        syn = b2.Synapses(groups[c.source], groups[c.target], model=f"w : {unit_name}",
-                          on_pre=f"{c.variable}_post += w", delay=d * dt_q if d else None, namespace={},
+        # the weight's name must not clash with a neuron variable (AdaptiveLIF has a "w")
+        syn = b2.Synapses(groups[c.source], groups[c.target],
+                          model=f"neurorec_w : {'1' if unit is None else 'volt'}",
+                          on_pre=f"{c.variable}_post += neurorec_w", delay=d * dt_q if d else None, namespace={},
                           dt=dt_q, codeobj_class=codeobj_class, name=f"neurorec_{c.source}_{c.target}*")
-        if ii.size:
-            syn.connect(i=ii, j=jj)
-            syn.w = np.tile(coo.data, B) * unit
+        syn.connect(i=ii, j=jj)
+        w = np.tile(coo.data, B)
+        syn.neurorec_w = w if unit is None else w * unit
         objects.append(syn)
     for pop, var in record:
         mon = state_mons.setdefault(pop, [])
@@ -204,6 +210,6 @@ def run_network_brian2(net, inputs=None, *, n_steps: int | None = None, batch: i
     for pop, var in record:
         q = getattr(monitors[pop], var)
         unit = _var_unit(descs[pop], var)
-        vals = np.asarray(q / unit) if unit != 1 else np.asarray(q)
+        vals = np.asarray(q) if unit is None else np.asarray(q / unit)
         states[(pop, var)] = vals.reshape(B, net.population(pop).size, T).transpose(0, 2, 1).copy()
     return NetworkRun(spikes=spikes, states=states, synops=count_synops(net, spikes, x))

@@ -20,7 +20,7 @@ from neurorec._validation import SeqBatch, check_labels, check_positive_int, che
 from neurorec.backends.ops import Ops
 from neurorec.base import Model
 from neurorec.models.readout import RidgeAccumulator
-from neurorec.models.spiking.network import Connection, Network, Population
+from neurorec.models.spiking.network import Connection, Network, Population, count_synops
 from neurorec.models.spiking.neurons import SynapticLIF
 
 __all__ = ["LSM"]
@@ -38,11 +38,15 @@ class LSM(Model):
 
     .. math::
 
-        \tau_{syn}\dot i_j &= -i_j + \tau_{syn}\textstyle\sum_k W_{kj}\sum_f \delta(t - t_k^f), \\
-        \tau_{mem}\dot v_j &= -v_j + i_j + b_j + \textstyle\sum_m u_m(t) W^{in}_{mj},
+        \tau_{syn}\dot i_j &= -i_j + b_j + \textstyle\sum_m u_m(t) W^{in}_{mj}
+            + \tau_{syn}\textstyle\sum_k W_{kj}\sum_f \delta(t - t_k^f), \\
+        \tau_{mem}\dot v_j &= -v_j + i_j,
         \qquad v_j > 1 \Rightarrow \text{spike},\ v_j \leftarrow 0,
 
-    with a refractory period. :math:`W` is sparse random (``connectivity``); the first
+    with a refractory period. In discrete time the input and bias add
+    :math:`(1 - e^{-\Delta t/\tau_{syn}})(b_j + u W^{in}_{:j})` to :math:`i_j` every step, so a
+    held input settles the synaptic current at :math:`b_j + u W^{in}_{:j}` whatever ``dt``.
+    :math:`W` is sparse random (``connectivity``); the first
     ``exc_fraction`` of the neurons are excitatory with weights :math:`w \sim U(0, 2 w_e)`
     (``weight``), the others inhibitory with :math:`-g\,U(0, 2 w_e)` (``inhibition`` :math:`g`).
     The input :math:`u` (standardised on the training data when ``normalize``) is held for
@@ -57,6 +61,10 @@ class LSM(Model):
     classifier maps the features averaged over the sequence (``classify="mean"``, after
     ``washout``) or taken at its last step (``"last"``). Both readouts are ridge regressions
     (one-hot targets for classification).
+
+    The defaults (``input_scaling=5``, ``weight=0.5``, ``bias=1``) were chosen on the validation
+    split of seed 0 of the digits, Mackey-Glass and Japanese-vowels tasks from
+    ``input_scaling`` in {1, 3, 5} x ``weight`` in {0.5, 1, 2} x ``bias`` in {0.9, 1}.
 
     Parameters
     ----------
@@ -130,8 +138,8 @@ class LSM(Model):
     _trained_arrays = ("W_out_", "b_out_")
 
     def __init__(self, units: int = 200, exc_fraction: float = 0.8, connectivity: float = 0.1,
-                 weight: float = 0.5, inhibition: float = 4.0, input_scaling: float = 1.0,
-                 input_connectivity: float = 1.0, bias: float = 0.9, bias_spread: float = 0.1,
+                 weight: float = 0.5, inhibition: float = 4.0, input_scaling: float = 5.0,
+                 input_connectivity: float = 1.0, bias: float = 1.0, bias_spread: float = 0.1,
                  tau_mem: float = 20.0, tau_syn: float = 5.0, refractory: float = 2.0, dt: float = 1.0,
                  steps_per_input: int = 5, features: str = "both", tau_filter: float = 20.0,
                  input_to_readout: bool = True, ridge: float = 1e-4, washout: int = 0, classify: str = "mean",
@@ -221,7 +229,10 @@ class LSM(Model):
         channel carries the bias)."""
         if not hasattr(self, "W_"):
             self._check_fitted("network")
-        W_in = np.vstack([self.W_in_, self.bias_[None, :]])
+        # SynapticLIF's input jumps the synaptic current every step; scaled by (1 - alpha), a held
+        # input x settles the synaptic current, and so the membrane's drive, at x
+        gain = 1.0 - math.exp(-self.dt / self.tau_syn)
+        W_in = np.vstack([self.W_in_, self.bias_[None, :]]) * gain
         return Network([Population("liquid", self.units, self._neuron())],
                        [Connection("input", "liquid", W_in, "current"),
                         Connection("liquid", "liquid", sparse.csr_matrix(self.W_), "i_syn")],
@@ -240,8 +251,10 @@ class LSM(Model):
         x = self._scaled(batch)
         B, T, _ = x.shape
         k = self.steps_per_input
-        u = np.concatenate([x, np.ones((B, T, 1))], axis=2)
-        u = np.repeat(u, k, axis=1)
+        mask = batch.mask()
+        # the bias channel is on while a sequence lasts; after its end (padding) the liquid gets nothing
+        u = np.repeat(np.concatenate([x, mask[..., None].astype(np.float64)], axis=2), k, axis=1)
+        valid = np.repeat(mask, k, axis=1)[..., None]
         a = math.exp(-self.dt / self.tau_filter)
         feats, synops, spikes = [], 0.0, 0.0
         record = [("liquid", "v")] if self.features != "trace" else []
@@ -256,8 +269,12 @@ class LSM(Model):
                 s = run.spikes["liquid"].double().cpu().numpy()
                 v = run.states.get(("liquid", "v"))
                 v = None if v is None else v.double().cpu().numpy()
-            synops += run.synops
-            spikes += float(s.sum())
+            # operations of the valid steps only; the bias is a neuron parameter, not a synaptic event
+            s_valid = s * valid[lo:lo + self.batch_size]
+            u_ops = chunk.copy()
+            u_ops[..., -1] = 0.0
+            synops += count_synops(net, {"liquid": s_valid}, u_ops)
+            spikes += float(s_valid.sum())
             parts = []
             if self.features in ("trace", "both"):
                 parts.append(signal.lfilter([1.0], [1.0, -a], s, axis=1)[:, k - 1::k])
@@ -266,9 +283,8 @@ class LSM(Model):
             if self.input_to_readout:
                 parts.append(x[lo:lo + self.batch_size])
             feats.append(np.concatenate(parts, axis=2))
-        # padded steps carry no input but the liquid still runs (only valid steps are read out);
-        # the statistics are per sequence over the whole simulation
-        stats = {"synops": synops / B, "rate": spikes / (self.units * B * T * k * self.dt * 1e-3)}
+        stats = {"synops": synops / B,
+                 "rate": spikes / (self.units * float(batch.lengths.sum()) * k * self.dt * 1e-3)}
         return np.concatenate(feats, axis=0), stats
 
     def _record_stats(self, stats) -> None:

@@ -27,6 +27,12 @@ Step :math:`n` does, in this order (brian2's schedule ``start``, ``groups``, ``t
    ``(unless refractory)`` variable conditional on ``not_refractory``); jumps into the other
    variables (synaptic currents, conductances) always apply.
 
+Following this convention the engines agree to round-off: brian2 integrates with its own
+closed-form expressions and sums the jumps synapse by synapse, so states differ by about
+:math:`10^{-13}` (float64) and spike trains are identical unless a membrane lands within that
+distance of the threshold (``tests/test_spiking_network.py`` checks identity on recurrent LIF,
+synaptic-LIF and conductance-based networks).
+
 Synaptic operations (SynOps) are counted as in neuromorphic hardware accounting: every spike
 of a presynaptic neuron costs one operation per outgoing synapse (its number of non-zero
 weights); external inputs cost one operation per non-zero input value and outgoing weight.
@@ -35,6 +41,7 @@ weights); external inputs cost one operation per non-zero input value and outgoi
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -130,7 +137,8 @@ class Connection:
                 raise ValueError(f"Connection {self.source}->{self.target}: weight contains NaN or infinite values.")
             w = sparse.csr_matrix(w)
         object.__setattr__(self, "weight", w)
-        if not (isinstance(self.delay, int | float) and math.isfinite(self.delay) and self.delay >= 0):
+        if isinstance(self.delay, bool) or not (isinstance(self.delay, numbers.Real) and math.isfinite(self.delay)
+                                                 and self.delay >= 0):
             raise ValueError(f"Connection {self.source}->{self.target}: delay must be >= 0 ms, got {self.delay!r}.")
         if self.source == INPUT and self.variable != "current":
             raise ValueError(f"Connection input->{self.target}: input connections deliver a current; "
@@ -198,8 +206,14 @@ class Network:
     dt: float = 0.1
 
     def __post_init__(self):
+        if isinstance(self.populations, Population) or isinstance(self.connections, Connection):
+            raise ValueError("populations and connections must be sequences (lists) of Population and "
+                             "Connection objects.")
         pops = tuple(self.populations)
         conns = tuple(self.connections)
+        for p in pops:
+            if not isinstance(p, Population):
+                raise ValueError(f"populations must be Population objects, got {type(p).__name__}.")
         object.__setattr__(self, "populations", pops)
         object.__setattr__(self, "connections", conns)
         if not pops:
@@ -292,6 +306,8 @@ def _check_run_args(net: Network, inputs, n_steps, batch, record, initial):
     if inputs is not None:
         x = inputs
         is_torch = type(x).__module__.startswith("torch")
+        if not is_torch:
+            x = np.asarray(x, dtype=np.float64)
         shape = tuple(x.shape) if is_torch else np.shape(x)
         if len(shape) == 2:
             x = x[None]
@@ -315,9 +331,9 @@ def _check_run_args(net: Network, inputs, n_steps, batch, record, initial):
             raise ValueError("the network has input connections: pass inputs of shape (batch, T, n_inputs).")
         if n_steps is None or isinstance(n_steps, bool) or int(n_steps) != n_steps or n_steps < 1:
             raise ValueError(f"without inputs, pass n_steps (a positive integer), got {n_steps!r}.")
+        if batch is not None and (isinstance(batch, bool) or int(batch) != batch or batch < 1):
+            raise ValueError(f"batch must be a positive integer, got {batch!r}.")
         x, B, T = None, 1 if batch is None else int(batch), int(n_steps)
-        if B < 1:
-            raise ValueError(f"batch must be >= 1, got {batch!r}.")
     names = {p.name for p in net.populations}
     for item in record:
         if not (isinstance(item, tuple) and len(item) == 2):
@@ -347,7 +363,7 @@ def _check_run_args(net: Network, inputs, n_steps, batch, record, initial):
             if not np.isfinite(arr).all():
                 raise ValueError(f"initial[{pop!r}][{var!r}] contains NaN or infinite values.")
             init[pop][var] = arr
-    return x, B, T, tuple(record), init
+    return x, B, T, tuple(dict.fromkeys(record)), init  # a variable asked for twice is recorded once
 
 
 def input_currents(net: Network, x) -> dict:
@@ -483,6 +499,8 @@ def run_network(net: Network, inputs=None, *, n_steps: int | None = None, batch:
     NetworkRun
     """
     xp = _resolve_xp(xp)
+    if xp is np and inputs is not None and type(inputs).__module__.startswith("torch"):
+        inputs = inputs.detach().cpu().double().numpy()
     x, B, T, record, init = _check_run_args(net, inputs, n_steps, batch, record, initial)
     is_torch = xp is not np
     if is_torch:
