@@ -606,8 +606,11 @@ def _real_config(units=None, epochs=None):
                 m["params"]["units"] = units
     if epochs is not None:
         for m in cfg["models"]:
-            if m["class"] in ("LSTM", "GRU"):
+            if m["class"] in ("LSTM", "GRU", "SpikingClassifier"):
                 m["params"]["epochs"] = epochs
+                for override in m.get("overrides", {}).values():
+                    if "epochs" in override:
+                        override["epochs"] = epochs
     return cfg
 
 

@@ -13,6 +13,8 @@ Everything is local to one call: an explicit ``Network``, the time step passed t
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from neurorec.backends.ops import require
@@ -133,7 +135,7 @@ def run_network_brian2(net, inputs=None, *, n_steps: int | None = None, batch: i
     :func:`neurorec.models.spiking.network.run_network` (``codegen_target`` as in
     :func:`run_brian2`); spikes and recorded states come back as numpy arrays.
     """
-    from neurorec.models.spiking.network import INPUT, NetworkRun, _check_run_args, count_synops, input_currents
+    from neurorec.models.spiking.network import INPUT, NetworkRun, _check_run_args, input_currents, input_synops
 
     b2 = require("brian2")
     if inputs is not None and type(inputs).__module__.startswith("torch"):
@@ -141,18 +143,24 @@ def run_network_brian2(net, inputs=None, *, n_steps: int | None = None, batch: i
     x, B, T, record, init = _check_run_args(net, inputs, n_steps, batch, record, initial)
     codeobj_class = _codeobj_class(codegen_target)
     dt_q = net.dt * b2.ms
+    clock = b2.Clock(dt=dt_q, name="neurorec_clock*")  # one clock for all objects: brian2's single-clock loop
     currents = input_currents(net, x) if x is not None else {}
     groups, descs, objects, spike_mons, state_mons = {}, {}, [], {}, {}
     for p in net.populations:
         desc = p.neuron.brian2_equations()
         namespace = dict(desc.namespace)
         N = p.size
+        if p.name not in currents and "I_ext" in desc.input_code:
+            # no input: the held input current is the constant 0, not a per-neuron parameter read every step
+            lines = [ln for ln in desc.equations.splitlines() if not ln.replace(" ", "").startswith("I_ext:")]
+            desc = dataclasses.replace(desc, equations="\n".join(lines))
+            namespace["I_ext"] = 0 if desc.input_unit is None else 0 * desc.input_unit
         if p.name in currents:
             values = np.ascontiguousarray(currents[p.name].transpose(1, 0, 2).reshape(T, B * N))
             namespace["neurorec_input"] = b2.TimedArray(values if desc.input_unit is None else values * desc.input_unit,
                                                         dt=dt_q)
         g = b2.NeuronGroup(B * N, desc.equations, threshold=desc.threshold, reset=desc.reset,
-                           refractory=desc.refractory, method=desc.method, namespace=namespace, dt=dt_q,
+                           refractory=desc.refractory, method=desc.method, namespace=namespace, clock=clock,
                            codeobj_class=codeobj_class, name=f"neurorec_{p.name}*")
         for name, expr in desc.initial.items():
             setattr(g, name, expr)
@@ -162,7 +170,7 @@ def run_network_brian2(net, inputs=None, *, n_steps: int | None = None, batch: i
             setattr(g, var, value if unit is None else value * unit)
         objects.append(g)
         if p.name in currents:
-            objects.append(g.run_regularly(desc.input_code, when="start", order=0, dt=dt_q,
+            objects.append(g.run_regularly(desc.input_code, when="start", order=0, clock=clock,
                                            codeobj_class=codeobj_class))
         spike_mons[p.name] = b2.SpikeMonitor(g, record=True, codeobj_class=codeobj_class)
         objects.append(spike_mons[p.name])
@@ -184,7 +192,7 @@ def run_network_brian2(net, inputs=None, *, n_steps: int | None = None, batch: i
         syn = b2.Synapses(groups[c.source], groups[c.target],
                           model=f"neurorec_w : {'1' if unit is None else 'volt'}",
                           on_pre=f"{c.variable}_post += neurorec_w", delay=d * dt_q if d else None, namespace={},
-                          dt=dt_q, codeobj_class=codeobj_class, name=f"neurorec_{c.source}_{c.target}*")
+                          clock=clock, codeobj_class=codeobj_class, name=f"neurorec_{c.source}_{c.target}*")
         syn.connect(i=ii, j=jj)
         w = np.tile(coo.data, B)
         syn.neurorec_w = w if unit is None else w * unit
@@ -194,12 +202,12 @@ def run_network_brian2(net, inputs=None, *, n_steps: int | None = None, batch: i
         mon.append(var)
     monitors = {}
     for pop, variables in state_mons.items():
-        monitors[pop] = b2.StateMonitor(groups[pop], variables, record=True, when="end", dt=dt_q,
+        monitors[pop] = b2.StateMonitor(groups[pop], variables, record=True, when="end", clock=clock,
                                         codeobj_class=codeobj_class)
         objects.append(monitors[pop])
     b2.Network(*objects).run(T * dt_q, namespace={})
 
-    spikes, states = {}, {}
+    spikes, states, events = {}, {}, {}
     for p in net.populations:
         mon = spike_mons[p.name]
         arr = np.zeros((B, T, p.size), dtype=np.uint8)
@@ -207,9 +215,18 @@ def run_network_brian2(net, inputs=None, *, n_steps: int | None = None, batch: i
         idx = np.asarray(mon.i, dtype=np.int64)
         arr[idx // p.size, steps, idx % p.size] = 1
         spikes[p.name] = arr
+        events[p.name] = (steps, idx % p.size)
+    # SynOps from the spike events: count_synops's count without summing the dense (B, T, N) arrays
+    synops = input_synops(net, x) if x is not None else 0.0
+    for c in net.connections:
+        if c.source == INPUT:
+            continue
+        steps, neuron = events[c.source]
+        counts = np.bincount(neuron[steps < T - net.delay_steps(c)], minlength=c.shape[0])
+        synops += float(counts @ np.diff(c.weight.indptr))
     for pop, var in record:
         q = getattr(monitors[pop], var)
         unit = _var_unit(descs[pop], var)
         vals = np.asarray(q) if unit is None else np.asarray(q / unit)
         states[(pop, var)] = vals.reshape(B, net.population(pop).size, T).transpose(0, 2, 1).copy()
-    return NetworkRun(spikes=spikes, states=states, synops=count_synops(net, spikes, x))
+    return NetworkRun(spikes=spikes, states=states, synops=synops)

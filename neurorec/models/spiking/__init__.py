@@ -34,6 +34,8 @@ from neurorec.models.spiking.neurons import (
     Brian2Model,
     CobaLIF,
     CobaLIFState,
+    CubaLIF,
+    CubaLIFState,
     LIFState,
     SynapticLIF,
     SynapticLIFState,
@@ -42,7 +44,8 @@ from neurorec.models.spiking.neurons import (
 )
 from neurorec.models.spiking.snn import SpikingClassifier
 
-__all__ = ["LIF", "SynapticLIF", "AdaptiveLIF", "CobaLIF", "NEURON_MODELS", "Brian2Model", "LIFState",
+__all__ = ["LIF", "SynapticLIF", "AdaptiveLIF", "CobaLIF", "CubaLIF", "CubaLIFState", "NEURON_MODELS", "Brian2Model",
+           "LIFState",
            "SynapticLIFState", "AdaptiveLIFState", "CobaLIFState", "refractory_steps", "simulate", "run_brian2",
            "Population", "Connection", "Network", "NetworkRun", "run_network", "sparse_random", "LSM",
            "SpikingClassifier", "poisson_encode", "latency_encode", "delta_encode", "spike_count", "membrane_mean",

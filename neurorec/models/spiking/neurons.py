@@ -48,8 +48,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["LIF", "SynapticLIF", "AdaptiveLIF", "CobaLIF", "NEURON_MODELS", "Brian2Model",
-           "LIFState", "SynapticLIFState", "AdaptiveLIFState", "CobaLIFState",
+__all__ = ["LIF", "SynapticLIF", "AdaptiveLIF", "CobaLIF", "CubaLIF", "NEURON_MODELS", "Brian2Model",
+           "LIFState", "SynapticLIFState", "AdaptiveLIFState", "CobaLIFState", "CubaLIFState",
            "refractory_steps", "simulate"]
 
 RESETS = ("subtract", "zero")
@@ -575,7 +575,121 @@ class CobaLIF(_Checked):
             initial={"v": "E_L", "g_exc": "0", "g_inh": "0"})
 
 
-NEURON_MODELS = {"lif": LIF, "synaptic_lif": SynapticLIF, "adaptive_lif": AdaptiveLIF, "coba_lif": CobaLIF}
+class CubaLIFState(NamedTuple):
+    """State of :class:`CubaLIF`: ``v``, synaptic currents ``i_exc``, ``i_inh`` (all mV), ``refrac``."""
+
+    v: Any
+    i_exc: Any
+    i_inh: Any
+    refrac: Any
+
+
+@dataclass(frozen=True)
+class CubaLIF(_Checked):
+    r"""Current-based LIF neuron with separate exponential excitatory and inhibitory synaptic currents.
+
+    .. math::
+
+        \tau_{mem} \frac{dv}{dt} &= (E_L - v) + i_{exc} + i_{inh} + R I(t) \\
+        \tau_{exc} \frac{di_{exc}}{dt} &= -i_{exc}, \qquad \tau_{inh} \frac{di_{inh}}{dt} = -i_{inh}
+
+    All in mV (the synaptic "currents" are written as the voltage :math:`R\,i` they drive). A
+    presynaptic spike makes its synaptic current jump (``Connection(..., variable="i_exc")`` or
+    ``"i_inh"``, with a negative weight for inhibition). The defaults are the CUBA benchmark of
+    Vogels & Abbott (2005) as specified by Brette et al. (2007, benchmark 2) and written in brian2's
+    ``examples/CUBA.py``: :math:`E_L = -49` mV (above threshold: the neurons fire without input),
+    :math:`v_{th} = -50` mV, :math:`v_{reset} = -60` mV, :math:`\tau_{mem} = 20` ms,
+    :math:`\tau_{exc} = 5` ms, :math:`\tau_{inh} = 10` ms, refractory 5 ms; the benchmark's jumps are
+    :math:`\Delta i_{exc} = 60 \times 0.27 / 10 = 1.62` mV and :math:`\Delta i_{inh} = -20 \times 4.5 / 10 = -9` mV.
+
+    The equations are linear and are integrated exactly with the input :math:`RI` held over the
+    step: :math:`v \leftarrow E_L + RI + (v - E_L - RI)\beta + k_{exc} i_{exc} + k_{inh} i_{inh}`,
+    :math:`i_{exc} \leftarrow \alpha_{exc} i_{exc}`, :math:`i_{inh} \leftarrow \alpha_{inh} i_{inh}`, with
+    :math:`\beta = e^{-\Delta t/\tau_{mem}}`, :math:`\alpha_x = e^{-\Delta t/\tau_x}` and
+    :math:`k_x = \frac{\tau_x}{\tau_x - \tau_{mem}}(\alpha_x - \beta)` (brian2's ``method='exact'``).
+    Threshold, reset and refractoriness as in :class:`LIF`; the synaptic currents keep decaying
+    (and take jumps) during the refractory period.
+
+    Parameters
+    ----------
+    tau_mem, tau_exc, tau_inh : float
+        Membrane and synaptic time constants (ms).
+    E_L : float
+        Leak (resting) potential (mV).
+    v_th, v_reset : float
+        Threshold and reset (mV).
+    reset : {"zero", "subtract"}
+        ``"zero"``: :math:`v \leftarrow v_{reset}` (the benchmark); ``"subtract"`` as in :class:`LIF`.
+    refractory : float
+        Refractory period (ms).
+
+    References
+    ----------
+    T. P. Vogels & L. F. Abbott (2005), "Signal propagation and logic gating in networks of
+    integrate-and-fire neurons", J. Neurosci. 25(46); R. Brette et al. (2007), "Simulation of
+    networks of spiking neurons: a review of tools and strategies", J. Comput. Neurosci. 23(3),
+    benchmark 2.
+    """
+
+    tau_mem: float = 20.0
+    tau_exc: float = 5.0
+    tau_inh: float = 10.0
+    E_L: float = -49.0
+    v_th: float = -50.0
+    v_reset: float = -60.0
+    reset: str = "zero"
+    refractory: float = 5.0
+
+    def decays(self, dt: float) -> dict:
+        """``beta`` (membrane), ``alpha_exc``, ``alpha_inh`` (currents), couplings ``k_exc``, ``k_inh``, ``n_ref``."""
+        self.validate(dt)
+        return {"beta": math.exp(-dt / self.tau_mem), "alpha_exc": math.exp(-dt / self.tau_exc),
+                "alpha_inh": math.exp(-dt / self.tau_inh),
+                "k_exc": _mix_coefficient(self.tau_exc, self.tau_mem, dt),
+                "k_inh": _mix_coefficient(self.tau_inh, self.tau_mem, dt),
+                "n_ref": refractory_steps(self.refractory, dt)}
+
+    def initial_state(self, like) -> CubaLIFState:
+        """Resting state (``v = E_L``, no synaptic current) shaped, typed and placed like ``like``."""
+        z = like * 0.0
+        return CubaLIFState(z + self.E_L, z, z, z)
+
+    def step(self, state: CubaLIFState, current, dt: float, xp=np, decays: dict | None = None):
+        """Advance one step (``current`` is :math:`R I` in mV): returns ``(spikes, new_state)``."""
+        d = decays or self.decays(dt)
+        v, i_exc, i_inh, refrac = state
+        target = self.E_L + current
+        v_int = target + (v - target) * d["beta"] + d["k_exc"] * i_exc + d["k_inh"] * i_inh
+        i_exc, i_inh = i_exc * d["alpha_exc"], i_inh * d["alpha_inh"]
+        spikes, _, v, refrac = _fire(xp, v, v_int, refrac, self.v_th, self.v_reset, self.reset, d["n_ref"])
+        return spikes, CubaLIFState(v, i_exc, i_inh, refrac)
+
+    def brian2_equations(self) -> Brian2Model:
+        """The same model as brian2 equations (``v`` in volt; ``i_exc``, ``i_inh`` dimensionless, in mV).
+
+        The synaptic currents are plain numbers of mV (as :class:`CobaLIF`'s conductances are numbers
+        of :math:`g_L`), so that connection weights and initial values carry no unit; only ``v``
+        and the input are in volt.
+        """
+        b2 = _b2()
+        mV, ms = b2.mV, b2.ms
+        sym_e, tau_exc = _second_tau(self.tau_exc, self, "tau_exc")
+        sym_i, tau_inh = _second_tau(self.tau_inh, self, "tau_inh")
+        return Brian2Model(
+            equations=("dv/dt = (E_L - v + (i_exc + i_inh) * unit_mV + I_ext) / tau_mem"
+                       f" : volt{_unless_refractory(self)}\n"
+                       f"di_exc/dt = -i_exc / {sym_e} : 1\ndi_inh/dt = -i_inh / {sym_i} : 1\nI_ext : volt"),
+            threshold="v > v_th", reset=_reset_code(self.reset), refractory=self.refractory * ms,
+            method="exact",
+            namespace={"tau_mem": self.tau_mem * ms, "tau_exc": tau_exc * ms, "tau_inh": tau_inh * ms,
+                       "E_L": self.E_L * mV, "v_th": self.v_th * mV, "v_reset": self.v_reset * mV,
+                       "unit_mV": 1.0 * mV},
+            input_code="I_ext = neurorec_input(t, i)", input_unit=mV,
+            initial={"v": "E_L", "i_exc": "0", "i_inh": "0"})
+
+
+NEURON_MODELS = {"lif": LIF, "synaptic_lif": SynapticLIF, "adaptive_lif": AdaptiveLIF, "coba_lif": CobaLIF,
+                 "cuba_lif": CubaLIF}
 
 
 def simulate(model, current, dt: float, state=None, xp=None):
