@@ -1,0 +1,190 @@
+r"""Classical binary Hopfield associative memory (Hopfield 1982).
+
+States are :math:`s \in \{-1, +1\}^N` (patterns given as 0/1 are mapped to -1/+1 and recalled
+back as 0/1). The weights are learned from the stored patterns :math:`\xi^\mu` by one of three
+rules, and recall iterates :math:`s_i \leftarrow \mathrm{sign}(\sum_j W_{ij} s_j)` (a unit whose
+field is exactly 0 keeps its state) until no unit changes. Every update that changes a unit
+lowers the energy :math:`E(s) = -\tfrac12 s^\top W s` when :math:`W` is symmetric with a
+non-negative diagonal and the updates are asynchronous, so asynchronous recall always settles.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neurorec._validation import check_finite, check_positive_int
+from neurorec.backends.ops import Ops
+from neurorec.base import Model
+
+__all__ = ["Hopfield"]
+
+_RULES = ("hebbian", "storkey", "pseudoinverse")
+_UPDATES = ("async", "sync")
+
+
+def _as_patterns(X, name: str, n_features: int | None = None) -> tuple[np.ndarray, bool, bool]:
+    """``(patterns in {-1, +1} as float64 (P, N), was_binary01, single)``."""
+    a = np.asarray(X, dtype=np.float64)
+    single = a.ndim == 1
+    if single:
+        a = a[None]
+    if a.ndim != 2 or 0 in a.shape:
+        raise ValueError(f"{name} must have shape (n_patterns, n_units) or (n_units,) with at least one unit, "
+                         f"got shape {np.shape(X)}.")
+    check_finite(a, name)
+    if n_features is not None and a.shape[1] != n_features:
+        raise ValueError(f"{name} has {a.shape[1]} units but the network has {n_features}; "
+                         f"expected shape (n, {n_features}).")
+    values = set(np.unique(a).tolist())
+    if values <= {0.0, 1.0} and 0.0 in values:
+        return 2.0 * a - 1.0, True, single
+    if values <= {-1.0, 1.0}:
+        return a, False, single
+    raise ValueError(f"{name} must hold binary patterns, -1/+1 or 0/1; got values {sorted(values)[:6]}.")
+
+
+def _sign_keep(xp, field, current):
+    """sign(field), keeping the current state where the field is exactly 0."""
+    new = xp.sign(field)
+    return xp.where(new == 0, current, new)
+
+
+class Hopfield(Model):
+    r"""Binary Hopfield network with Hebbian, Storkey or pseudo-inverse learning.
+
+    Learning rules for :math:`P` patterns :math:`\xi^\mu \in \{-1,+1\}^N`:
+
+    - ``"hebbian"`` (Hopfield 1982): :math:`W = \frac1N\sum_\mu \xi^\mu \xi^{\mu\top}`, zero
+      diagonal. Capacity about :math:`0.138 N` random patterns (Amit, Gutfreund & Sompolinsky
+      1985).
+    - ``"storkey"`` (Storkey 1997), incremental and local: for each pattern, with the local
+      fields :math:`h_{ij} = \sum_{k \ne i,j} W_{ik}\xi_k`,
+      :math:`\Delta W_{ij} = \frac1N(\xi_i\xi_j - \xi_i h_{ji} - h_{ij}\xi_j)`, zero diagonal.
+      Capacity about :math:`N/\sqrt{2\ln N}`.
+    - ``"pseudoinverse"`` (projection rule, Personnaz, Guyon & Dreyfus 1985):
+      :math:`W = \Xi^\top(\Xi\Xi^\top)^{+}\Xi` with :math:`\Xi` the (P, N) pattern matrix; every
+      stored pattern is a fixed point (:math:`W\xi^\mu = \xi^\mu`) as long as the patterns are
+      linearly independent (:math:`P \le N`). The diagonal is kept (it is what makes the
+      patterns exact fixed points; it is non-negative, so the energy still decreases).
+
+    Parameters
+    ----------
+    rule : {"hebbian", "storkey", "pseudoinverse"}
+    update : {"async", "sync"}
+        Asynchronous: the units are updated one at a time in a random order (a new permutation
+        each sweep, drawn from ``seed``); synchronous: all at once (may end in a 2-cycle, then
+        recall stops at ``max_steps``).
+    max_steps : int
+        Maximum number of sweeps (asynchronous) or updates (synchronous).
+    backend : {"numpy", "torch"}
+    device : str
+    dtype : {"float32", "float64"}
+    seed : int or None
+        Seed of the asynchronous update order.
+
+    Attributes
+    ----------
+    W_ : ndarray (N, N)
+        Symmetric weight matrix.
+    n_features_in_ : int
+        Number of units N.
+    n_patterns_ : int
+    binary01_ : bool
+        The patterns were given as 0/1 (recall returns 0/1).
+
+    References
+    ----------
+    J. J. Hopfield (1982), PNAS 79(8); A. J. Storkey (1997), ICANN; L. Personnaz, I. Guyon &
+    G. Dreyfus (1985), J. Physique Lettres 46(8); D. J. Amit, H. Gutfreund & H. Sompolinsky (1985),
+    Phys. Rev. Lett. 55(14).
+    """
+
+    _trained_arrays = ()
+
+    def __init__(self, rule: str = "hebbian", update: str = "async", max_steps: int = 100,
+                 backend: str = "numpy", device: str = "cpu", dtype: str = "float32", seed=None):
+        self.rule = rule
+        self.update = update
+        self.max_steps = max_steps
+        self.backend = backend
+        self.device = device
+        self.dtype = dtype
+        self.seed = seed
+
+    _supported_kinds = frozenset({"recall"})
+
+    def _validate_params(self) -> None:
+        if self.rule not in _RULES:
+            raise ValueError(f"rule must be one of {_RULES}, got {self.rule!r}.")
+        if self.update not in _UPDATES:
+            raise ValueError(f"update must be one of {_UPDATES}, got {self.update!r}.")
+        check_positive_int(self.max_steps, "max_steps")
+        Ops(self.backend, self.device, self.dtype)
+
+    def _is_fitted(self) -> bool:
+        return hasattr(self, "W_")
+
+    def fit(self, X, y=None) -> Hopfield:
+        """Store the patterns ``X`` (n_patterns, n_units), -1/+1 or 0/1."""
+        self._validate_params()
+        xi, binary01, _ = _as_patterns(X, "X")
+        P, N = xi.shape
+        if self.rule == "hebbian":
+            W = xi.T @ xi / N
+            np.fill_diagonal(W, 0.0)
+        elif self.rule == "storkey":
+            W = np.zeros((N, N))
+            for p in xi:
+                h = W @ p  # with W's zero diagonal, h_ij = h_i - W_ij p_j
+                # dW_ij = (p_i p_j - p_i h_ji - h_ij p_j) / N = (p p^T - p h^T - h p^T) / N + 2 W_ij / N
+                W = W + (np.outer(p, p) - np.outer(p, h) - np.outer(h, p) + 2.0 * W) / N
+                np.fill_diagonal(W, 0.0)
+        else:
+            W = xi.T @ np.linalg.pinv(xi @ xi.T) @ xi
+        self.W_ = 0.5 * (W + W.T)
+        self.n_features_in_ = N
+        self.n_patterns_ = P
+        self.binary01_ = binary01
+        return self
+
+    def energy(self, states) -> np.ndarray:
+        r""":math:`E(s) = -\frac12 s^\top W s` of each state (n, n_units) (or one state)."""
+        self._check_fitted("energy")
+        s, _, single = _as_patterns(states, "states", self.n_features_in_)
+        e = -0.5 * np.einsum("bi,ij,bj->b", s, self.W_, s)
+        return e[0] if single else e
+
+    def recall(self, cues):
+        """Settle from each cue: returns ``(states, steps)``, the final states in the patterns'
+        encoding and the number of sweeps (async) or updates (sync) that changed a unit before the
+        cue settled (0 for a fixed point; ``max_steps`` when it did not settle)."""
+        self._check_fitted("recall")
+        s0, _, single = _as_patterns(cues, "cues", self.n_features_in_)
+        ops = Ops(self.backend, self.device, self.dtype)
+        xp = ops.xp
+        W = ops.asarray(self.W_)
+        s = ops.asarray(s0.copy())  # updated in place: never the caller's array
+        B, N = s0.shape
+        steps = np.full(B, self.max_steps, dtype=np.int64)
+        active = np.ones(B, dtype=bool)
+        rng = np.random.default_rng(self.seed)
+        for step in range(1, self.max_steps + 1):
+            before = s.clone() if ops.is_torch else s.copy()
+            if self.update == "sync":
+                s = _sign_keep(xp, s @ W, s)
+            else:
+                for i in rng.permutation(N).tolist():
+                    s[:, i] = _sign_keep(xp, s @ W[:, i], s[:, i])
+            changed = ops.to_numpy((s != before).any(1))
+            steps[active & ~changed] = step - 1  # sweeps that changed a unit
+            active &= changed
+            if not active.any():
+                break
+        out = ops.to_numpy(s).astype(np.float64)
+        if self.binary01_:
+            out = (out + 1.0) / 2.0
+        return (out[0], steps[0]) if single else (out, steps)
+
+    def predict(self, X):
+        """The recalled states of the cues ``X`` (see :meth:`recall`)."""
+        return self.recall(X)[0]
