@@ -137,3 +137,95 @@ def test_check_model(backend):
     from neurorec.testing import check_model
 
     check_model(Hopfield(seed=0), backend=backend)
+
+
+# ---------------------------------------------------------------- modern and dense memories
+def test_modern_hopfield_retrieves_2000_patterns_in_64_dimensions_in_one_step():
+    """Ramsauer et al. (2020): exponential capacity, one-step retrieval with a small error."""
+    from neurorec.models.hopfield import ModernHopfield
+
+    rng = np.random.default_rng(0)
+    X = np.where(rng.random((2000, 64)) < 0.5, -1.0, 1.0)
+    cue = X[:200].copy()
+    cue[rng.random(cue.shape) < 0.1] *= -1
+    m = ModernHopfield(beta=1.0).fit(X)
+    states, steps = m.recall(cue)
+    assert (steps == 1).all()
+    assert np.abs(states - X[:200]).max() < 0.01  # measured 0.005
+    assert (m.energy(states) <= m.energy(cue)).all()
+    # too hot: the softmax spreads over many patterns and the retrieval is a mixture
+    hot = ModernHopfield(beta=0.1).fit(X).recall(cue)[0]
+    assert np.mean(np.all(np.sign(hot) == X[:200], axis=1)) < 0.5
+
+
+def test_modern_hopfield_energy_never_increases_and_the_iteration_converges():
+    from neurorec.models.hopfield import ModernHopfield
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(50, 20))
+    m = ModernHopfield(beta=1.0, max_steps=1).fit(X)
+    s = rng.normal(size=(10, 20))
+    energies = [m.energy(s)]
+    for _ in range(20):
+        s = m.recall(s)[0]
+        energies.append(m.energy(s))
+    assert (np.diff(np.array(energies), axis=0) <= 1e-9).all()
+    settled, steps = m.set_params(max_steps=500, tol=1e-10).recall(s)
+    assert (steps < 500).all()
+    np.testing.assert_allclose(m.set_params(max_steps=1).recall(settled)[0], settled, atol=1e-8)
+
+
+def test_modern_hopfield_backends_agree():
+    pytest.importorskip("torch")
+    from neurorec.models.hopfield import ModernHopfield
+
+    X = np.random.default_rng(2).normal(size=(100, 16))
+    cues = X[:10] + 0.3
+    a = ModernHopfield(beta=2.0, max_steps=3, dtype="float64").fit(X).recall(cues)
+    b = ModernHopfield(beta=2.0, max_steps=3, dtype="float64", backend="torch").fit(X).recall(cues)
+    np.testing.assert_allclose(a[0], b[0], atol=1e-12)
+    np.testing.assert_array_equal(a[1], b[1])
+
+
+@pytest.mark.parametrize("interaction", ["polynomial", "exponential"])
+def test_dense_memory_recalls_beyond_the_classical_capacity(interaction):
+    """Krotov & Hopfield (2016): at alpha = 0.4 (N = 100) the classical network fails and the
+    dense memories (cubic, exponential) recall every pattern from 10 % flipped cues."""
+    from neurorec.models.hopfield import DenseAssociativeMemory
+
+    rng = np.random.default_rng(0)
+    X = np.where(rng.random((40, 100)) < 0.5, -1.0, 1.0)
+    cue = X.copy()
+    cue[rng.random(cue.shape) < 0.1] *= -1
+    assert (Hopfield(seed=0).fit(X).recall(cue)[0] * X).mean() < 0.7  # measured 0.50
+    m = DenseAssociativeMemory(interaction=interaction, degree=3, seed=0).fit(X)
+    states, _ = m.recall(cue)
+    np.testing.assert_array_equal(states, X)
+    assert (m.energy(states) <= m.energy(cue)).all()
+
+
+def test_dense_memory_of_degree_two_is_the_classical_network():
+    from neurorec.models.hopfield import DenseAssociativeMemory
+
+    X = _patterns(10)
+    cues = _noisy(X, 0.2)
+    a = DenseAssociativeMemory(degree=2, seed=4).fit(X).recall(cues)[0]
+    b = Hopfield(seed=4, dtype="float64").fit(X).recall(cues)[0]
+    np.testing.assert_array_equal(a, b)
+
+
+def test_dense_memory_backends_agree_and_bad_parameters_fail():
+    pytest.importorskip("torch")
+    from neurorec.models.hopfield import DenseAssociativeMemory, ModernHopfield
+
+    X = _patterns(30)[:, :60]
+    cues = _noisy(np.hstack([X, X, X, X])[:, :N], 0.1)[:, :60]
+    a = DenseAssociativeMemory(seed=1).fit(X).recall(cues)
+    b = DenseAssociativeMemory(seed=1, backend="torch").fit(X).recall(cues)
+    np.testing.assert_array_equal(a[0], b[0])
+    with pytest.raises(ValueError, match="degree"):
+        DenseAssociativeMemory(degree=1).fit(X)
+    with pytest.raises(ValueError, match="interaction"):
+        DenseAssociativeMemory(interaction="cosine").fit(X)
+    with pytest.raises(ValueError, match="beta"):
+        ModernHopfield(beta=0.0).fit(X)

@@ -1,11 +1,11 @@
 """neurorec's models, one module per family."""
 
-from neurorec.models.hopfield import Hopfield
+from neurorec.models.hopfield import DenseAssociativeMemory, Hopfield, ModernHopfield
 from neurorec.models.linear import LinearAR
 from neurorec.models.recurrent import GRU, LSTM, Elman, Jordan, RecurrentModel
 from neurorec.models.reservoir import ESN
 from neurorec.models.spiking.lsm import LSM
 from neurorec.models.spiking.snn import SpikingClassifier
 
-__all__ = ["ESN", "Hopfield", "LSM", "SpikingClassifier", "LinearAR", "Elman", "Jordan", "LSTM", "GRU",
-           "RecurrentModel"]
+__all__ = ["ESN", "LSM", "SpikingClassifier", "Hopfield", "ModernHopfield", "DenseAssociativeMemory", "LinearAR",
+           "Elman", "Jordan", "LSTM", "GRU", "RecurrentModel"]

@@ -16,7 +16,7 @@ from neurorec._validation import check_finite, check_positive_int
 from neurorec.backends.ops import Ops
 from neurorec.base import Model
 
-__all__ = ["Hopfield"]
+__all__ = ["Hopfield", "ModernHopfield", "DenseAssociativeMemory"]
 
 _RULES = ("hebbian", "storkey", "pseudoinverse")
 _UPDATES = ("async", "sync")
@@ -187,4 +187,237 @@ class Hopfield(Model):
 
     def predict(self, X):
         """The recalled states of the cues ``X`` (see :meth:`recall`)."""
+        return self.recall(X)[0]
+
+
+def _check_beta(beta) -> None:
+    if isinstance(beta, bool) or not (isinstance(beta, int | float) and np.isfinite(beta) and beta > 0):
+        raise ValueError(f"beta must be a positive, finite inverse temperature, got {beta!r}.")
+
+
+def _as_states(X, name: str, n_features: int | None = None) -> tuple[np.ndarray, bool]:
+    a = np.asarray(X, dtype=np.float64)
+    single = a.ndim == 1
+    if single:
+        a = a[None]
+    if a.ndim != 2 or 0 in a.shape:
+        raise ValueError(f"{name} must have shape (n, n_units) or (n_units,) with at least one unit, "
+                         f"got shape {np.shape(X)}.")
+    check_finite(a, name)
+    if n_features is not None and a.shape[1] != n_features:
+        raise ValueError(f"{name} has {a.shape[1]} units but the memory has {n_features}; "
+                         f"expected shape (n, {n_features}).")
+    return a, single
+
+
+class ModernHopfield(Model):
+    r"""Modern continuous Hopfield network (Ramsauer et al. 2020).
+
+    Stores patterns :math:`X = (x^1, \dots, x^P) \in \mathbb R^{N \times P}` and retrieves with
+
+    .. math::
+
+        \xi \leftarrow X\,\mathrm{softmax}(\beta X^\top \xi),
+
+    which never increases the energy
+    :math:`E(\xi) = -\beta^{-1}\log\sum_\mu e^{\beta x^{\mu\top}\xi} + \frac12\xi^\top\xi
+    + \beta^{-1}\log P + \frac12 M^2` (:math:`M` the largest pattern norm; the paper's Theorem 1)
+    and converges to a fixed point; one update already retrieves a well-separated pattern with
+    exponentially small error, so exponentially many patterns (in :math:`N`) can be stored.
+    The update is the attention of a transformer with the stored patterns as keys and values.
+
+    Parameters
+    ----------
+    beta : float
+        Inverse temperature.
+    max_steps : int
+        Updates per recall (1: the one-step retrieval of the paper; more: iterate until the
+        state moves less than ``tol``).
+    tol : float
+        Convergence threshold on the largest change of a state component.
+    backend, device, dtype
+        As for every model.
+
+    Attributes
+    ----------
+    patterns_ : ndarray (P, N)
+    n_features_in_ : int
+
+    References
+    ----------
+    H. Ramsauer et al. (2021), "Hopfield networks is all you need", ICLR.
+    """
+
+    _trained_arrays = ()
+    _supported_kinds = frozenset({"recall"})
+
+    def __init__(self, beta: float = 1.0, max_steps: int = 1, tol: float = 1e-6, backend: str = "numpy",
+                 device: str = "cpu", dtype: str = "float32"):
+        self.beta = beta
+        self.max_steps = max_steps
+        self.tol = tol
+        self.backend = backend
+        self.device = device
+        self.dtype = dtype
+
+    def _is_fitted(self) -> bool:
+        return hasattr(self, "patterns_")
+
+    def fit(self, X, y=None) -> ModernHopfield:
+        """Store the patterns ``X`` (n_patterns, n_units), real-valued."""
+        _check_beta(self.beta)
+        check_positive_int(self.max_steps, "max_steps")
+        if not (isinstance(self.tol, int | float) and self.tol >= 0):
+            raise ValueError(f"tol must be >= 0, got {self.tol!r}.")
+        Ops(self.backend, self.device, self.dtype)
+        self.patterns_, _ = _as_states(X, "X")
+        self.n_features_in_ = self.patterns_.shape[1]
+        return self
+
+    def energy(self, states) -> np.ndarray:
+        """The energy of each state (n, n_units) (or of one state)."""
+        from scipy.special import logsumexp
+
+        self._check_fitted("energy")
+        s, single = _as_states(states, "states", self.n_features_in_)
+        X = self.patterns_
+        M = np.sqrt((X ** 2).sum(1).max())
+        e = (-logsumexp(self.beta * s @ X.T, axis=1) / self.beta + 0.5 * (s ** 2).sum(1)
+             + np.log(len(X)) / self.beta + 0.5 * M ** 2)
+        return e[0] if single else e
+
+    def recall(self, cues):
+        """``(states, steps)``: the retrieved states and the number of updates each took."""
+        self._check_fitted("recall")
+        s0, single = _as_states(cues, "cues", self.n_features_in_)
+        ops = Ops(self.backend, self.device, self.dtype)
+        xp = ops.xp
+        X = ops.asarray(self.patterns_)
+        s = ops.asarray(s0)
+        steps = np.zeros(len(s0), dtype=np.int64)
+        for step in range(1, self.max_steps + 1):
+            a = self.beta * (s @ X.T)
+            if ops.is_torch:
+                p = xp.softmax(a, dim=1)
+            else:
+                p = np.exp(a - a.max(1, keepdims=True))
+                p /= p.sum(1, keepdims=True)
+            new = p @ X
+            delta = ops.to_numpy(xp.abs(new - s).amax(1) if ops.is_torch else np.abs(new - s).max(1))
+            moving = delta > self.tol
+            steps[moving] = step
+            s = new
+            if not moving.any():
+                break
+        out = ops.to_numpy(s).astype(np.float64)
+        return (out[0], steps[0]) if single else (out, steps)
+
+    def predict(self, X):
+        """The retrieved states of the cues ``X``."""
+        return self.recall(X)[0]
+
+
+class DenseAssociativeMemory(Model):
+    r"""Dense associative memory (Krotov & Hopfield 2016) on binary states.
+
+    Energy :math:`E(s) = -\sum_\mu F(\xi^{\mu\top} s)` with the interaction function
+    :math:`F(x) = x^n` (``interaction="polynomial"``, degree ``n``; :math:`n = 2` is the classical
+    Hebbian network) or :math:`F(x) = e^{x}` (``"exponential"``, Demircigil et al. 2017).
+    Asynchronous updates set each unit to the sign that gives the lower energy,
+
+    .. math::
+
+        s_i \leftarrow \mathrm{sign}\Big(\sum_\mu F\big(\xi^\mu_i + \textstyle\sum_{j\ne i}\xi^\mu_j s_j\big)
+        - F\big(-\xi^\mu_i + \textstyle\sum_{j\ne i}\xi^\mu_j s_j\big)\Big),
+
+    so the energy never increases. The capacity grows as :math:`N^{n-1}` for the polynomial and
+    exponentially in :math:`N` for the exponential function.
+
+    Parameters
+    ----------
+    interaction : {"polynomial", "exponential"}
+    degree : int
+        Degree ``n`` of the polynomial (>= 2).
+    max_steps : int
+        Maximum number of sweeps.
+    backend, device, dtype, seed
+        ``seed`` draws the update order.
+
+    References
+    ----------
+    D. Krotov & J. J. Hopfield (2016), "Dense associative memory for pattern recognition",
+    NeurIPS; M. Demircigil et al. (2017), J. Stat. Phys. 168.
+    """
+
+    _trained_arrays = ()
+    _supported_kinds = frozenset({"recall"})
+
+    def __init__(self, interaction: str = "polynomial", degree: int = 3, max_steps: int = 100,
+                 backend: str = "numpy", device: str = "cpu", dtype: str = "float64", seed=None):
+        self.interaction = interaction
+        self.degree = degree
+        self.max_steps = max_steps
+        self.backend = backend
+        self.device = device
+        self.dtype = dtype
+        self.seed = seed
+
+    def _is_fitted(self) -> bool:
+        return hasattr(self, "patterns_")
+
+    def fit(self, X, y=None) -> DenseAssociativeMemory:
+        """Store the binary patterns ``X`` (-1/+1 or 0/1)."""
+        if self.interaction not in ("polynomial", "exponential"):
+            raise ValueError(f"interaction must be 'polynomial' or 'exponential', got {self.interaction!r}.")
+        check_positive_int(self.degree, "degree", minimum=2)
+        check_positive_int(self.max_steps, "max_steps")
+        Ops(self.backend, self.device, self.dtype)
+        self.patterns_, self.binary01_, _ = _as_patterns(X, "X")
+        self.n_features_in_ = self.patterns_.shape[1]
+        return self
+
+    def _F(self, xp, x):
+        if self.interaction == "polynomial":
+            return x ** self.degree
+        # exp(x - N) keeps the values finite; a common factor does not change any sign
+        return xp.exp(x - self.n_features_in_)
+
+    def energy(self, states) -> np.ndarray:
+        """:math:`-\\sum_\\mu F(\\xi^\\mu \\cdot s)` of each state (exponential: times :math:`e^{-N}`)."""
+        self._check_fitted("energy")
+        s, _, single = _as_patterns(states, "states", self.n_features_in_)
+        e = -self._F(np, s @ self.patterns_.T).sum(1)
+        return e[0] if single else e
+
+    def recall(self, cues):
+        """``(states, steps)`` as :meth:`Hopfield.recall`."""
+        self._check_fitted("recall")
+        s0, _, single = _as_patterns(cues, "cues", self.n_features_in_)
+        ops = Ops(self.backend, self.device, self.dtype)
+        xp = ops.xp
+        Xi = ops.asarray(self.patterns_)
+        s = ops.asarray(s0.copy())
+        B, N = s0.shape
+        steps = np.full(B, self.max_steps, dtype=np.int64)
+        active = np.ones(B, dtype=bool)
+        rng = np.random.default_rng(self.seed)
+        for step in range(1, self.max_steps + 1):
+            before = s.clone() if ops.is_torch else s.copy()
+            for i in rng.permutation(N).tolist():
+                rest = s @ Xi.T - s[:, i:i + 1] * Xi[:, i][None, :]   # (B, P): sum over j != i
+                plus = self._F(xp, rest + Xi[:, i][None, :]).sum(1)
+                minus = self._F(xp, rest - Xi[:, i][None, :]).sum(1)
+                s[:, i] = _sign_keep(xp, plus - minus, s[:, i])
+            changed = ops.to_numpy((s != before).any(1))
+            steps[active & ~changed] = step - 1
+            active &= changed
+            if not active.any():
+                break
+        out = ops.to_numpy(s).astype(np.float64)
+        if self.binary01_:
+            out = (out + 1.0) / 2.0
+        return (out[0], steps[0]) if single else (out, steps)
+
+    def predict(self, X):
+        """The recalled states of the cues ``X``."""
         return self.recall(X)[0]
