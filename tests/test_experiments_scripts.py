@@ -49,3 +49,16 @@ def test_mnist1d_gru_quick(tmp_path):
     assert mnist1d["model"].tolist() == ["GRU tuned", "GRU small"]
     assert sorted(pd.read_csv(tmp_path / "digits.csv")["model"]) == ["Elman", "GRU", "LSTM"]
     assert "scikit-learn digits" in out
+
+
+def test_hopfield_capacity_quick(tmp_path):
+    out = _run("hopfield_capacity.py", tmp_path)
+    for name in ("capacity.csv", "modern.csv", "hopfield_capacity.png"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    import pandas as pd
+
+    cap = pd.read_csv(tmp_path / "capacity.csv")
+    exact = cap.set_index(["rule", "alpha"])["exact"]
+    assert exact["hebbian", 0.05] == 1.0 and exact["hebbian", 0.25] < 0.5   # above alpha_c = 0.138
+    assert exact["storkey", 0.25] == 1.0
+    assert "modern Hopfield" in out
