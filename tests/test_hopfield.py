@@ -229,3 +229,37 @@ def test_dense_memory_backends_agree_and_bad_parameters_fail():
         DenseAssociativeMemory(interaction="cosine").fit(X)
     with pytest.raises(ValueError, match="beta"):
         ModernHopfield(beta=0.0).fit(X)
+
+
+# ---------------------------------------------------------------- torch layers
+def test_hopfield_layers_match_the_model_and_learn():
+    torch = pytest.importorskip("torch")
+    from neurorec.models.hopfield import ModernHopfield
+    from neurorec.models.hopfield_layers import HopfieldLookup, HopfieldPooling
+
+    X = np.random.default_rng(0).normal(size=(30, 8))
+    cues = X[:5] + 0.2
+    ref = ModernHopfield(beta=2.0, max_steps=2, tol=0.0, dtype="float64").fit(X).recall(cues)[0]
+    layer = HopfieldLookup(30, 8, beta=2.0, steps=2, patterns=torch.from_numpy(X))
+    np.testing.assert_allclose(layer(torch.from_numpy(cues)).detach().numpy(), ref, atol=1e-12)
+
+    # pooling ignores padded steps, and a pooled classifier learns which step holds the signal
+    torch.manual_seed(0)
+    pool = HopfieldPooling(4, n_queries=1, beta=4.0, learn_beta=True)
+    x = torch.randn(3, 6, 4)
+    padded = torch.cat([x, torch.full((3, 2, 4), 100.0)], dim=1)
+    np.testing.assert_allclose(pool(padded, torch.tensor([6, 6, 6])).detach().numpy(),
+                               pool(x).detach().numpy(), atol=1e-6)
+    head = torch.nn.Linear(4, 2)
+    opt = torch.optim.Adam([*pool.parameters(), *head.parameters()], lr=0.05)
+    gen = torch.Generator().manual_seed(1)
+    xs = torch.randn(256, 6, 4, generator=gen)
+    ys = (xs[:, :, 0].max(1).values > 1.2).long()
+    for _ in range(200):
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(head(pool(xs)[:, 0]), ys)
+        loss.backward()
+        opt.step()
+    acc = (head(pool(xs)[:, 0]).argmax(1) == ys).float().mean().item()
+    assert acc > 0.85
+    assert pool.log_beta.grad is not None
