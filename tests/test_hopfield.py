@@ -119,7 +119,7 @@ def test_cue_of_the_wrong_size_and_unfitted_recall():
     with pytest.raises(NotFittedError):
         Hopfield().recall(_patterns(1))
     m = Hopfield().fit(_patterns(3))
-    with pytest.raises(ValueError, match="network has 200"):
+    with pytest.raises(ValueError, match="10 units but the memory has 200"):
         m.recall(np.ones((1, 10)))
 
 

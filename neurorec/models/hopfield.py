@@ -22,19 +22,24 @@ _RULES = ("hebbian", "storkey", "pseudoinverse")
 _UPDATES = ("async", "sync")
 
 
-def _as_patterns(X, name: str, n_features: int | None = None) -> tuple[np.ndarray, bool, bool]:
-    """``(patterns in {-1, +1} as float64 (P, N), was_binary01, single)``."""
+def _as_states(X, name: str, n_features: int | None = None) -> tuple[np.ndarray, bool]:
     a = np.asarray(X, dtype=np.float64)
     single = a.ndim == 1
     if single:
         a = a[None]
     if a.ndim != 2 or 0 in a.shape:
-        raise ValueError(f"{name} must have shape (n_patterns, n_units) or (n_units,) with at least one unit, "
+        raise ValueError(f"{name} must have shape (n, n_units) or (n_units,) with at least one unit, "
                          f"got shape {np.shape(X)}.")
     check_finite(a, name)
     if n_features is not None and a.shape[1] != n_features:
-        raise ValueError(f"{name} has {a.shape[1]} units but the network has {n_features}; "
+        raise ValueError(f"{name} has {a.shape[1]} units but the memory has {n_features}; "
                          f"expected shape (n, {n_features}).")
+    return a, single
+
+
+def _as_patterns(X, name: str, n_features: int | None = None) -> tuple[np.ndarray, bool, bool]:
+    """``(patterns in {-1, +1} as float64 (P, N), was_binary01, single)``."""
+    a, single = _as_states(X, name, n_features)
     values = set(np.unique(a).tolist())
     if values <= {0.0, 1.0} and 0.0 in values:
         return 2.0 * a - 1.0, True, single
@@ -193,21 +198,6 @@ class Hopfield(Model):
 def _check_beta(beta) -> None:
     if isinstance(beta, bool) or not (isinstance(beta, int | float) and np.isfinite(beta) and beta > 0):
         raise ValueError(f"beta must be a positive, finite inverse temperature, got {beta!r}.")
-
-
-def _as_states(X, name: str, n_features: int | None = None) -> tuple[np.ndarray, bool]:
-    a = np.asarray(X, dtype=np.float64)
-    single = a.ndim == 1
-    if single:
-        a = a[None]
-    if a.ndim != 2 or 0 in a.shape:
-        raise ValueError(f"{name} must have shape (n, n_units) or (n_units,) with at least one unit, "
-                         f"got shape {np.shape(X)}.")
-    check_finite(a, name)
-    if n_features is not None and a.shape[1] != n_features:
-        raise ValueError(f"{name} has {a.shape[1]} units but the memory has {n_features}; "
-                         f"expected shape (n, {n_features}).")
-    return a, single
 
 
 class ModernHopfield(Model):
