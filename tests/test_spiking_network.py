@@ -205,3 +205,78 @@ def test_brian2_engine_handles_every_neuron_model_and_variable():
         np.testing.assert_array_equal(got.spikes[pop], ref.spikes[pop])
     for key in set(rec):
         np.testing.assert_allclose(got.states[key], ref.states[key], atol=1e-9)
+
+
+# ---------------------------------------------------------------- STDP
+def _stdp_net(rule):
+    from neurorec.models.spiking.network import STDP  # noqa: F401
+
+    rng = np.random.default_rng(0)
+    inp = Population("inp", 30, LIF(tau_mem=5.0, refractory=1.0))
+    out = Population("out", 5, SynapticLIF(tau_mem=10.0, tau_syn=5.0, refractory=2.0, reset="zero"))
+    W0 = sparse_random(30, 5, 0.7, lambda r, n: r.uniform(0, 0.6, n), seed=1)
+    return Network([inp, out], [Connection("input", "inp", np.eye(30), "current"),
+                                Connection("inp", "out", W0, "i_syn", plasticity=rule)],
+                   n_inputs=30, dt=0.5), W0, rng.uniform(0.5, 3.0, (2, 2000, 30))
+
+
+def test_stdp_learns_the_same_weights_on_every_engine():
+    """Pair-based STDP on a plastic feed-forward connection, two independent copies: brian2
+    (event-driven traces, its STDP example's pathways), numpy and torch float64 end with the same
+    spikes and the same weights."""
+    from neurorec.models.spiking.network import STDP
+
+    net, W0, x = _stdp_net(STDP(a_pre=0.02, a_post=-0.021, w_max=0.6))
+    ref = net.run(x, engine="brian2", codegen_target="numpy")
+    got = net.run(x, engine="numpy")
+    tor = net.run(torch.from_numpy(x), engine="torch", dtype="float64")
+    for pop in ("inp", "out"):
+        assert ref.spikes[pop].sum() > 500
+        np.testing.assert_array_equal(got.spikes[pop], ref.spikes[pop])
+        np.testing.assert_array_equal(tor.spikes[pop].numpy().astype(np.uint8), ref.spikes[pop])
+    np.testing.assert_allclose(got.weights[1], ref.weights[1], atol=1e-12)
+    np.testing.assert_allclose(tor.weights[1].numpy(), ref.weights[1], atol=1e-12)
+    changed = np.abs(ref.weights[1] - W0.toarray()[None]).max()
+    assert changed > 0.3
+    assert (ref.weights[1] >= 0).all() and (ref.weights[1] <= 0.6 + 1e-12).all()
+    assert (ref.weights[1][:, W0.toarray() == 0] == 0).all()  # no synapse, no weight
+
+
+@pytest.mark.parametrize("engine", ["numpy", "brian2"])
+def test_stdp_window_is_the_exponential_of_song_miller_abbott(engine):
+    """One pre and one post spike, t_post - t_pre = d: the weight changes by a_pre exp(-d/tau_pre)
+    for d >= 0 and by a_post exp(d/tau_post) for d < 0 (Song, Miller & Abbott 2000)."""
+    from neurorec.models.spiking.network import STDP
+
+    rule = STDP(tau_pre=16.8, tau_post=33.7, a_pre=0.01, a_post=-0.005)
+    delays = np.arange(-40, 41, 8)
+    pre, post = Population("pre", 1, LIF(tau_mem=1.0)), Population("post", len(delays), LIF(tau_mem=1.0))
+    net = Network([pre, post], [Connection("input", "pre", np.eye(1 + len(delays))[:, :1], "current"),
+                                Connection("input", "post", np.eye(1 + len(delays))[:, 1:], "current"),
+                                Connection("pre", "post", np.full((1, len(delays)), 0.5), "v", plasticity=rule)],
+                  n_inputs=1 + len(delays), dt=1.0)
+    x = np.zeros((1, 200, 1 + len(delays)))
+    x[0, 100, 0] = 5.0                      # the pre spike at step 100
+    for j, d in enumerate(delays):
+        x[0, 100 + d, 1 + j] = 5.0          # post neuron j fires at step 100 + d
+    kw = {"codegen_target": "numpy"} if engine == "brian2" else {}
+    out = net.run(x, engine=engine, **kw)
+    s_pre, s_post = out.spikes["pre"][0], out.spikes["post"][0]
+    assert s_pre[:, 0].nonzero()[0].tolist() == [100]
+    assert [s_post[:, j].nonzero()[0].tolist() for j in range(len(delays))] == [[100 + d] for d in delays]
+    np.testing.assert_allclose(out.weights[2][0, 0] - 0.5, rule.window(delays * 1.0), rtol=1e-9, atol=1e-15)
+
+
+def test_plastic_connection_checks():
+    from neurorec.models.spiking.network import STDP
+
+    with pytest.raises(ValueError, match="no delay"):
+        Connection("a", "b", np.ones((2, 2)), plasticity=STDP(), delay=1.0)
+    with pytest.raises(ValueError, match="no delay"):
+        Connection("input", "b", np.ones((2, 2)), "current", plasticity=STDP())
+    with pytest.raises(ValueError, match="w_max"):
+        STDP(w_min=1.0, w_max=0.5)
+    with pytest.raises(ValueError, match="tau_pre"):
+        STDP(tau_pre=0.0)
+    with pytest.raises(ValueError, match="STDP rule"):
+        Connection("a", "b", np.ones((2, 2)), plasticity="stdp")

@@ -175,7 +175,8 @@ def run_network_brian2(net, inputs=None, *, n_steps: int | None = None, batch: i
         spike_mons[p.name] = b2.SpikeMonitor(g, record=True, codeobj_class=codeobj_class)
         objects.append(spike_mons[p.name])
         groups[p.name], descs[p.name] = g, desc
-    for c in net.connections:
+    plastic = {}
+    for index, c in enumerate(net.connections):
         if c.source == INPUT:
             continue
         desc = descs[c.target]
@@ -189,14 +190,29 @@ def run_network_brian2(net, inputs=None, *, n_steps: int | None = None, batch: i
         jj = (offs * n_tgt + coo.col[None, :]).reshape(-1)
         d = net.delay_steps(c)
         # the weight's name must not clash with a neuron variable (AdaptiveLIF has a "w")
-        syn = b2.Synapses(groups[c.source], groups[c.target],
-                          model=f"neurorec_w : {'1' if unit is None else 'volt'}",
-                          on_pre=f"{c.variable}_post += neurorec_w", delay=d * dt_q if d else None, namespace={},
-                          clock=clock, codeobj_class=codeobj_class, name=f"neurorec_{c.source}_{c.target}*")
+        unit_name = "1" if unit is None else "volt"
+        model, on_pre, on_post, namespace = f"neurorec_w : {unit_name}", f"{c.variable}_post += neurorec_w", None, {}
+        r = c.plasticity
+        if r is not None:  # brian2's STDP example: event-driven traces, pre pathway then post pathway
+            uf = 1 if unit is None else unit
+            model += (f"\ndneurorec_apre/dt = -neurorec_apre / stdp_tau_pre : {unit_name} (event-driven)"
+                      f"\ndneurorec_apost/dt = -neurorec_apost / stdp_tau_post : {unit_name} (event-driven)")
+            on_pre += ("\nneurorec_apre += stdp_a_pre"
+                       "\nneurorec_w = clip(neurorec_w + neurorec_apost, stdp_w_min, stdp_w_max)")
+            on_post = ("neurorec_apost += stdp_a_post"
+                       "\nneurorec_w = clip(neurorec_w + neurorec_apre, stdp_w_min, stdp_w_max)")
+            namespace = {"stdp_tau_pre": r.tau_pre * b2.ms, "stdp_tau_post": r.tau_post * b2.ms,
+                         "stdp_a_pre": r.a_pre * uf, "stdp_a_post": r.a_post * uf,
+                         "stdp_w_min": r.w_min * uf, "stdp_w_max": r.w_max * uf}
+        syn = b2.Synapses(groups[c.source], groups[c.target], model=model, on_pre=on_pre, on_post=on_post,
+                          delay=d * dt_q if d else None, namespace=namespace, clock=clock,
+                          codeobj_class=codeobj_class, name=f"neurorec_{c.source}_{c.target}*")
         syn.connect(i=ii, j=jj)
         w = np.tile(coo.data, B)
         syn.neurorec_w = w if unit is None else w * unit
         objects.append(syn)
+        if r is not None:
+            plastic[index] = (syn, coo, unit)
     for pop, var in record:
         mon = state_mons.setdefault(pop, [])
         mon.append(var)
@@ -229,4 +245,14 @@ def run_network_brian2(net, inputs=None, *, n_steps: int | None = None, batch: i
         unit = _var_unit(descs[pop], var)
         vals = np.asarray(q) if unit is None else np.asarray(q / unit)
         states[(pop, var)] = vals.reshape(B, net.population(pop).size, T).transpose(0, 2, 1).copy()
-    return NetworkRun(spikes=spikes, states=states, synops=synops)
+    weights = {}
+    for index, c in enumerate(net.connections):
+        if c.plasticity is None:
+            continue
+        W = np.zeros((B, *c.shape))
+        if index in plastic:
+            syn, coo, unit = plastic[index]
+            w = np.asarray(syn.neurorec_w[:]) if unit is None else np.asarray(syn.neurorec_w[:] / unit)
+            W[:, coo.row, coo.col] = w.reshape(B, -1)
+        weights[index] = W
+    return NetworkRun(spikes=spikes, states=states, synops=synops, weights=weights)

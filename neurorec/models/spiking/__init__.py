@@ -19,6 +19,7 @@ from neurorec.models.spiking.coding import (
 )
 from neurorec.models.spiking.lsm import LSM
 from neurorec.models.spiking.network import (
+    STDP,
     Connection,
     Network,
     NetworkRun,
@@ -47,7 +48,7 @@ from neurorec.models.spiking.snn import SpikingClassifier
 __all__ = ["LIF", "SynapticLIF", "AdaptiveLIF", "CobaLIF", "CubaLIF", "CubaLIFState", "NEURON_MODELS", "Brian2Model",
            "LIFState",
            "SynapticLIFState", "AdaptiveLIFState", "CobaLIFState", "refractory_steps", "simulate", "run_brian2",
-           "Population", "Connection", "Network", "NetworkRun", "run_network", "sparse_random", "LSM",
+           "STDP", "Population", "Connection", "Network", "NetworkRun", "run_network", "sparse_random", "LSM",
            "SpikingClassifier", "poisson_encode", "latency_encode", "delta_encode", "spike_count", "membrane_mean",
            "membrane_max", "first_spike"]
 

@@ -52,7 +52,7 @@ from scipy import sparse
 
 from neurorec.models.spiking.neurons import NEURON_MODELS
 
-__all__ = ["Population", "Connection", "Network", "NetworkRun", "run_network", "sparse_random", "count_synops",
+__all__ = ["STDP", "Population", "Connection", "Network", "NetworkRun", "run_network", "sparse_random", "count_synops",
            "input_currents", "ENGINES"]
 
 ENGINES = ("brian2", "numpy", "torch")
@@ -93,6 +93,56 @@ class Population:
         return tuple(f for f in state._fields if f != "refrac")
 
 
+@dataclass(frozen=True)
+class STDP:
+    r"""Pair-based spike-timing-dependent plasticity with all-to-all pairing (Song, Miller & Abbott 2000).
+
+    A presynaptic spike at :math:`t_{pre}` and a postsynaptic one at :math:`t_{post}` change the
+    weight by :math:`A_{pre} e^{-\Delta t/\tau_{pre}}` when :math:`\Delta t = t_{post} - t_{pre} \ge 0`
+    and by :math:`A_{post} e^{\Delta t/\tau_{post}}` when :math:`\Delta t < 0`, summed over all
+    pairs, and the weight is clipped to :math:`[w_{min}, w_{max}]` after every change. Implemented,
+    as in brian2's STDP example, with one trace per side: a presynaptic spike adds ``a_pre`` to
+    its trace, then adds the postsynaptic trace to the weight (depression); a postsynaptic spike
+    adds ``a_post`` to its trace, then adds the presynaptic trace (potentiation). Within a step the
+    presynaptic pathway acts first, so a pre and a post spike in the same step count as
+    :math:`\Delta t = 0` (potentiation). The defaults are Song et al.'s ratios:
+    :math:`\tau_{pre} = \tau_{post} = 20` ms, :math:`A_{post} = -1.05 A_{pre}`, in units of
+    :math:`w_{max}`.
+
+    Parameters
+    ----------
+    tau_pre, tau_post : float
+        Trace time constants (ms).
+    a_pre, a_post : float
+        Trace increments (weight units): ``a_pre > 0`` potentiates, ``a_post < 0`` depresses.
+    w_min, w_max : float
+        Bounds of the weights.
+    """
+
+    tau_pre: float = 20.0
+    tau_post: float = 20.0
+    a_pre: float = 0.01
+    a_post: float = -0.0105
+    w_min: float = 0.0
+    w_max: float = 1.0
+
+    def __post_init__(self):
+        for name in ("tau_pre", "tau_post"):
+            v = getattr(self, name)
+            if not (isinstance(v, numbers.Real) and math.isfinite(v) and v > 0):
+                raise ValueError(f"STDP {name} must be a positive time constant in ms, got {v!r}.")
+        for name in ("a_pre", "a_post", "w_min", "w_max"):
+            if not (isinstance(getattr(self, name), numbers.Real) and math.isfinite(getattr(self, name))):
+                raise ValueError(f"STDP {name} must be a finite number, got {getattr(self, name)!r}.")
+        if not self.w_max > self.w_min:
+            raise ValueError(f"STDP w_max={self.w_max!r} must be above w_min={self.w_min!r}.")
+
+    def window(self, delta_t):
+        r"""Weight change of one spike pair against :math:`\Delta t = t_{post} - t_{pre}` (ms)."""
+        d = np.asarray(delta_t, dtype=np.float64)
+        return np.where(d >= 0, self.a_pre * np.exp(-d / self.tau_pre), self.a_post * np.exp(d / self.tau_post))
+
+
 @dataclass(frozen=True, eq=False)
 class Connection:
     """Weighted synapses from ``source`` to ``target``.
@@ -113,6 +163,10 @@ class Connection:
         :math:`x[n] W` is the neuron's input current of step :math:`n`.
     delay : float
         Transmission delay in ms, a multiple of the network's ``dt`` (0 for input connections).
+    plasticity : STDP, optional
+        Makes the weights plastic (population sources, no delay). The synapses are the stored
+        entries of a sparse ``weight`` (explicit zeros included) or every pair of a dense one;
+        :attr:`NetworkRun.weights` holds the weights at the end of a run.
     """
 
     source: str
@@ -120,12 +174,21 @@ class Connection:
     weight: Any
     variable: str = "v"
     delay: float = 0.0
+    plasticity: STDP | None = None
 
     def __post_init__(self):
         w = self.weight
+        if self.plasticity is not None and not isinstance(self.plasticity, STDP):
+            raise ValueError(f"Connection {self.source}->{self.target}: plasticity must be an STDP rule or None, "
+                             f"got {type(self.plasticity).__name__}.")
+        if self.plasticity is not None and (self.source == INPUT or self.delay != 0):
+            raise ValueError(f"Connection {self.source}->{self.target}: plastic connections must come from a "
+                             "population, with no delay.")
         if sparse.issparse(w):
             w = sparse.csr_matrix(w, dtype=np.float64)
-            w.eliminate_zeros()
+            if self.plasticity is None:
+                w.eliminate_zeros()
+            w.sort_indices()
             if not np.isfinite(w.data).all():
                 raise ValueError(f"Connection {self.source}->{self.target}: weight contains NaN or infinite values.")
         else:
@@ -135,7 +198,11 @@ class Connection:
                                  f"(n_source, n_target) array, got shape {w.shape}.")
             if not np.isfinite(w).all():
                 raise ValueError(f"Connection {self.source}->{self.target}: weight contains NaN or infinite values.")
-            w = sparse.csr_matrix(w)
+            if self.plasticity is None:
+                w = sparse.csr_matrix(w)
+            else:  # every pair is a synapse, zeros included
+                rows, cols = np.indices(w.shape).reshape(2, -1)
+                w = sparse.csr_matrix((w.ravel(), (rows, cols)), shape=w.shape)
         object.__setattr__(self, "weight", w)
         if isinstance(self.delay, bool) or not (isinstance(self.delay, numbers.Real) and math.isfinite(self.delay)
                                                  and self.delay >= 0):
@@ -294,11 +361,15 @@ class NetworkRun:
         ``{(population, variable): array (batch, T, size)}`` recorded after each step.
     synops : float
         Synaptic operations over the whole run and batch (see the module docstring).
+    weights : dict
+        ``{index of the connection in net.connections: array (batch, n_source, n_target)}``: the
+        final weights of the plastic connections (0 where there is no synapse).
     """
 
     spikes: dict
     states: dict = field(default_factory=dict)
     synops: float = 0.0
+    weights: dict = field(default_factory=dict)
 
 
 def _check_run_args(net: Network, inputs, n_steps, batch, record, initial):
@@ -434,6 +505,7 @@ class _Synapse:
         # With a refractory period, v is "(unless refractory)" and brian2 ignores every write to it
         # while the neuron is refractory, the step of the spike included.
         self.masked = c.variable == "v" and (tgt.reset == "zero" or tgt.refractory > 0)
+        self.stdp = c.plasticity
         if xp is np:
             self.WT = c.weight.T.tocsr()
             self.torch = False
@@ -452,6 +524,36 @@ class _Synapse:
                         xp.as_tensor(wt.data, dtype=dtype), wt.shape, device=device)
                 self.W = None
 
+    def make_plastic(self, c: Connection, B: int, xp, dtype, device, dt: float) -> None:
+        """Per-copy dense weights (B, n_source, n_target), the synapse mask and the two traces."""
+        dense, mask = c.weight.toarray(), np.zeros(c.shape, bool)
+        coo = c.weight.tocoo()
+        mask[coo.row, coo.col] = True  # the stored entries, explicit zeros included
+        if xp is np:
+            self.Wp = np.broadcast_to(dense, (B, *c.shape)).copy()
+            self.mask = mask.astype(np.float64)
+        else:
+            self.Wp = xp.as_tensor(dense, dtype=dtype, device=device).expand(B, *c.shape).clone()
+            self.mask = xp.as_tensor(mask, dtype=dtype, device=device)
+        self.x_pre = self.Wp[:, :, 0] * 0.0
+        self.x_post = self.Wp[:, 0, :] * 0.0
+        self.decay_pre = math.exp(-dt / self.stdp.tau_pre)
+        self.decay_post = math.exp(-dt / self.stdp.tau_post)
+
+    def plastic_step(self, xp, s_pre, s_post):
+        """brian2's order: presynaptic pathway (jump with the old weights, trace, depression),
+        then postsynaptic pathway (trace, potentiation); returns the jump (B, n_target)."""
+        r = self.stdp
+        jump = (s_pre[:, :, None] * self.Wp).sum(1)
+        self.x_pre = self.x_pre * self.decay_pre + r.a_pre * s_pre
+        self.x_post = self.x_post * self.decay_post
+        self.Wp = _clip(xp, self.Wp + s_pre[:, :, None] * self.x_post[:, None, :] * self.mask, r.w_min, r.w_max,
+                        self.mask, s_pre[:, :, None])
+        self.x_post = self.x_post + r.a_post * s_post
+        self.Wp = _clip(xp, self.Wp + s_post[:, None, :] * self.x_pre[:, :, None] * self.mask, r.w_min, r.w_max,
+                        self.mask, s_post[:, None, :])
+        return jump
+
     def deliver(self, s):
         """Summed jumps ``s @ W`` for presynaptic spikes ``s`` of shape (B, n_source)."""
         if not self.torch:
@@ -459,6 +561,13 @@ class _Synapse:
         if self.W is not None:
             return s @ self.W
         return (self.WT_sparse @ s.T.contiguous()).T
+
+
+def _clip(xp, W, lo, hi, mask, touched):
+    """Clip the synapses a spike just updated (``touched`` broadcast against ``mask``)."""
+    clipped = xp.clip(W, lo, hi) if xp is np else W.clamp(lo, hi)
+    upd = (mask * touched) > 0
+    return xp.where(upd, clipped, W)
 
 
 def _resolve_xp(xp):
@@ -536,7 +645,15 @@ def run_network(net: Network, inputs=None, *, n_steps: int | None = None, batch:
         for var, value in init.get(p.name, {}).items():
             st = st._replace(**{var: const(value)})
         state[p.name] = st
-    syn = [_Synapse(net, c, xp, tdtype, dev) for c in net.connections if c.source != INPUT]
+    syn, plastic = [], {}
+    for index, c in enumerate(net.connections):
+        if c.source == INPUT:
+            continue
+        sy = _Synapse(net, c, xp, tdtype, dev)
+        if c.plasticity is not None:
+            sy.make_plastic(c, B, xp, tdtype, dev, net.dt)
+            plastic[index] = sy
+        syn.append(sy)
     max_delay = max((s.delay for s in syn), default=0)
     history = {p.name: [zeros(p.size)] * (max_delay + 1) for p in pops}  # ring of past spikes
     spikes_out = {p.name: [] for p in pops}
@@ -556,7 +673,7 @@ def run_network(net: Network, inputs=None, *, n_steps: int | None = None, batch:
             ring.append(s)
         for sy in syn:
             s_pre = history[sy.source][max_delay - sy.delay]
-            jump = sy.deliver(s_pre)
+            jump = sy.plastic_step(xp, s_pre, fired[sy.target]) if sy.stdp is not None else sy.deliver(s_pre)
             if sy.masked:
                 jump = jump * (1.0 - closed[sy.target])
             st = state[sy.target]
@@ -569,4 +686,5 @@ def run_network(net: Network, inputs=None, *, n_steps: int | None = None, batch:
         stacked = xp.stack(spikes_out[p.name], 1)
         spikes_out[p.name] = stacked if is_torch else stacked.astype(np.uint8)
     states = {key: xp.stack(v, 1) for key, v in states_out.items()}
-    return NetworkRun(spikes=spikes_out, states=states, synops=count_synops(net, spikes_out, x))
+    weights = {i: (sy.Wp * sy.mask) for i, sy in plastic.items()}
+    return NetworkRun(spikes=spikes_out, states=states, synops=count_synops(net, spikes_out, x), weights=weights)
