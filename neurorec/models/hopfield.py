@@ -54,6 +54,43 @@ def _sign_keep(xp, field, current):
     return xp.where(new == 0, current, new)
 
 
+def _settle(model, cues, fields):
+    """The asynchronous (or synchronous) recall loop shared by :class:`Hopfield` and
+    :class:`DenseAssociativeMemory`.
+
+    ``fields(ops)`` returns ``(unit_field, all_fields)``: ``unit_field(s, i)`` is the field deciding
+    unit ``i`` (B,), ``all_fields(s)`` the fields of every unit for a synchronous update, or
+    ``None`` for asynchronous sweeps in a random order drawn from ``model.seed``. Returns
+    ``(states, steps)`` in the patterns' encoding (see :meth:`Hopfield.recall`).
+    """
+    model._check_fitted("recall")
+    s0, _, single = _as_patterns(cues, "cues", model.n_features_in_)
+    ops = Ops(model.backend, model.device, model.dtype)
+    xp = ops.xp
+    unit_field, all_fields = fields(ops)
+    s = ops.asarray(s0.copy())  # updated in place: never the caller's array
+    B, N = s0.shape
+    steps = np.full(B, model.max_steps, dtype=np.int64)
+    active = np.ones(B, dtype=bool)
+    rng = np.random.default_rng(model.seed)
+    for step in range(1, model.max_steps + 1):
+        before = s.clone() if ops.is_torch else s.copy()
+        if all_fields is not None:
+            s = _sign_keep(xp, all_fields(s), s)
+        else:
+            for i in rng.permutation(N).tolist():
+                s[:, i] = _sign_keep(xp, unit_field(s, i), s[:, i])
+        changed = ops.to_numpy((s != before).any(1))
+        steps[active & ~changed] = step - 1  # sweeps that changed a unit
+        active &= changed
+        if not active.any():
+            break
+    out = ops.to_numpy(s).astype(np.float64)
+    if model.binary01_:
+        out = (out + 1.0) / 2.0
+    return (out[0], steps[0]) if single else (out, steps)
+
+
 class Hopfield(Model):
     r"""Binary Hopfield network with Hebbian, Storkey or pseudo-inverse learning.
 
@@ -163,32 +200,11 @@ class Hopfield(Model):
         """Settle from each cue: returns ``(states, steps)``, the final states in the patterns'
         encoding and the number of sweeps (async) or updates (sync) that changed a unit before the
         cue settled (0 for a fixed point; ``max_steps`` when it did not settle)."""
-        self._check_fitted("recall")
-        s0, _, single = _as_patterns(cues, "cues", self.n_features_in_)
-        ops = Ops(self.backend, self.device, self.dtype)
-        xp = ops.xp
-        W = ops.asarray(self.W_)
-        s = ops.asarray(s0.copy())  # updated in place: never the caller's array
-        B, N = s0.shape
-        steps = np.full(B, self.max_steps, dtype=np.int64)
-        active = np.ones(B, dtype=bool)
-        rng = np.random.default_rng(self.seed)
-        for step in range(1, self.max_steps + 1):
-            before = s.clone() if ops.is_torch else s.copy()
-            if self.update == "sync":
-                s = _sign_keep(xp, s @ W, s)
-            else:
-                for i in rng.permutation(N).tolist():
-                    s[:, i] = _sign_keep(xp, s @ W[:, i], s[:, i])
-            changed = ops.to_numpy((s != before).any(1))
-            steps[active & ~changed] = step - 1  # sweeps that changed a unit
-            active &= changed
-            if not active.any():
-                break
-        out = ops.to_numpy(s).astype(np.float64)
-        if self.binary01_:
-            out = (out + 1.0) / 2.0
-        return (out[0], steps[0]) if single else (out, steps)
+        def fields(ops):
+            W = ops.asarray(self.W_)
+            return (lambda s, i: s @ W[:, i]), ((lambda s: s @ W) if self.update == "sync" else None)
+
+        return _settle(self, cues, fields)
 
     def predict(self, X):
         """The recalled states of the cues ``X`` (see :meth:`recall`)."""
@@ -381,32 +397,18 @@ class DenseAssociativeMemory(Model):
 
     def recall(self, cues):
         """``(states, steps)`` as :meth:`Hopfield.recall`."""
-        self._check_fitted("recall")
-        s0, _, single = _as_patterns(cues, "cues", self.n_features_in_)
-        ops = Ops(self.backend, self.device, self.dtype)
-        xp = ops.xp
-        Xi = ops.asarray(self.patterns_)
-        s = ops.asarray(s0.copy())
-        B, N = s0.shape
-        steps = np.full(B, self.max_steps, dtype=np.int64)
-        active = np.ones(B, dtype=bool)
-        rng = np.random.default_rng(self.seed)
-        for step in range(1, self.max_steps + 1):
-            before = s.clone() if ops.is_torch else s.copy()
-            for i in rng.permutation(N).tolist():
+
+        def fields(ops):
+            Xi = ops.asarray(self.patterns_)
+
+            def unit_field(s, i):
                 rest = s @ Xi.T - s[:, i:i + 1] * Xi[:, i][None, :]   # (B, P): sum over j != i
-                plus = self._F(xp, rest + Xi[:, i][None, :]).sum(1)
-                minus = self._F(xp, rest - Xi[:, i][None, :]).sum(1)
-                s[:, i] = _sign_keep(xp, plus - minus, s[:, i])
-            changed = ops.to_numpy((s != before).any(1))
-            steps[active & ~changed] = step - 1
-            active &= changed
-            if not active.any():
-                break
-        out = ops.to_numpy(s).astype(np.float64)
-        if self.binary01_:
-            out = (out + 1.0) / 2.0
-        return (out[0], steps[0]) if single else (out, steps)
+                return (self._F(ops.xp, rest + Xi[:, i][None, :]).sum(1)
+                        - self._F(ops.xp, rest - Xi[:, i][None, :]).sum(1))
+
+            return unit_field, None
+
+        return _settle(self, cues, fields)
 
     def predict(self, X):
         """The recalled states of the cues ``X``."""
