@@ -124,14 +124,17 @@ def _var_unit(desc, var: str):
 
 
 def run_network_brian2(net, inputs=None, *, n_steps: int | None = None, batch: int | None = None,
-                       record=(), initial=None, codegen_target: str = "cython"):
+                       record=(), initial=None, sources=None, codegen_target: str = "cython"):
     """Simulate a :class:`~neurorec.models.spiking.network.Network` in brian2.
 
     Each population becomes one ``NeuronGroup`` holding the ``batch`` independent copies side by
     side (copy ``b`` is neurons ``b*size ... (b+1)*size - 1``), each connection one ``Synapses``
     object with ``on_pre: variable_post += w``, block-diagonal over the copies, with its delay;
     the external input ``x[n] @ W_in`` of every population with input connections is a
-    ``TimedArray`` read in the ``'start'`` slot. Arguments and result as
+    ``TimedArray`` read in the ``'start'`` slot; a
+    :class:`~neurorec.models.spiking.sources.SpikeSource` population is a ``SpikeGeneratorGroup``
+    emitting the given events (copy ``b``'s neuron ``i`` at step ``n`` is index ``b*size + i`` at
+    time ``n * dt``). Arguments and result as
     :func:`neurorec.models.spiking.network.run_network` (``codegen_target`` as in
     :func:`run_brian2`); spikes and recorded states come back as numpy arrays.
     """
@@ -140,13 +143,22 @@ def run_network_brian2(net, inputs=None, *, n_steps: int | None = None, batch: i
     b2 = require("brian2")
     if inputs is not None and type(inputs).__module__.startswith("torch"):
         inputs = inputs.detach().cpu().double().numpy()
-    x, B, T, record, init = _check_run_args(net, inputs, n_steps, batch, record, initial)
+    x, B, T, record, init, sources = _check_run_args(net, inputs, n_steps, batch, record, initial, sources)
     codeobj_class = _codeobj_class(codegen_target)
     dt_q = net.dt * b2.ms
     clock = b2.Clock(dt=dt_q, name="neurorec_clock*")  # one clock for all objects: brian2's single-clock loop
     currents = input_currents(net, x) if x is not None else {}
     groups, descs, objects, spike_mons, state_mons = {}, {}, [], {}, {}
     for p in net.populations:
+        if p.is_source:
+            trains = sources[p.name]
+            order = np.lexsort((trains.copy * p.size + trains.neuron, trains.step))  # by time, then index
+            g = b2.SpikeGeneratorGroup(B * p.size, (trains.copy * p.size + trains.neuron)[order],
+                                       trains.step[order] * dt_q, sorted=True, clock=clock,
+                                       codeobj_class=codeobj_class, name=f"neurorec_{p.name}*")
+            objects.append(g)
+            groups[p.name] = g
+            continue
         desc = p.neuron.brian2_equations()
         namespace = dict(desc.namespace)
         N = p.size
@@ -225,6 +237,9 @@ def run_network_brian2(net, inputs=None, *, n_steps: int | None = None, batch: i
 
     spikes, states, events = {}, {}, {}
     for p in net.populations:
+        if p.is_source:  # the caller's own events
+            events[p.name] = (sources[p.name].step, sources[p.name].neuron)
+            continue
         mon = spike_mons[p.name]
         arr = np.zeros((B, T, p.size), dtype=np.uint8)
         steps = np.rint(np.asarray(mon.t / dt_q)).astype(np.int64)

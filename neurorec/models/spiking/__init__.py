@@ -44,11 +44,13 @@ from neurorec.models.spiking.neurons import (
     simulate,
 )
 from neurorec.models.spiking.snn import SpikingClassifier
+from neurorec.models.spiking.sources import SpikeSource, SpikeTrains
 
 __all__ = ["LIF", "SynapticLIF", "AdaptiveLIF", "CobaLIF", "CubaLIF", "CubaLIFState", "NEURON_MODELS", "Brian2Model",
            "LIFState",
            "SynapticLIFState", "AdaptiveLIFState", "CobaLIFState", "refractory_steps", "simulate", "run_brian2",
-           "STDP", "Population", "Connection", "Network", "NetworkRun", "run_network", "sparse_random", "LSM",
+           "STDP", "SpikeSource", "SpikeTrains", "Population", "Connection", "Network", "NetworkRun", "run_network",
+           "sparse_random", "LSM",
            "SpikingClassifier", "poisson_encode", "latency_encode", "delta_encode", "spike_count", "membrane_mean",
            "membrane_max", "first_spike"]
 

@@ -3,8 +3,11 @@ r"""Spiking networks: a backend-independent description and the step engine that
 A :class:`Network` is a set of :class:`Population` objects (``size`` neurons of one neuron
 description from :mod:`neurorec.models.spiking.neurons`) and :class:`Connection` objects (a weight
 matrix, dense or sparse, from a population or from the external input to a population, with a
-transmission delay). It is pure description: :func:`run_network` simulates it with the shared
-step functions on numpy or torch (CPU or CUDA), and
+transmission delay). A population may also be a
+:class:`~neurorec.models.spiking.sources.SpikeSource`, whose spikes are given to the run
+(``sources={name: SpikeTrains}``, e.g. Poisson trains with correlated groups), the same events on
+every engine. It is pure description: :func:`run_network` simulates it with the shared step
+functions on numpy or torch (CPU or CUDA), and
 :func:`neurorec.backends.brian2.run_network_brian2` builds the same network in brian2.
 :meth:`Network.run` picks the engine.
 
@@ -51,8 +54,10 @@ import numpy as np
 from scipy import sparse
 
 from neurorec.models.spiking.neurons import NEURON_MODELS
+from neurorec.models.spiking.sources import SpikeSource, SpikeTrains
 
-__all__ = ["STDP", "Population", "Connection", "Network", "NetworkRun", "run_network", "sparse_random", "count_synops",
+__all__ = ["STDP", "SpikeSource", "SpikeTrains", "Population", "Connection", "Network", "NetworkRun", "run_network",
+           "sparse_random", "count_synops",
            "input_currents", "ENGINES"]
 
 ENGINES = ("brian2", "numpy", "torch")
@@ -69,8 +74,10 @@ class Population:
         Unique name (not ``"input"``, which names the external input).
     size : int
         Number of neurons.
-    neuron : LIF, SynapticLIF, AdaptiveLIF or CobaLIF
-        The neuron description (see :mod:`neurorec.models.spiking.neurons`).
+    neuron : LIF, SynapticLIF, AdaptiveLIF, CobaLIF, CubaLIF or SpikeSource
+        The neuron description (see :mod:`neurorec.models.spiking.neurons`), or
+        :class:`~neurorec.models.spiking.sources.SpikeSource` for a population of given spike
+        trains (passed to the run as ``sources``).
     """
 
     name: str
@@ -82,9 +89,15 @@ class Population:
             raise ValueError(f"Population name must be a Python identifier other than {INPUT!r}, got {self.name!r}.")
         if isinstance(self.size, bool) or not isinstance(self.size, int | np.integer) or self.size < 1:
             raise ValueError(f"Population {self.name!r}: size must be a positive integer, got {self.size!r}.")
-        if not isinstance(self.neuron, tuple(NEURON_MODELS.values())):
+        if not isinstance(self.neuron, (*NEURON_MODELS.values(), SpikeSource)):
             raise ValueError(f"Population {self.name!r}: neuron must be one of "
-                             f"{[c.__name__ for c in NEURON_MODELS.values()]}, got {type(self.neuron).__name__}.")
+                             f"{[c.__name__ for c in NEURON_MODELS.values()] + ['SpikeSource']}, "
+                             f"got {type(self.neuron).__name__}.")
+
+    @property
+    def is_source(self) -> bool:
+        """Whether the population is a :class:`SpikeSource` (given spikes, no state)."""
+        return isinstance(self.neuron, SpikeSource)
 
     @property
     def variables(self) -> tuple[str, ...]:
@@ -298,6 +311,9 @@ class Network:
                 raise ValueError(f"connections must be Connection objects, got {type(c).__name__}.")
             if c.target not in by_name:
                 raise ValueError(f"Connection {c.source}->{c.target}: unknown target population; have {names}.")
+            if by_name[c.target].is_source:
+                raise ValueError(f"Connection {c.source}->{c.target}: {c.target!r} is a SpikeSource (given "
+                                 "spikes); it cannot receive connections.")
             n_src = self.n_inputs if c.source == INPUT else (by_name[c.source].size if c.source in by_name else None)
             if n_src is None:
                 raise ValueError(f"Connection {c.source}->{c.target}: unknown source; have {names} and 'input'.")
@@ -330,7 +346,8 @@ class Network:
         return sum(c.n_synapses for c in self.connections)
 
     def run(self, inputs=None, *, n_steps: int | None = None, batch: int | None = None, engine: str = "numpy",
-            record: Sequence[tuple[str, str]] = (), initial: Mapping | None = None, **engine_kwargs):
+            record: Sequence[tuple[str, str]] = (), initial: Mapping | None = None, sources: Mapping | None = None,
+            **engine_kwargs):
         """Simulate the network; see :func:`run_network` for the arguments.
 
         ``engine`` is ``"brian2"`` (brian2's runtime engine, through
@@ -341,10 +358,10 @@ class Network:
             from neurorec.backends.brian2 import run_network_brian2
 
             return run_network_brian2(self, inputs, n_steps=n_steps, batch=batch, record=record,
-                                      initial=initial, **engine_kwargs)
+                                      initial=initial, sources=sources, **engine_kwargs)
         if engine in ("numpy", "torch"):
             return run_network(self, inputs, n_steps=n_steps, batch=batch, record=record, initial=initial,
-                               xp=engine, **engine_kwargs)
+                               sources=sources, xp=engine, **engine_kwargs)
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}.")
 
 
@@ -372,8 +389,42 @@ class NetworkRun:
     weights: dict = field(default_factory=dict)
 
 
-def _check_run_args(net: Network, inputs, n_steps, batch, record, initial):
-    """Validated ``(x (B, T, n_inputs) float64 or None, B, T, record, initial)``."""
+def _check_sources(net: Network, sources) -> dict:
+    """``{name: SpikeTrains}`` for every SpikeSource population, checked against its size."""
+    src = {p.name: p for p in net.populations if p.is_source}
+    given = dict(sources or {})
+    unknown = sorted(set(given) - set(src))
+    if unknown:
+        raise ValueError(f"sources: {unknown} are not SpikeSource populations; have {sorted(src)}.")
+    missing = sorted(set(src) - set(given))
+    if missing:
+        raise ValueError(f"sources: no spikes given for the SpikeSource population(s) {missing}; pass "
+                         "sources={name: SpikeTrains or a 0/1 array (batch, T, size)}.")
+    out = {}
+    for name, trains in given.items():
+        if not isinstance(trains, SpikeTrains):
+            trains = SpikeTrains.from_dense(trains)
+        if trains.shape[2] != src[name].size:
+            raise ValueError(f"sources[{name!r}] has {trains.shape[2]} neurons, population {name!r} has "
+                             f"{src[name].size}.")
+        out[name] = trains
+    shapes = {t.shape[:2] for t in out.values()}
+    if len(shapes) > 1:
+        raise ValueError(f"sources disagree on (batch, n_steps): {sorted(shapes)}.")
+    return out
+
+
+def _check_run_args(net: Network, inputs, n_steps, batch, record, initial, sources=None):
+    """Validated ``(x (B, T, n_inputs) float64 or None, B, T, record, initial, sources)``."""
+    sources = _check_sources(net, sources)
+    if sources:
+        B_src, T_src = next(iter(sources.values())).shape[:2]
+        if inputs is None:
+            if n_steps is not None and n_steps != T_src:
+                raise ValueError(f"n_steps={n_steps} disagrees with the sources' {T_src} steps.")
+            if batch is not None and batch != B_src:
+                raise ValueError(f"batch={batch} disagrees with the sources' batch of {B_src}.")
+            n_steps, batch = T_src, B_src
     if inputs is not None:
         x = inputs
         is_torch = type(x).__module__.startswith("torch")
@@ -434,7 +485,9 @@ def _check_run_args(net: Network, inputs, n_steps, batch, record, initial):
             if not np.isfinite(arr).all():
                 raise ValueError(f"initial[{pop!r}][{var!r}] contains NaN or infinite values.")
             init[pop][var] = arr
-    return x, B, T, tuple(dict.fromkeys(record)), init  # a variable asked for twice is recorded once
+    if sources and (B, T) != (B_src, T_src):
+        raise ValueError(f"the sources' (batch, n_steps) = {(B_src, T_src)} disagree with the inputs' {(B, T)}.")
+    return x, B, T, tuple(dict.fromkeys(record)), init, sources  # a variable asked for twice is recorded once
 
 
 def input_currents(net: Network, x) -> dict:
@@ -475,7 +528,8 @@ def input_synops(net: Network, x) -> float:
 def count_synops(net: Network, spikes: Mapping, x=None) -> float:
     """Synaptic operations of a run: input operations (:func:`input_synops`) plus, for every
     connection, the presynaptic spikes that reach their target within the run (all but those of
-    the last ``delay`` steps) times their fan-out. ``spikes``: ``{population: (B, T, N)}``."""
+    the last ``delay`` steps) times their fan-out. ``spikes``: ``{population: (B, T, N) array or
+    SpikeTrains}``."""
     total = input_synops(net, x) if x is not None else 0.0
     for c in net.connections:
         if c.source == INPUT:
@@ -483,6 +537,9 @@ def count_synops(net: Network, spikes: Mapping, x=None) -> float:
         s = spikes[c.source]
         T, d = s.shape[1], net.delay_steps(c)
         if d >= T:
+            continue
+        if isinstance(s, SpikeTrains):
+            total += float(s.counts(before=T - d) @ np.diff(c.weight.indptr))
             continue
         part = s[:, :T - d]
         if type(part).__module__.startswith("torch"):
@@ -563,6 +620,31 @@ class _Synapse:
         return (self.WT_sparse @ s.T.contiguous()).T
 
 
+class _SourceFeed:
+    """The spikes of one SpikeSource population, step by step, as dense (B, N) arrays."""
+
+    def __init__(self, trains: SpikeTrains, xp, dtype, device):
+        B, T, N = trains.shape
+        order = np.argsort(trains.step, kind="stable")
+        self.bounds = np.searchsorted(trains.step[order], np.arange(T + 1))
+        self.xp, self.shape = xp, (B, N)
+        if xp is np:
+            self.copy, self.neuron = trains.copy[order], trains.neuron[order]
+            self.empty = np.zeros((B, N))
+        else:
+            self.copy = xp.as_tensor(trains.copy[order], device=device)
+            self.neuron = xp.as_tensor(trains.neuron[order], device=device)
+            self.empty = xp.zeros((B, N), dtype=dtype, device=device)
+
+    def at(self, n: int):
+        a, b = self.bounds[n], self.bounds[n + 1]
+        if a == b:
+            return self.empty
+        s = self.empty.copy() if self.xp is np else self.empty.clone()
+        s[self.copy[a:b], self.neuron[a:b]] = 1.0
+        return s
+
+
 def _clip(xp, W, lo, hi, mask, touched):
     """Clip the synapses a spike just updated (``touched`` broadcast against ``mask``)."""
     clipped = xp.clip(W, lo, hi) if xp is np else W.clamp(lo, hi)
@@ -581,8 +663,9 @@ def _resolve_xp(xp):
 
 
 def run_network(net: Network, inputs=None, *, n_steps: int | None = None, batch: int | None = None,
-                record: Sequence[tuple[str, str]] = (), initial: Mapping | None = None, xp="numpy",
-                device: str = "cpu", dtype: str = "float64") -> NetworkRun:
+                record: Sequence[tuple[str, str]] = (), initial: Mapping | None = None,
+                sources: Mapping | None = None, xp="numpy", device: str = "cpu",
+                dtype: str = "float64") -> NetworkRun:
     """Simulate ``net`` with the shared step functions on numpy or torch.
 
     Parameters
@@ -598,6 +681,10 @@ def run_network(net: Network, inputs=None, *, n_steps: int | None = None, batch:
     initial : dict, optional
         ``{population: {variable: array broadcastable to (batch, size)}}``: initial values
         replacing the resting state (e.g. random membrane potentials).
+    sources : dict, optional
+        ``{population: SpikeTrains or 0/1 array (batch, T, size)}``: the spikes of every
+        :class:`SpikeSource` population (they fix ``batch`` and ``n_steps`` when there is no input).
+        Source populations are left out of :attr:`NetworkRun.spikes` (the caller has them).
     xp : {"numpy", "torch"}
         Array library of the simulation.
     device, dtype : str
@@ -610,7 +697,7 @@ def run_network(net: Network, inputs=None, *, n_steps: int | None = None, batch:
     xp = _resolve_xp(xp)
     if xp is np and inputs is not None and type(inputs).__module__.startswith("torch"):
         inputs = inputs.detach().cpu().double().numpy()
-    x, B, T, record, init = _check_run_args(net, inputs, n_steps, batch, record, initial)
+    x, B, T, record, init, sources = _check_run_args(net, inputs, n_steps, batch, record, initial, sources)
     is_torch = xp is not np
     if is_torch:
         if dtype not in ("float32", "float64"):
@@ -637,7 +724,8 @@ def run_network(net: Network, inputs=None, *, n_steps: int | None = None, batch:
             return np.array(a, dtype=np.float64)
 
     currents = input_currents(net, x) if x is not None else {}
-    pops = net.populations
+    feeds = {name: _SourceFeed(trains, xp, tdtype, dev) for name, trains in sources.items()}
+    pops = [p for p in net.populations if not p.is_source]
     d = {p.name: p.neuron.decays(net.dt) for p in pops}
     state = {}
     for p in pops:
@@ -655,12 +743,17 @@ def run_network(net: Network, inputs=None, *, n_steps: int | None = None, batch:
             plastic[index] = sy
         syn.append(sy)
     max_delay = max((s.delay for s in syn), default=0)
-    history = {p.name: [zeros(p.size)] * (max_delay + 1) for p in pops}  # ring of past spikes
+    history = {p.name: [zeros(p.size)] * (max_delay + 1) for p in net.populations}  # ring of past spikes
     spikes_out = {p.name: [] for p in pops}
     states_out = {key: [] for key in record}
     zero_current = {p.name: zeros(p.size) for p in pops if p.name not in currents}
     for n in range(T):
         fired, closed = {}, {}
+        for name, feed in feeds.items():
+            fired[name] = feed.at(n)
+            ring = history[name]
+            ring.pop(0)
+            ring.append(fired[name])
         for p in pops:
             cur = currents[p.name][:, n] if p.name in currents else zero_current[p.name]
             free = state[p.name].refrac <= 0.5
@@ -687,4 +780,5 @@ def run_network(net: Network, inputs=None, *, n_steps: int | None = None, batch:
         spikes_out[p.name] = stacked if is_torch else stacked.astype(np.uint8)
     states = {key: xp.stack(v, 1) for key, v in states_out.items()}
     weights = {i: (sy.Wp * sy.mask) for i, sy in plastic.items()}
-    return NetworkRun(spikes=spikes_out, states=states, synops=count_synops(net, spikes_out, x), weights=weights)
+    synops = count_synops(net, {**spikes_out, **sources}, x)
+    return NetworkRun(spikes=spikes_out, states=states, synops=synops, weights=weights)
