@@ -73,3 +73,19 @@ def test_hopfield_mnist_quick(tmp_path):
     assert (tmp_path / "hopfield_mnist.png").stat().st_size > 0
     m = df.groupby("model")["hidden_pixels"].mean()
     assert m["modern (beta 0.5)"] > m["hebbian"]
+
+
+def test_stdp_quick(tmp_path):
+    pytest.importorskip("brian2")
+    out = _run("stdp.py", tmp_path, "--codegen-target", "numpy")
+    for name in ("window.csv", "song.csv", "song_weights.csv", "engine_check.csv", "stdp_window.png",
+                 "stdp_song.png"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    import pandas as pd
+
+    win = pd.read_csv(tmp_path / "window.csv")
+    assert set(win["engine"]) == {"brian2", "torch"}
+    assert (win["dw"] - win["theory"]).abs().max() < 1e-12
+    chk = pd.read_csv(tmp_path / "engine_check.csv").iloc[0]
+    assert chk["output_spikes_differing"] == 0 and chk["max_weight_difference_over_gmax"] < 1e-9
+    assert "correlated group" in out
