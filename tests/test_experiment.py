@@ -653,3 +653,93 @@ def test_runs_pin_torch_and_blas_threads_and_restore_them():
     assert [p["num_threads"] for p in threadpool_info()] == blas_before
     with _Threads(None):                       # None leaves everything alone
         assert torch.get_num_threads() == before
+
+
+# ------------------------------------------------------------------------------------------
+# a model restricted to some tasks (the model key ``tasks``)
+# ------------------------------------------------------------------------------------------
+
+def _restricted(tasks, name="only"):
+    return {"name": name, "class": "_standins:ConstModel", "params": {"offset": 1.0}, "tasks": tasks}
+
+
+def test_model_tasks_list_runs_the_model_only_there_and_skips_the_rest(tmp_path):
+    db = tmp_path / "r.sqlite"
+    grid = [S.ToyForecast(), S.ToyClassify()]
+    df = compare([_restricted(["toy_classify"]), {"name": "all", "model": S.ConstModel()}], grid, [0, 1],
+                 store=db, progress=False)
+    sk = df[(df.model == "only") & (df.task == "toy_forecast")]
+    assert len(sk) == 4 and (sk.status == "skipped").all() and sk.value.isna().all()
+    assert (sk.error == "task not in only's task list (toy_classify)").all()
+    assert _value(df, "only", "toy_classify", 1, "test").value == 1.0
+    assert (df[df.model == "all"].status == "ok").all()
+    assert len(S.FIT_CALLS) == 2 + 4          # "only" on toy_classify x 2 seeds, "all" everywhere
+    assert _db_counts(db)[0] == 6             # skips are not stored
+    # the list is not part of the run key: the same model without it has the same keys
+    free = compare([{**_restricted(None), "tasks": None}], grid, [0, 1], progress=False)
+    assert set(df[df.model == "only"].run_key) == set(free.run_key)
+
+    # a re-run with a wider list resumes: the stored runs are returned, only the new ones run
+    S.FIT_CALLS.clear()
+    df2 = compare([_restricted(["toy_classify", "toy_forecast"]), {"name": "all", "model": S.ConstModel()}],
+                  grid, [0, 1], store=db, progress=False)
+    assert len(S.FIT_CALLS) == 2 and (df2.status == "ok").all()
+    assert _value(df2, "only", "toy_forecast", 0, "val").value == pytest.approx(1.0)
+    # narrowing the list again skips the task even though its runs are stored
+    S.FIT_CALLS.clear()
+    df3 = compare([_restricted(["toy_classify"])], grid, [0, 1], store=db, progress=False)
+    assert S.FIT_CALLS == []
+    assert (df3[df3.task == "toy_forecast"].status == "skipped").all()
+    assert (df3[df3.task == "toy_classify"].status == "ok").all()
+
+
+def test_model_tasks_list_with_an_instance_and_with_the_kind_check():
+    # "model" (an instance) with a task list; a listed task of a kind the model does not
+    # support is still skipped for its kind
+    df = compare([{"name": "fo", "model": S.ForecastOnly(), "tasks": ["toy_classify"]}],
+                 [S.ToyForecast(), S.ToyClassify()], [0], progress=False)
+    assert (df.status == "skipped").all()
+    msgs = dict(zip(df.task, df.error, strict=False))
+    assert msgs["toy_forecast"] == "task not in fo's task list (toy_classify)"
+    assert "does not support 'classify' tasks" in msgs["toy_classify"]
+    assert S.FIT_CALLS == []
+
+
+@pytest.mark.parametrize("tasks, words", [
+    ("toy_forecast", "'tasks' must be a list of task names"),
+    ([], "'tasks' is an empty list"),
+    (["toy_forecast", 3], "non-empty task names"),
+    (["toy_forecast", "toy_forecast"], "more than once"),
+    (["toy_forecast", "nope", "nada"], "'tasks' names ['nope', 'nada'], which are not tasks of this grid"),
+])
+def test_bad_model_tasks_lists_fail_before_running(tasks, words):
+    with pytest.raises(SpecError) as info:
+        compare([_restricted(tasks)], [S.ToyForecast()], [0], progress=False)
+    assert words in str(info.value) and "only" in str(info.value)
+    assert S.FIT_CALLS == []
+
+
+def test_config_model_tasks_key(tmp_path):
+    text = GOOD.replace('params = { units = 300, spectral_radius = 0.9 }',
+                        'params = { units = 300, spectral_radius = 0.9 }\ntasks = ["narma10"]')
+    cfg = load_config(_cfg(tmp_path, text))
+    assert cfg["models"][0]["tasks"] == ["narma10"]
+    assert "tasks" not in load_config(_cfg(tmp_path, GOOD, "plain.toml"))["models"][0]
+
+
+@pytest.mark.parametrize("value, key, words", [
+    ('["narma"]', "models[0].tasks", "no task named 'narma' in [[tasks]] (tasks: mackey_glass, narma10)"),
+    ('"narma10"', "models[0].tasks", "non-empty array of task names"),
+    ("[]", "models[0].tasks", "non-empty array of task names"),
+    ('["narma10", 1]', "models[0].tasks[1]", "non-empty string"),
+    ('["narma10", "narma10"]', "models[0].tasks[1]", "duplicate task name"),
+])
+def test_config_model_tasks_errors_name_the_key(tmp_path, value, key, words):
+    text = GOOD.replace('params = { units = 300, spectral_radius = 0.9 }',
+                        f'params = {{ units = 300, spectral_radius = 0.9 }}\ntasks = {value}')
+    path = _cfg(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    msg = str(info.value)
+    assert msg.startswith(f"{path}: {key}:"), msg
+    assert words in msg

@@ -14,6 +14,7 @@ from neurorec.experiment.executors import import_dask, iter_results
 from neurorec.experiment.runner import SPLITS, make_job
 from neurorec.experiment.specs import (
     canonical,
+    check_model_tasks,
     normalize_models,
     normalize_seeds,
     normalize_tasks,
@@ -84,12 +85,18 @@ def _open_store(store):
 
 
 def _skipped(key: str, m, t, seed: int) -> dict:
-    kinds = sorted(m.supported_kinds(t.name) or ())
+    """The result of a run that is not made: the task is not in the model's ``tasks`` list, or
+    is of a kind the model does not support."""
+    if not m.runs_on(t.name):
+        why = f"task not in {m.name}'s task list ({', '.join(m.tasks)})"
+    else:
+        kinds = sorted(m.supported_kinds(t.name) or ())
+        why = (f"{m.name} ({m.cls.__name__}) does not support {t.kind!r} tasks "
+               f"(supports {', '.join(kinds)})")
     return {
         "run_key": key, "model": m.name, "task": t.name, "kind": t.kind, "seed": seed,
         "status": "skipped",
-        "error": f"{m.name} ({m.cls.__name__}) does not support {t.kind!r} tasks "
-                 f"(supports {', '.join(kinds)})",
+        "error": why,
         "rows": [{"split": s, "metric": t.metric, "higher_is_better": t.higher_is_better,
                   "value": math.nan, "predict_seconds": math.nan} for s in SPLITS],
     }
@@ -110,8 +117,13 @@ def compare(models, tasks, seeds, *, store=None, n_jobs: int = 1, executor="loca
     ----------
     models : dict or list
         ``{name: model}``; a list of models (named by class); or spec dicts
-        ``{"name", "class", "params", "overrides": {task_name: {param: value}}}``, where
-        ``class`` is a name in :mod:`neurorec.models` or ``"package.module:ClassName"``.
+        ``{"name", "class", "params", "overrides": {task_name: {param: value}}, "tasks"}``,
+        where ``class`` is a name in :mod:`neurorec.models` or ``"package.module:ClassName"``
+        (or ``"model"``: an instance, instead of ``class`` and ``params``), and the optional
+        ``tasks`` lists the only task names the model runs on: on the grid's other tasks its
+        runs are recorded as ``"skipped"``. Every name in ``tasks`` must be a task of the grid
+        (:class:`SpecError` otherwise). The list is not part of the run key: a re-run with a
+        different list resumes the runs already stored.
     tasks : list
         Task names (looked up with :func:`neurorec.data.get_task`), task objects, or spec
         dicts ``{"name", "params"}`` (with an optional ``"class"`` naming a task class).
@@ -160,6 +172,7 @@ def compare(models, tasks, seeds, *, store=None, n_jobs: int = 1, executor="loca
         executor = "dask"
     if executor == "dask":
         import_dask()  # fail before anything runs
+    check_model_tasks(model_specs, [t.name for t in task_specs])
     task_names = {t.name for t in task_specs}
     for m in model_specs:
         extra = sorted(set(m.overrides) - task_names)
@@ -192,6 +205,9 @@ def compare(models, tasks, seeds, *, store=None, n_jobs: int = 1, executor="loca
             cpus = os.cpu_count() or 1
             n_threads = max(1, cpus // (cpus if n_jobs == -1 else max(1, n_jobs)))
         for key, m, t, s in plan:
+            if not m.runs_on(t.name):     # even if stored by a run with another task list
+                results[key] = _skipped(key, m, t, s)
+                continue
             if key in results:
                 continue
             if not m.supports(t.kind, t.name):

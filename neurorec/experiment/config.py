@@ -13,6 +13,7 @@
     name = "ESN"                # label in the results (required)
     class = "ESN"               # neurorec.models.ESN, or "package.module:ClassName"
     params = { units = 300, spectral_radius = 0.9 }
+    # tasks = ["narma10"]       # optional: run only on these tasks (skipped on the others)
     [models.overrides.narma10]  # parameters changed for one task
     leak_rate = 1.0
 
@@ -22,9 +23,10 @@
     # class = "package.module:TaskClass"   (optional: a task class outside the registry)
 
 :func:`load_config` checks the file and raises :class:`ConfigError`, whose message names the
-file and the key, on unknown keys, missing names, wrong types and overrides for tasks that
-are not in the file. Classes and task names are resolved later, by
-:func:`~neurorec.experiment.compare`.
+file and the key, on unknown keys, missing names, wrong types, and overrides or model
+``tasks`` lists that name tasks that are not in the file. A model's ``tasks`` list is not part
+of the run key: editing it and re-running resumes the runs already stored. Classes and task
+names are resolved later, by :func:`~neurorec.experiment.compare`.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ __all__ = ["load_config", "ConfigError", "default_config_path"]
 
 _TOP = {"experiment", "models", "tasks"}
 _EXPERIMENT = {"name", "seeds", "description", "jobs", "threads"}
-_MODEL = {"name", "class", "params", "overrides"}
+_MODEL = {"name", "class", "params", "overrides", "tasks"}
 _TASK = {"name", "class", "params"}
 
 
@@ -64,7 +66,7 @@ def load_config(path) -> dict:
     -------
     dict
         ``{"path": str, "experiment": {"name", "seeds", "description", "jobs", "threads"},
-        "models": [{"name", "class", "params", "overrides"}],
+        "models": [{"name", "class", "params", "overrides"[, "tasks"]}],
         "tasks": [{"name", "params"[, "class"]}]}``, ready for
         ``compare(cfg["models"], cfg["tasks"], cfg["experiment"]["seeds"])``.
     """
@@ -185,13 +187,32 @@ def _validate(doc: dict, where: str, stem: str) -> dict:
                 _fail(where, okey, f"no task named {tname!r} in [[tasks]] "
                                    f"(tasks: {', '.join(task_names)})")
             clean[tname] = dict(_table(where, okey, ov))
-        models.append({"name": mname, "class": cls, "params": params, "overrides": clean})
+        model = {"name": mname, "class": cls, "params": params, "overrides": clean}
+        if "tasks" in m:
+            model["tasks"] = _task_names(where, f"{key}.tasks", m["tasks"], task_names)
+        models.append(model)
     _unique(where, "models", [m["name"] for m in models])
 
     return {"path": where,
             "experiment": {"name": name, "seeds": list(seeds), "description": description,
                            "jobs": exp.get("jobs"), "threads": exp.get("threads")},
             "models": models, "tasks": tasks}
+
+
+def _task_names(where: str, key: str, v: Any, task_names: list[str]) -> list[str]:
+    """A model's ``tasks``: a non-empty array of distinct names of tasks in the file."""
+    if not isinstance(v, list) or not v:
+        _fail(where, key, f"expected a non-empty array of task names such as [\"digits\"], got "
+                          f"{_type(v)} {v!r}")
+    for i, name in enumerate(v):
+        _string(where, f"{key}[{i}]", name)
+        if name in v[:i]:
+            _fail(where, f"{key}[{i}]", f"duplicate task name {name!r}")
+    unknown = [n for n in v if n not in task_names]
+    if unknown:
+        _fail(where, key, f"no task named {', '.join(repr(n) for n in unknown)} in [[tasks]] "
+                          f"(tasks: {', '.join(task_names)})")
+    return list(v)
 
 
 def _unique(where: str, key: str, names: list[str]) -> None:

@@ -19,9 +19,10 @@ from typing import Any
 import numpy as np
 
 __all__ = ["ModelSpec", "TaskSpec", "SpecError", "resolve_class", "class_path",
-           "normalize_models", "normalize_tasks", "normalize_seeds", "run_key", "canonical"]
+           "normalize_models", "normalize_tasks", "normalize_seeds", "check_model_tasks", "run_key",
+           "canonical"]
 
-_MODEL_KEYS = {"name", "class", "params", "overrides", "model"}
+_MODEL_KEYS = {"name", "class", "params", "overrides", "model", "tasks"}
 _TASK_KEYS = {"name", "class", "params"}
 
 
@@ -115,12 +116,19 @@ def run_key(model_key: Mapping, task_key: Mapping, seed: int) -> str:
 
 @dataclass
 class ModelSpec:
-    """A model to run: a name, its class, its parameters and per-task overrides."""
+    """A model to run: a name, its class, its parameters, per-task overrides, and optionally
+    the only tasks it runs on.
+
+    ``tasks`` (``None``: every task of the grid) restricts the model to the named tasks; on
+    the others its runs are recorded as skipped. It is not part of the run key, so changing
+    the list and re-running resumes the runs already stored.
+    """
 
     name: str
     cls: type
     params: dict
     overrides: dict = field(default_factory=dict)
+    tasks: tuple[str, ...] | None = None
 
     @property
     def class_path(self) -> str:
@@ -146,6 +154,10 @@ class ModelSpec:
         kinds = self.supported_kinds(task_name)
         return kinds is None or kind in kinds
 
+    def runs_on(self, task_name: str) -> bool:
+        """Whether ``task_name`` is in the model's task list (always, without a list)."""
+        return self.tasks is None or task_name in self.tasks
+
     def build(self, task_name: str, seed: int | None = None):
         """A fresh, unfitted model with this task's overrides and ``seed`` (if the model has
         a ``seed`` parameter)."""
@@ -166,11 +178,30 @@ def build_model(cls: type, params: Mapping, overrides: Mapping, seed: int | None
     return model
 
 
-def _model_from_instance(name: str, model: Any, overrides: Mapping | None = None) -> ModelSpec:
+def _model_from_instance(name: str, model: Any, overrides: Mapping | None = None,
+                         tasks: tuple[str, ...] | None = None) -> ModelSpec:
     if not hasattr(model, "get_params") or not hasattr(model, "fit"):
         raise SpecError(f"model {name!r} is a {type(model).__name__}, which has no get_params/fit; "
                         f"pass a neurorec model, a class name or a spec dict")
-    return ModelSpec(name, type(model), dict(model.get_params(deep=False)), dict(overrides or {}))
+    return ModelSpec(name, type(model), dict(model.get_params(deep=False)), dict(overrides or {}), tasks)
+
+
+def _task_list(value: Any, where: str) -> tuple[str, ...] | None:
+    """A model's ``tasks`` key: ``None``, or a non-empty list of distinct task names."""
+    if value is None:
+        return None
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise SpecError(f"{where}: 'tasks' must be a list of task names such as [\"digits\"], got "
+                        f"{type(value).__name__} {value!r}")
+    if not value:
+        raise SpecError(f"{where}: 'tasks' is an empty list; leave it out to run the model on every task")
+    bad = [v for v in value if not isinstance(v, str) or not v]
+    if bad:
+        raise SpecError(f"{where}: 'tasks' must hold non-empty task names (strings), got {bad[0]!r}")
+    dupes = sorted({v for v in value if list(value).count(v) > 1})
+    if dupes:
+        raise SpecError(f"{where}: 'tasks' names {dupes} more than once")
+    return tuple(value)
 
 
 def _model_from_dict(spec: Mapping, where: str, default_name: str | None = None) -> ModelSpec:
@@ -184,10 +215,11 @@ def _model_from_dict(spec: Mapping, where: str, default_name: str | None = None)
     if not isinstance(overrides, Mapping) or not all(isinstance(v, Mapping) for v in overrides.values()):
         raise SpecError(f"{where}: 'overrides' must map task names to {{param: value}} tables")
     overrides = {str(k): dict(v) for k, v in overrides.items()}
+    tasks = _task_list(spec.get("tasks"), f"{where} ({name})")
     if "model" in spec:
         if "class" in spec or "params" in spec:
             raise SpecError(f"{where}: give either 'model' (an instance) or 'class'/'params'")
-        return _model_from_instance(name, spec["model"], overrides)
+        return _model_from_instance(name, spec["model"], overrides, tasks)
     try:
         cls = resolve_class(spec.get("class", name))
     except SpecError as exc:
@@ -201,7 +233,17 @@ def _model_from_dict(spec: Mapping, where: str, default_name: str | None = None)
         raise SpecError(f"{where} ({name}): cannot build {cls.__name__}(**params): {exc}") from None
     if not hasattr(instance, "get_params"):
         raise SpecError(f"{where} ({name}): {cls.__name__} has no get_params(); not a model class")
-    return ModelSpec(name, cls, dict(instance.get_params(deep=False)), overrides)
+    return ModelSpec(name, cls, dict(instance.get_params(deep=False)), overrides, tasks)
+
+
+def check_model_tasks(models: list[ModelSpec], task_names: Iterable[str]) -> None:
+    """Raise :class:`SpecError` if a model's ``tasks`` list names a task not in the grid."""
+    known = list(task_names)
+    for m in models:
+        unknown = [t for t in (m.tasks or ()) if t not in known]
+        if unknown:
+            raise SpecError(f"model {m.name!r}: 'tasks' names {unknown}, which are not tasks of this grid "
+                            f"(tasks: {known})")
 
 
 def normalize_models(models: Any) -> list[ModelSpec]:

@@ -1,12 +1,15 @@
 """neurorec's models, one module per family."""
 
+from neurorec.models.features import FeatureClassifier
 from neurorec.models.hebbian import BCM, AntiHebbian, Hebb, Oja, Sanger
 from neurorec.models.hopfield import DenseAssociativeMemory, Hopfield, ModernHopfield
 from neurorec.models.linear import LinearAR
+from neurorec.models.multiorder import MultiOrderMarkov
 from neurorec.models.recurrent import GRU, LSTM, Elman, Jordan, RecurrentModel
 from neurorec.models.reservoir import ESN
 from neurorec.models.spiking.lsm import LSM
 from neurorec.models.spiking.snn import SpikingClassifier
 
 __all__ = ["ESN", "LSM", "SpikingClassifier", "Hopfield", "ModernHopfield", "DenseAssociativeMemory", "Hebb",
-           "Oja", "Sanger", "BCM", "AntiHebbian", "LinearAR", "Elman", "Jordan", "LSTM", "GRU", "RecurrentModel"]
+           "Oja", "Sanger", "BCM", "AntiHebbian", "FeatureClassifier", "LinearAR", "Elman", "Jordan", "LSTM", "GRU",
+           "RecurrentModel", "MultiOrderMarkov"]
