@@ -139,6 +139,65 @@ def test_check_model(backend):
     check_model(Hopfield(seed=0), backend=backend)
 
 
+# ---------------------------------------------------------------- recall-task layout: fit(X, y), 3-d
+def _cued(X, repeats=(3, 1, 5), seed=2):
+    """Noisy cues of the patterns X, pattern k repeated repeats[k % 3] times, and their targets."""
+    idx = np.concatenate([[k] * repeats[k % len(repeats)] for k in range(len(X))])
+    rng = np.random.default_rng(seed).permutation(len(idx))
+    y = X[idx[rng]]
+    return _noisy(y, 0.1, seed), y
+
+
+@pytest.mark.parametrize("cls", ["Hopfield", "ModernHopfield", "DenseAssociativeMemory"])
+def test_fit_with_targets_stores_each_distinct_target_once(cls):
+    from neurorec.models import hopfield
+
+    X = _patterns(8)
+    cues, y = _cued(X)
+    m = getattr(hopfield, cls)(**({} if cls == "ModernHopfield" else {"seed": 0})).fit(cues, y)
+    stored = m.W_ if cls == "Hopfield" else m.patterns_
+    # the patterns of y, each once, in order of first occurrence: repeats do not weigh more
+    _, first = np.unique(y, axis=0, return_index=True)
+    ref = getattr(hopfield, cls)(**({} if cls == "ModernHopfield" else {"seed": 0})).fit(y[np.sort(first)])
+    np.testing.assert_array_equal(stored, ref.W_ if cls == "Hopfield" else ref.patterns_)
+    if cls == "Hopfield":
+        assert m.n_patterns_ == 8
+        # storing the cues themselves (y=None) is a different memory
+        assert Hopfield().fit(cues).n_patterns_ == len(cues)
+    else:
+        assert len(m.patterns_) == 8
+    with pytest.raises(ValueError, match="same number of patterns"):
+        getattr(hopfield, cls)().fit(cues[:-1], y)
+    with pytest.raises(ValueError, match="units but the memory has"):
+        getattr(hopfield, cls)().fit(cues[:, :-1], y)
+
+
+@pytest.mark.parametrize("cls", ["Hopfield", "ModernHopfield", "DenseAssociativeMemory"])
+def test_patterns_given_as_rows_by_cols_are_flattened_and_given_back_in_that_shape(cls):
+    from neurorec.models import hopfield
+
+    X = _patterns(10)
+    cues = _noisy(X, 0.1)
+    m2 = getattr(hopfield, cls)(**({"beta": 0.5} if cls == "ModernHopfield" else {"seed": 0}))
+    m3 = m2.clone()
+    m2.fit(X)
+    m3.fit(X.reshape(10, 20, 10))
+    assert m3.n_features_in_ == N
+    states, steps = m3.recall(cues.reshape(10, 20, 10))
+    assert states.shape == (10, 20, 10) and steps.shape == (10,)
+    ref_states, ref_steps = m2.recall(cues)
+    np.testing.assert_array_equal(states.reshape(10, N), ref_states)
+    np.testing.assert_array_equal(steps, ref_steps)
+    np.testing.assert_array_equal(m3.predict(cues.reshape(10, 20, 10)), states)
+    np.testing.assert_allclose(m3.energy(cues.reshape(10, 20, 10)), m2.energy(cues))
+    # flat cues still give flat states, and one cue one state
+    assert m3.predict(cues).shape == (10, N) and m3.predict(cues[0]).shape == (N,)
+    with pytest.raises(ValueError, match="rows \\* cols = 200"):
+        m3.predict(np.ones((2, 10, 10)))
+    with pytest.raises(ValueError, match="at least one unit"):
+        m3.predict(np.ones((2, 0, 10)))
+
+
 # ---------------------------------------------------------------- modern and dense memories
 def test_modern_hopfield_retrieves_2000_patterns_in_64_dimensions_in_one_step():
     """Ramsauer et al. (2020): exponential capacity, one-step retrieval with a small error."""

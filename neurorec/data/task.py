@@ -99,6 +99,38 @@ def _drop_skip(a, skip: int, name: str):
     return a[skip:]
 
 
+def _recall_readout(y_true, y_pred):
+    """Binary read-out of recall predictions against -1/+1 (or 0/1) targets.
+
+    The encoding is read from all the targets together: 0/1 when they hold a 0, else -1/+1.
+    A NaN prediction stays NaN, so it is scored as an error.
+    """
+    def arr(a):
+        return a.detach().cpu().numpy() if hasattr(a, "detach") and hasattr(a, "cpu") else a
+
+    y_pred = arr(y_pred)
+    ragged = isinstance(y_true, (list, tuple))
+    if ragged and (not isinstance(y_pred, (list, tuple)) or len(y_pred) != len(y_true)):
+        raise ValueError(f"y_pred must be a list of {len(y_true)} sequences like split.y.")
+    trues = [np.asarray(t) for t in y_true] if ragged else [np.asarray(y_true)]
+    values = np.unique(np.concatenate([t.ravel() for t in trues]))
+    if np.isin(values, (-1.0, 1.0)).all():
+        threshold, low = 0.0, -1.0
+    elif np.isin(values, (0.0, 1.0)).all():
+        threshold, low = 0.5, 0.0
+    else:
+        raise ValueError(f"recall targets must be binary, -1/+1 or 0/1; got values "
+                         f"{values[:6].tolist()}.")
+
+    def bits(p):
+        p = np.asarray(arr(p), dtype=np.float64)
+        return np.where(np.isnan(p), np.nan, np.where(p >= threshold, 1.0, low))
+
+    if ragged:
+        return trues, [bits(p) for p in y_pred]
+    return trues[0], bits(y_pred)
+
+
 @dataclass(eq=False)
 class Task:
     """A benchmark task: data with fixed splits for a seed, a scaler fitted on train, a metric.
@@ -113,7 +145,9 @@ class Task:
     kind : {"forecast", "classify", "recall", "generate", "detect"}
         ``forecast``: per-step sequence targets ``(batch, time, out)`` from inputs with
         ``fit(X, y)``/``predict(X)`` (also used for memory capacity and NARMA system
-        identification); ``classify``: one label per sequence.
+        identification); ``classify``: one label per sequence; ``recall``: binary targets
+        (the clean patterns, ``(batch, rows, cols)`` of -1/+1) recalled from noisy cues of the
+        same layout, scored after a binary read-out of the predictions (see :meth:`score`).
     metric : str
         A key of :data:`neurorec.metrics.METRICS`.
     params : dict
@@ -162,12 +196,18 @@ class Task:
         return self.loader(seed=int(seed), **self.params)
 
     def score(self, split: Split, y_pred) -> float:
-        """Score predictions for ``split`` with the task's metric.
+        r"""Score predictions for ``split`` with the task's metric.
 
         For sequence targets the first ``split.skip`` steps of every sequence (warm-up) are
         dropped from both ``split.y`` and ``y_pred`` before scoring. Scores are computed on
         the scaled targets; ``nrmse``, ``nmse``, ``r2`` and ``memory_capacity`` do not change
         under the per-column affine scaling, accuracy is unaffected.
+
+        For ``recall`` tasks the predictions are read out as bits before the metric is applied,
+        so a continuous denoiser (a modern Hopfield network, a recurrent network trained by
+        regression) is scored by the pattern it points to: with -1/+1 targets the read-out is
+        :math:`\mathrm{sign}(\hat y)` with 0 counted as +1 (``np.where(y_pred >= 0, 1, -1)``);
+        with 0/1 targets it is ``y_pred >= 0.5``. A prediction of 0.3 is a +1, -0.2 a -1.
 
         Parameters
         ----------
@@ -179,6 +219,8 @@ class Task:
         fn = get_metric(self.metric)
         y_true = split.y
         skip = int(split.skip)
+        if self.kind == "recall":
+            y_true, y_pred = _recall_readout(y_true, y_pred)
         if skip and self.kind != "classify":
             if not isinstance(y_true, (list, tuple)):
                 y_true = np.asarray(y_true)

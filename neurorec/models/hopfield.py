@@ -22,30 +22,64 @@ _RULES = ("hebbian", "storkey", "pseudoinverse")
 _UPDATES = ("async", "sync")
 
 
-def _as_states(X, name: str, n_features: int | None = None) -> tuple[np.ndarray, bool]:
+def _as_states(X, name: str, n_features: int | None = None) -> tuple[np.ndarray, tuple]:
+    """``(states as float64 (n, n_units), the caller's shape)``.
+
+    Accepts one state ``(n_units,)``, a batch ``(n, n_units)`` or a batch of 2-d patterns
+    ``(n, rows, cols)`` (a recall task's layout), flattened to ``rows * cols`` units; use
+    :func:`_restore` to give results back in the caller's shape.
+    """
     a = np.asarray(X, dtype=np.float64)
-    single = a.ndim == 1
-    if single:
+    shape = a.shape
+    if a.ndim == 1:
         a = a[None]
-    if a.ndim != 2 or 0 in a.shape:
-        raise ValueError(f"{name} must have shape (n, n_units) or (n_units,) with at least one unit, "
-                         f"got shape {np.shape(X)}.")
+    elif a.ndim == 3:
+        a = a.reshape(a.shape[0], -1)
+    if a.ndim != 2 or 0 in shape:
+        raise ValueError(f"{name} must have shape (n, n_units), (n_units,) or (n, rows, cols) with at "
+                         f"least one unit, got shape {np.shape(X)}.")
     check_finite(a, name)
     if n_features is not None and a.shape[1] != n_features:
         raise ValueError(f"{name} has {a.shape[1]} units but the memory has {n_features}; "
-                         f"expected shape (n, {n_features}).")
-    return a, single
+                         f"expected shape (n, {n_features}) or (n, rows, cols) with rows * cols = "
+                         f"{n_features}.")
+    return a, shape
 
 
-def _as_patterns(X, name: str, n_features: int | None = None) -> tuple[np.ndarray, bool, bool]:
-    """``(patterns in {-1, +1} as float64 (P, N), was_binary01, single)``."""
-    a, single = _as_states(X, name, n_features)
+def _restore(out: np.ndarray, shape: tuple) -> np.ndarray:
+    """Per-state results ``(n, ...)`` back in the caller's layout: one state for a 1-d input, and
+    ``(n, rows, cols)`` states for a 3-d one (per-state scalars keep their shape ``(n,)``)."""
+    if len(shape) == 1:
+        return out[0]
+    if len(shape) == 3 and out.ndim == 2:
+        return out.reshape(shape)
+    return out
+
+
+def _as_patterns(X, name: str, n_features: int | None = None) -> tuple[np.ndarray, bool, tuple]:
+    """``(patterns in {-1, +1} as float64 (P, N), was_binary01, the caller's shape)``."""
+    a, shape = _as_states(X, name, n_features)
     values = set(np.unique(a).tolist())
     if values <= {0.0, 1.0} and 0.0 in values:
-        return 2.0 * a - 1.0, True, single
+        return 2.0 * a - 1.0, True, shape
     if values <= {-1.0, 1.0}:
-        return a, False, single
+        return a, False, shape
     raise ValueError(f"{name} must hold binary patterns, -1/+1 or 0/1; got values {sorted(values)[:6]}.")
+
+
+def _memory(X, y, as_array):
+    """What a memory stores: the distinct rows of ``y`` (in order of first occurrence) when the
+    clean targets of the cues ``X`` are given, else ``X``. ``as_array(a, name, n_features)``
+    checks and flattens (see :func:`_as_states`)."""
+    if y is None:
+        return as_array(X, "X", None)
+    out = as_array(y, "y", None)
+    cues, _ = _as_states(X, "X", out[0].shape[1])
+    if len(cues) != len(out[0]):
+        raise ValueError(f"X and y must hold the same number of patterns (cues and their clean "
+                         f"targets), got {len(cues)} and {len(out[0])}.")
+    _, first = np.unique(out[0], axis=0, return_index=True)
+    return (out[0][np.sort(first)], *out[1:])
 
 
 def _sign_keep(xp, field, current):
@@ -64,7 +98,7 @@ def _settle(model, cues, fields):
     ``(states, steps)`` in the patterns' encoding (see :meth:`Hopfield.recall`).
     """
     model._check_fitted("recall")
-    s0, _, single = _as_patterns(cues, "cues", model.n_features_in_)
+    s0, _, shape = _as_patterns(cues, "cues", model.n_features_in_)
     ops = Ops(model.backend, model.device, model.dtype)
     xp = ops.xp
     unit_field, all_fields = fields(ops)
@@ -88,7 +122,7 @@ def _settle(model, cues, fields):
     out = ops.to_numpy(s).astype(np.float64)
     if model.binary01_:
         out = (out + 1.0) / 2.0
-    return (out[0], steps[0]) if single else (out, steps)
+    return _restore(out, shape), _restore(steps, shape)
 
 
 class Hopfield(Model):
@@ -167,9 +201,21 @@ class Hopfield(Model):
         return hasattr(self, "W_")
 
     def fit(self, X, y=None) -> Hopfield:
-        """Store the patterns ``X`` (n_patterns, n_units), -1/+1 or 0/1."""
+        """Store the patterns ``X`` (n_patterns, n_units), -1/+1 or 0/1.
+
+        Parameters
+        ----------
+        X : array (n, n_units) or (n, rows, cols)
+            The patterns to store, or (when ``y`` is given) cues whose clean targets are ``y``.
+            A 3-d array is flattened to ``rows * cols`` units.
+        y : array like ``X``, optional
+            The clean patterns of the cues ``X``, as a recall task gives them (``fit(X, y)``):
+            the distinct patterns of ``y`` are stored (each once, in order of first occurrence,
+            so a pattern cued more often does not weigh more) and the cues only have their shape
+            checked.
+        """
         self._validate_params()
-        xi, binary01, _ = _as_patterns(X, "X")
+        xi, binary01, _ = _memory(X, y, _as_patterns)
         P, N = xi.shape
         if self.rule == "hebbian":
             W = xi.T @ xi / N
@@ -190,16 +236,20 @@ class Hopfield(Model):
         return self
 
     def energy(self, states) -> np.ndarray:
-        r""":math:`E(s) = -\frac12 s^\top W s` of each state (n, n_units) (or one state)."""
+        r""":math:`E(s) = -\frac12 s^\top W s` of each state (n, n_units) or (n, rows, cols), or of
+        one state: ``(n,)`` or a scalar."""
         self._check_fitted("energy")
-        s, _, single = _as_patterns(states, "states", self.n_features_in_)
+        s, _, shape = _as_patterns(states, "states", self.n_features_in_)
         e = -0.5 * np.einsum("bi,ij,bj->b", s, self.W_, s)
-        return e[0] if single else e
+        return _restore(e, shape)
 
     def recall(self, cues):
         """Settle from each cue: returns ``(states, steps)``, the final states in the patterns'
         encoding and the number of sweeps (async) or updates (sync) that changed a unit before the
-        cue settled (0 for a fixed point; ``max_steps`` when it did not settle)."""
+        cue settled (0 for a fixed point; ``max_steps`` when it did not settle).
+
+        ``cues`` is ``(n, n_units)``, ``(n_units,)`` or ``(n, rows, cols)``; the states come back
+        in the same shape, ``steps`` as ``(n,)`` (a scalar for one cue)."""
         def fields(ops):
             W = ops.asarray(self.W_)
             return (lambda s, i: s @ W[:, i]), ((lambda s: s @ W) if self.update == "sync" else None)
@@ -207,7 +257,7 @@ class Hopfield(Model):
         return _settle(self, cues, fields)
 
     def predict(self, X):
-        """The recalled states of the cues ``X`` (see :meth:`recall`)."""
+        """The recalled states of the cues ``X``, in the shape of ``X`` (see :meth:`recall`)."""
         return self.recall(X)[0]
 
 
@@ -270,32 +320,37 @@ class ModernHopfield(Model):
         return hasattr(self, "patterns_")
 
     def fit(self, X, y=None) -> ModernHopfield:
-        """Store the patterns ``X`` (n_patterns, n_units), real-valued."""
+        """Store the patterns ``X`` (n_patterns, n_units) or (n, rows, cols), real-valued.
+
+        With ``y`` (the clean patterns of the cues ``X``, as a recall task gives them) the
+        distinct rows of ``y`` are stored instead, each once (see :meth:`Hopfield.fit`).
+        """
         _check_beta(self.beta)
         check_positive_int(self.max_steps, "max_steps")
         if not (isinstance(self.tol, int | float) and self.tol >= 0):
             raise ValueError(f"tol must be >= 0, got {self.tol!r}.")
         Ops(self.backend, self.device, self.dtype)
-        self.patterns_, _ = _as_states(X, "X")
+        self.patterns_, _ = _memory(X, y, _as_states)
         self.n_features_in_ = self.patterns_.shape[1]
         return self
 
     def energy(self, states) -> np.ndarray:
-        """The energy of each state (n, n_units) (or of one state)."""
+        """The energy of each state (n, n_units) or (n, rows, cols) (or of one state)."""
         from scipy.special import logsumexp
 
         self._check_fitted("energy")
-        s, single = _as_states(states, "states", self.n_features_in_)
+        s, shape = _as_states(states, "states", self.n_features_in_)
         X = self.patterns_
         M = np.sqrt((X ** 2).sum(1).max())
         e = (-logsumexp(self.beta * s @ X.T, axis=1) / self.beta + 0.5 * (s ** 2).sum(1)
              + np.log(len(X)) / self.beta + 0.5 * M ** 2)
-        return e[0] if single else e
+        return _restore(e, shape)
 
     def recall(self, cues):
-        """``(states, steps)``: the retrieved states and the number of updates each took."""
+        """``(states, steps)``: the retrieved states, in the shape of ``cues`` ((n, n_units),
+        (n_units,) or (n, rows, cols)), and the number of updates each took."""
         self._check_fitted("recall")
-        s0, single = _as_states(cues, "cues", self.n_features_in_)
+        s0, shape = _as_states(cues, "cues", self.n_features_in_)
         ops = Ops(self.backend, self.device, self.dtype)
         xp = ops.xp
         X = ops.asarray(self.patterns_)
@@ -316,10 +371,11 @@ class ModernHopfield(Model):
             if not moving.any():
                 break
         out = ops.to_numpy(s).astype(np.float64)
-        return (out[0], steps[0]) if single else (out, steps)
+        return _restore(out, shape), _restore(steps, shape)
 
     def predict(self, X):
-        """The retrieved states of the cues ``X``."""
+        """The retrieved states of the cues ``X``, in the shape of ``X`` (continuous: a recall
+        task reads them out by their sign)."""
         return self.recall(X)[0]
 
 
@@ -372,13 +428,17 @@ class DenseAssociativeMemory(Model):
         return hasattr(self, "patterns_")
 
     def fit(self, X, y=None) -> DenseAssociativeMemory:
-        """Store the binary patterns ``X`` (-1/+1 or 0/1)."""
+        """Store the binary patterns ``X`` (-1/+1 or 0/1), (n, n_units) or (n, rows, cols).
+
+        With ``y`` (the clean patterns of the cues ``X``, as a recall task gives them) the
+        distinct rows of ``y`` are stored instead, each once (see :meth:`Hopfield.fit`).
+        """
         if self.interaction not in ("polynomial", "exponential"):
             raise ValueError(f"interaction must be 'polynomial' or 'exponential', got {self.interaction!r}.")
         check_positive_int(self.degree, "degree", minimum=2)
         check_positive_int(self.max_steps, "max_steps")
         Ops(self.backend, self.device, self.dtype)
-        self.patterns_, self.binary01_, _ = _as_patterns(X, "X")
+        self.patterns_, self.binary01_, _ = _memory(X, y, _as_patterns)
         self.n_features_in_ = self.patterns_.shape[1]
         return self
 
@@ -391,9 +451,9 @@ class DenseAssociativeMemory(Model):
     def energy(self, states) -> np.ndarray:
         """:math:`-\\sum_\\mu F(\\xi^\\mu \\cdot s)` of each state (exponential: times :math:`e^{-N}`)."""
         self._check_fitted("energy")
-        s, _, single = _as_patterns(states, "states", self.n_features_in_)
+        s, _, shape = _as_patterns(states, "states", self.n_features_in_)
         e = -self._F(np, s @ self.patterns_.T).sum(1)
-        return e[0] if single else e
+        return _restore(e, shape)
 
     def recall(self, cues):
         """``(states, steps)`` as :meth:`Hopfield.recall`."""

@@ -30,7 +30,10 @@ Jordan (Jordan 1986)
 A classifier pools each sequence's outputs (``pooling="last"``: the state after the last
 valid step, both directions for a bidirectional network; ``"mean"``: the mean over valid
 steps), optionally batch-normalises them, and maps them to class scores with a dense layer.
-A sequence regressor maps every step's output to the targets.
+A sequence regressor maps every step's output to the targets. Associative recall (a
+``recall`` task: noisy binary cues ``(batch, rows, cols)`` to the clean patterns) is sequence
+regression of the clean rows from the noisy rows, read out by the task by its sign; use
+``bidirectional=True`` there, so that every row's answer depends on the whole cue.
 """
 
 from __future__ import annotations
@@ -173,7 +176,9 @@ class RecurrentModel(Model):
         self.dtype = dtype
         self.seed = seed
 
-    _supported_kinds = frozenset({"forecast", "classify"})
+    # a recall task (noisy cue rows -> clean pattern rows) is per-step sequence regression;
+    # a bidirectional network sees the whole cue before it answers any row
+    _supported_kinds = frozenset({"forecast", "classify", "recall"})
 
     # ------------------------------------------------------------------ checks
     def _validate_params(self) -> None:
