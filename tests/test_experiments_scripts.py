@@ -89,3 +89,17 @@ def test_stdp_quick(tmp_path):
     chk = pd.read_csv(tmp_path / "engine_check.csv").iloc[0]
     assert chk["output_spikes_differing"] == 0 and chk["max_weight_difference_over_gmax"] < 1e-9
     assert "correlated group" in out
+
+
+def test_history_compression_quick(tmp_path):
+    out = _run("history_compression.py", tmp_path)
+    for name in ("results.csv", "summary.csv", "history_compression.png"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    import pandas as pd
+
+    res = pd.read_csv(tmp_path / "results.csv")
+    assert len(res) == 6                     # 1 block count x 6 models x 1 seed
+    assert res["test_accuracy"].between(0, 1).all()
+    rates = res.set_index("model")["chunker_input_rate"]
+    assert rates[["compressor", "automatizer+chunker"]].between(0, 1).all() and rates.isna().sum() == 4
+    assert "Test accuracy per seed" in out

@@ -1,5 +1,6 @@
 """neurorec's models, one module per family."""
 
+from neurorec.models.compressor import HistoryCompressor
 from neurorec.models.features import FeatureClassifier
 from neurorec.models.hebbian import BCM, AntiHebbian, Hebb, Oja, Sanger
 from neurorec.models.hopfield import DenseAssociativeMemory, Hopfield, ModernHopfield
@@ -12,4 +13,4 @@ from neurorec.models.spiking.snn import SpikingClassifier
 
 __all__ = ["ESN", "LSM", "SpikingClassifier", "Hopfield", "ModernHopfield", "DenseAssociativeMemory", "Hebb",
            "Oja", "Sanger", "BCM", "AntiHebbian", "FeatureClassifier", "LinearAR", "Elman", "Jordan", "LSTM", "GRU",
-           "RecurrentModel", "MultiOrderMarkov"]
+           "RecurrentModel", "MultiOrderMarkov", "HistoryCompressor"]
