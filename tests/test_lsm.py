@@ -117,3 +117,97 @@ def test_a_subthreshold_bias_keeps_the_liquid_silent_at_any_dt(dt):
     m.set_params(bias=1.2)
     m.fit(X, np.array([0, 1])).transform(X)
     assert m.rate_ > 0
+
+
+# ---------------------------------------------------------------- STDP pre-training of the liquid
+STDP_SMALL = dict(SMALL, stdp={"a_pre": 0.02, "a_post": -0.021, "w_max": 1.5})
+
+
+def test_stdp_learns_within_bounds_on_existing_excitatory_synapses():
+    """The plastic synapses (E->E) change, stay in [w_min, w_max] (Dale: >= 0) and exist in the
+    initial liquid; every other weight, and the initial liquid itself, are those of stdp=None."""
+    X, y = make_classification_data()
+    base = LSM(**SMALL, backend="torch").fit(X, y)
+    m = LSM(**STDP_SMALL, backend="torch").fit(X, y)
+    for name in ("W_", "W_in_", "bias_"):  # same seed, same reservoir before learning
+        np.testing.assert_array_equal(getattr(m, name), getattr(base, name))
+    W0, W, n = m.W_, m.recurrent_weights(), m.n_exc_
+    unit = 2 * m.weight
+    ee = np.zeros(W0.shape, bool)
+    ee[:n, :n] = W0[:n, :n] != 0
+    assert m.W_stdp_.shape == (ee.sum(),)
+    np.testing.assert_array_equal(W[ee], m.W_stdp_)
+    np.testing.assert_array_equal(W[~ee], W0[~ee])           # E->I, I->*, non-synapses untouched
+    assert np.abs(W[ee] - W0[ee]).max() > 0.3 * unit          # weights do change...
+    assert 0.0 <= W[ee].min() and W[ee].max() <= 1.5 * unit  # ...within [w_min, w_max]
+    assert (W[ee] == 0).any() and (W[ee] == 1.5 * unit).any()
+    assert len(m.stdp_rates_) == 1 and m.stdp_rates_[0] > 0
+    assert m.n_parameters_["trained"] == base.n_parameters_["trained"] + ee.sum()
+    assert not hasattr(base, "W_stdp_") and base.recurrent_weights() is base.W_
+    # "e": the excitatory neurons' synapses onto inhibitory neurons learn as well
+    e = LSM(**STDP_SMALL, backend="torch", stdp_connections="e").fit(X, y)
+    ei = np.zeros(W0.shape, bool)
+    ei[:n, n:] = W0[:n, n:] != 0
+    We = e.recurrent_weights()
+    assert np.abs(We[ei] - W0[ei]).max() > 0 and (We[:n] >= 0).all()
+    np.testing.assert_array_equal(We[n:], W0[n:])
+
+
+def test_stdp_brian2_and_torch_learn_the_same_weights():
+    X, y = make_classification_data(batch=6, time=8)
+    kw = dict(STDP_SMALL, units=40, stdp_epochs=2)
+    a = LSM(**kw, backend="numpy").fit(X, y)
+    b = LSM(**kw, backend="torch").fit(X, y)
+    assert np.abs(a.W_stdp_ - a.W_[a._plastic_mask()]).max() > 0.1
+    np.testing.assert_allclose(a.W_stdp_, b.W_stdp_, atol=1e-12)
+    assert a.stdp_rates_ == b.stdp_rates_
+    np.testing.assert_allclose(a.transform(X), b.transform(X), atol=1e-9)
+
+
+def test_zero_amplitude_stdp_is_the_liquid_without_stdp():
+    """STDP that changes nothing leaves exactly the stdp=None liquid: same initial weights, and the
+    learned weights substituted back give bit-identical features."""
+    X, y = make_regression_data()
+    a = LSM(**SMALL, backend="torch").fit(X, y)
+    b = LSM(**SMALL, backend="torch", stdp={"a_pre": 0.0, "a_post": 0.0}).fit(X, y)
+    np.testing.assert_array_equal(b.W_stdp_, a.W_[b._plastic_mask()])
+    np.testing.assert_array_equal(a.transform(X), b.transform(X))
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))
+
+
+def test_stdp_sees_one_stream_whatever_the_batching():
+    """The training sequences are presented one after another to one liquid: a ragged batch of
+    two sequences learns what their concatenation as one sequence learns, whatever batch_size."""
+    X, y = make_regression_data(batch=2, time=30)
+    ragged = [X[0, :20], X[1]]
+    a = LSM(**STDP_SMALL, backend="torch").fit(ragged, [y[0, :20], y[1]])
+    b = LSM(**STDP_SMALL, backend="torch", batch_size=1).fit(np.concatenate(ragged), np.concatenate([y[0, :20], y[1]]))
+    np.testing.assert_array_equal(a.x_mean_, b.x_mean_)
+    np.testing.assert_allclose(a.W_stdp_, b.W_stdp_, atol=1e-12)
+
+
+def test_check_model_with_stdp():
+    check_model(LSM(**STDP_SMALL), backend="torch")
+
+
+def test_stdp_save_load_keeps_the_learned_weights(tmp_path):
+    X, y = make_classification_data()
+    m = LSM(**STDP_SMALL, backend="torch").fit(X, y)
+    m.save(tmp_path / "lsm.safetensors")
+    loaded = LSM.load(tmp_path / "lsm.safetensors")
+    assert loaded.stdp == m.stdp and loaded.stdp_rates_ == m.stdp_rates_
+    np.testing.assert_array_equal(loaded.W_stdp_, m.W_stdp_)
+    np.testing.assert_array_equal(loaded.recurrent_weights(), m.recurrent_weights())
+    np.testing.assert_array_equal(loaded.transform(X), m.transform(X))
+
+
+@pytest.mark.parametrize("params,match", [
+    ({"stdp": {"w_min": -0.1}}, "Dale"), ({"stdp": {"tau": 20.0}}, "unknown STDP"),
+    ({"stdp": "song"}, "dict of STDP"), ({"stdp": {"w_max": 0.0}}, "w_max"),
+    ({"stdp": {"a_pre": "big"}}, "a_pre"), ({"stdp": {}, "weight": 0.0}, "weight"),
+    ({"stdp_epochs": 0}, "stdp_epochs"), ({"stdp_connections": "ie"}, "stdp_connections"),
+])
+def test_bad_stdp_parameters(params, match):
+    X, y = make_classification_data()
+    with pytest.raises(ValueError, match=match):
+        LSM(**{**SMALL, **params}).fit(X, y)
