@@ -407,3 +407,26 @@ def test_cuda_training_and_cpu_inference_agree(cls):
     s_cuda = m.decision_function(X)
     m.set_params(backend="numpy", device="cpu")
     np.testing.assert_allclose(m.decision_function(X), s_cuda, atol=1e-4)
+
+
+def test_transform_returns_the_hidden_states_of_the_trained_network():
+    """Elman: h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh) on the standardised inputs, from
+    the trained weights; bidirectional networks give both directions; Jordan networks raise."""
+    from neurorec.models import GRU, Elman, Jordan
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(6, 9, 3)).astype(np.float32)
+    y = rng.normal(size=(6, 9, 2)).astype(np.float32)
+    m = Elman(units=5, epochs=2, seed=0).fit(X, y)
+    w, xn = m.weights_, (X - m.x_mean_) / m.x_scale_
+    h = np.zeros((6, 5))
+    for t in range(9):
+        h = np.tanh(xn[:, t] @ w["rnn.weight_ih_l0"].T + w["rnn.bias_ih_l0"] + h @ w["rnn.weight_hh_l0"].T
+                    + w["rnn.bias_hh_l0"])
+        np.testing.assert_allclose(m.transform(X)[:, t], h, atol=1e-5)
+    ragged = m.transform([X[0, :4], X[1]])
+    assert isinstance(ragged, list) and ragged[0].shape == (4, 5)
+    np.testing.assert_allclose(ragged[1], m.transform(X)[1], atol=1e-6)
+    assert GRU(units=4, bidirectional=True, epochs=1, seed=0).fit(X, y).transform(X).shape == (6, 9, 8)
+    with pytest.raises(ValueError, match="Jordan"):
+        Jordan(units=4, epochs=1, seed=0).fit(X, y).transform(X)

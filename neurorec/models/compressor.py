@@ -439,16 +439,12 @@ class HistoryCompressor(Model):
     @staticmethod
     def _chunker_states(C, stream, lengths) -> list[np.ndarray]:
         """The chunker's hidden state after its last input at or before every original step."""
-        from neurorec.models.recurrent import _apply, _np_rnn
-
         _, steps, inputs = stream
-        batch = check_sequences(inputs, "chunker inputs", dtype=np.dtype(C.dtype))
-        xn = _apply(batch, C.x_mean_, C.x_scale_)
-        out, _ = _np_rnn(C._cell, xn, batch.lengths, C.weights_, C.layers, False)
+        out = C.transform(list(inputs))
         states = []
         for i, (s, T) in enumerate(zip(steps, lengths, strict=True)):
             j = np.searchsorted(s, np.arange(T), side="right") - 1      # s[0] == 0, so j >= 0
-            states.append(out[i, j].astype(np.float32))
+            states.append(np.asarray(out[i])[j].astype(np.float32))
         return states
 
     # -- fit / predict -----------------------------------------------------------------

@@ -440,6 +440,19 @@ class RecurrentModel(Model):
             return self.classes_[out.argmax(1)]
         return batch.unpad(out)
 
+    def transform(self, X):
+        """Hidden states of the top recurrent layer after every step, (batch, time, units) (both
+        directions concatenated for a bidirectional network, ``2 * units``), in the caller's
+        layout, computed with the numpy inference path from the trained weights. Jordan networks
+        have no hidden recurrent state (their context is the output) and raise."""
+        if self._cell == "jordan":
+            raise ValueError("transform returns recurrent hidden states; a Jordan network's recurrence runs "
+                             "through its outputs (use predict).")
+        batch = self._check_X(X, "transform")
+        xn = _apply(batch, self.x_mean_, self.x_scale_)
+        out, _ = _np_rnn(self._cell, xn, batch.lengths, self.weights_, self.layers, self.bidirectional)
+        return batch.unpad(out.astype(batch.data.dtype))
+
     def generate(self, n_steps: int, warmup) -> np.ndarray:
         """Closed-loop forecast of ``n_steps`` steps after ``warmup`` (see :meth:`ESN.generate`):
         the output at the last warm-up step is the forecast of the next input, and is fed back.
