@@ -70,16 +70,22 @@ def check_positive_int(value, name: str, minimum: int = 1) -> int:
     return int(value)
 
 
-def _as_float_array(a, name: str, dtype) -> np.ndarray:
+def numeric_array(a, name: str, hint: str = "real numbers") -> np.ndarray:
+    """``a`` as a numpy array of numbers (a torch tensor is moved to the host), or a ValueError
+    naming ``name`` and saying what was expected (``hint``, e.g. ``"integer symbols"``)."""
     if hasattr(a, "detach") and hasattr(a, "cpu"):  # a torch tensor
         a = a.detach().cpu().numpy()
     try:
         arr = np.asarray(a)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be array-like of numbers with shape {_SEQ_SHAPE}: {exc}") from None
+        raise ValueError(f"{name} must be array-like of {hint}: {exc}") from None
     if arr.dtype == object or arr.dtype.kind not in "biuf":
-        raise ValueError(f"{name} must hold real numbers, got dtype {arr.dtype}.")
-    return arr.astype(dtype, copy=False)
+        raise ValueError(f"{name} must hold {hint}, got dtype {arr.dtype}.")
+    return arr
+
+
+def _as_float_array(a, name: str, dtype) -> np.ndarray:
+    return numeric_array(a, name, f"real numbers with shape {_SEQ_SHAPE}").astype(dtype, copy=False)
 
 
 def check_sequences(X, name: str = "X", *, n_features: int | None = None,

@@ -23,7 +23,7 @@ import warnings
 
 import numpy as np
 
-from neurorec._validation import check_finite, check_positive_int, check_sequences
+from neurorec._validation import check_finite, check_positive_int, check_sequences, numeric_array
 from neurorec.base import Model
 
 __all__ = ["MultiOrderMarkov", "order_table"]
@@ -63,14 +63,7 @@ class _Parsed:
 
 def _integer_symbols(a, name: str) -> np.ndarray:
     """A 1-D array of non-negative integer symbols (int64) or a ValueError naming ``name``."""
-    if hasattr(a, "detach") and hasattr(a, "cpu"):
-        a = a.detach().cpu().numpy()
-    try:
-        arr = np.asarray(a)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a sequence of integer symbols: {exc}") from None
-    if arr.dtype == object or arr.dtype.kind not in "biuf":
-        raise ValueError(f"{name} must hold integer symbols, got dtype {arr.dtype}.")
+    arr = numeric_array(a, name, "integer symbols")
     if arr.ndim != 1:
         raise ValueError(f"{name} must be a 1-D sequence of integer symbols, got shape {arr.shape}.")
     if arr.size == 0:
@@ -362,12 +355,7 @@ class MultiOrderMarkov(Model):
                 return self._read_float(X, name)
             raise ValueError(f"{name} must be a list of 1-D integer symbol sequences or of (time_i, features) "
                              f"arrays, got elements with {sorted(ndims)} dimensions.")
-        try:
-            arr = np.asarray(X)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"{name} must be array-like: {exc}") from None
-        if arr.dtype == object or arr.dtype.kind not in "biuf":
-            raise ValueError(f"{name} must hold numbers, got dtype {arr.dtype}.")
+        arr = numeric_array(X, name, "numbers")
         if arr.ndim == 1:
             return _Parsed([_integer_symbols(arr, name)], "single", "symbols")
         if arr.dtype.kind in "biu" and arr.ndim == 2:
