@@ -180,8 +180,39 @@ def _compare(args) -> int:
         errs = df[df["status"] == "error"].drop_duplicates("run_key")
         for _, r in errs.iterrows():
             print(f"  error: {r['model']} / {r['task']} / seed {r['seed']}: {r['error']}")
+    orders = _temporal_orders(tasks, seeds, out / "temporal_order.csv")
     print(f"results: {db}\n         {csv}\nplot:    {png}")
+    if orders is not None:
+        print(f"orders:  {out / 'temporal_order.csv'}")
     return 1 if n_err else 0
+
+
+def _temporal_orders(tasks, seeds, path):
+    """How much temporal memory each task's inputs have: the order a :class:`MultiOrderMarkov`
+    selects on every task and seed (its likelihood-ratio tests, Scholtes 2017), printed and
+    written to ``path``. A task whose inputs it cannot read is reported and left out."""
+    import pandas as pd
+
+    from neurorec.models.multiorder import order_table
+
+    parts = []
+    for t in tasks:
+        try:
+            parts.append(order_table([t.task], seeds))
+        except Exception as exc:  # noqa: BLE001 - a task the model cannot read is reported, not fatal
+            print(f"  temporal order: {t.name}: not measured ({type(exc).__name__}: {exc})")
+    if not parts:
+        return None
+    df = pd.concat(parts, ignore_index=True)
+    df.to_csv(path, index=False)
+    print("Temporal memory of each task's inputs: the order a multi-order Markov model selects "
+          "(likelihood-ratio tests, alpha 0.01, orders 0-3), and its next-symbol test accuracy")
+    for task, g in df.groupby("task", sort=False):
+        orders = ", ".join(str(int(o)) for o in g["order"])
+        print(f"  {task:<20} order {orders:<12} ({g['n_symbols'].iloc[0]} symbols, {g['quantizer'].iloc[0]})  "
+              f"accuracy {g['test_accuracy'].mean():.3f}")
+    print()
+    return df
 
 
 def _tasks() -> int:

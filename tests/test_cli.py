@@ -82,6 +82,11 @@ def test_compare_writes_store_csv_plot_and_prints_the_table(tmp_path, capsys):
     assert "8 runs: 6 ok, 2 skipped, 0 errors" in stdout
     assert str(out / "results.csv") in stdout and str(out / "summary.png") in stdout
     assert len(S.FIT_CALLS) == 6
+    # the temporal order of each task's inputs (MultiOrderMarkov's likelihood-ratio tests)
+    orders = pd.read_csv(out / "temporal_order.csv")
+    assert sorted(set(orders.task)) == ["toy_classify", "toy_forecast"] and set(orders.seed) == {0, 1}
+    assert orders.order.between(0, 3).all()
+    assert "Temporal memory of each task's inputs" in stdout
 
     # a second call resumes: nothing is fitted again, same table
     S.FIT_CALLS.clear()

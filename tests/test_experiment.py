@@ -531,10 +531,13 @@ def test_default_config_is_shipped_and_valid():
     cfg = load_config(default_config_path())
     assert cfg["experiment"]["name"] == "default"
     assert cfg["experiment"]["seeds"] == [0, 1, 2]
-    assert [m["class"] for m in cfg["models"]] == ["ESN", "LinearAR", "LSTM", "GRU", "LSM", "SpikingClassifier"]
+    assert [m["class"] for m in cfg["models"]] == (
+        ["ESN", "LinearAR", "LSTM", "GRU", "LSM", "LSM", "SpikingClassifier", "Hopfield", "Hopfield", "ModernHopfield"]
+        + ["FeatureClassifier"] * 5 + ["MultiOrderMarkov"])
     assert cfg["models"][0]["params"]["units"] == 500
+    assert all(m["tasks"] == ["digits"] for m in cfg["models"] if m["class"] == "FeatureClassifier")
     assert [t["name"] for t in cfg["tasks"]] == ["mackey_glass", "narma10", "digits",
-                                                 "japanese_vowels"]
+                                                 "japanese_vowels", "pattern_recall", "symbolic"]
 
 
 # ------------------------------------------------------------------------------------------
@@ -578,6 +581,10 @@ def test_plot_summary_writes_one_panel_per_task(tmp_path):
     assert titles == ["toy_forecast\nmae (test, lower is better)",
                       "toy_classify\naccuracy (test, higher is better)"]
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["a", "fo", "flaky"]
+    # "fo" is skipped on toy_classify (forecast only): left out of that panel, same colours
+    assert [t.get_text() for t in fig.axes[1].get_xticklabels()] == ["a", "flaky"]
+    bars0, bars1 = fig.axes[0].patches, fig.axes[1].patches
+    assert bars1[1].get_facecolor() == bars0[2].get_facecolor()
 
 
 def test_importing_the_experiment_package_is_light():

@@ -14,6 +14,8 @@ name                          kind        metric            data
 ``mnist1d``                   classify    accuracy          MNIST-1D, 40 steps
 ``japanese_vowels``           classify    accuracy          UCI Japanese vowels, 7-29 steps
 ``pattern_recall``            recall      bit_error_rate    noisy cues of random +-1 patterns
+``symbolic``                  forecast    accuracy          noisy order-3 symbol source
+``long_lag``                  classify    accuracy          marker + 20-symbol chain
 ============================  ==========  ================  ===========================
 
 Series tasks cut one long series into contiguous train/validation/test parts (60/20/20 % of
@@ -33,7 +35,9 @@ import numpy as np
 
 from .._validation import check_positive_int
 from . import datasets, generators
+from .history import long_lag_task
 from .scaling import SequenceScaler
+from .symbolic import symbolic_task
 from .task import Split, Task, TaskData
 
 __all__ = ["get_task", "list_tasks", "register_task"]
@@ -419,6 +423,8 @@ for _name, _factory in [
     ("mnist1d", mnist1d_task),
     ("japanese_vowels", japanese_vowels_task),
     ("pattern_recall", pattern_recall_task),
+    ("symbolic", symbolic_task),
+    ("long_lag", long_lag_task),
 ]:
     register_task(_name, _factory)
 

@@ -172,6 +172,9 @@ def format_summary(df, split: str = "test") -> str:
 def plot_summary(df, path=None, split: str = "test", ncols: int | None = None):
     """One figure, one panel per task: the ``split`` metric per model, mean ± std over seeds.
 
+    A panel shows the models that ran on its task (those skipped there are left out), each in
+    the same colour in every panel.
+
     Parameters
     ----------
     df : DataFrame
@@ -193,21 +196,35 @@ def plot_summary(df, path=None, split: str = "test", ncols: int | None = None):
 
     s = summarize(df, split)
     tasks = _ordered(s["task"]) or ["(no results)"]
-    models = _ordered(s["model"])
+    all_models = _ordered(s["model"])
+    if len(all_models) <= 10:   # one colour per model, the same in every panel
+        color_of = {mo: f"C{i}" for i, mo in enumerate(all_models)}
+    else:
+        from matplotlib import colormaps
+
+        color_of = {mo: colormaps["tab20"](i % 20) for i, mo in enumerate(all_models)}
+
+    def shown(task):  # a model skipped on a task (unsupported kind, not in its task list) is left out
+        st = s[s["task"] == task]
+        return [mo for mo in all_models if ((st["model"] == mo) & (st["status"] != "skipped")).any()] or \
+            [mo for mo in all_models if (st["model"] == mo).any()]
+
     n = len(tasks)
     ncols = ncols or min(n, 4)
     nrows = math.ceil(n / ncols)
-    fig = Figure(figsize=(max(3.2, 0.9 * len(models) + 1.6) * ncols, 3.6 * nrows),
+    widest = max((len(shown(t)) for t in tasks), default=1)
+    fig = Figure(figsize=(max(3.2, 0.9 * widest + 1.6) * ncols, 3.6 * nrows),
                  layout="constrained")
     FigureCanvasAgg(fig)
     part = df[df["split"] == split] if "split" in df else df
-    colors = [f"C{i % 10}" for i in range(len(models))]
     for i, task in enumerate(tasks):
         ax = fig.add_subplot(nrows, ncols, i + 1)
         st = s[s["task"] == task]
         if st.empty:
             ax.set_axis_off()
             continue
+        models = shown(task)
+        colors = [color_of[mo] for mo in models]
         first = st.iloc[0]
         direction = "higher" if first["higher_is_better"] else "lower"
         ax.set_title(f"{task}\n{first['metric']} ({split}, {direction} is better)", fontsize=10)
