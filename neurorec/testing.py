@@ -18,7 +18,7 @@ import numpy as np
 
 from neurorec.base import Model, NotFittedError
 
-__all__ = ["check_model", "make_regression_data", "make_classification_data"]
+__all__ = ["check_model", "make_regression_data", "make_classification_data", "make_symbol_data"]
 
 
 def make_regression_data(seed: int = 0, batch: int = 4, time: int = 60, features: int = 2):
@@ -103,6 +103,9 @@ def check_model(model: Model, backend: str | None = None, device: str = "cpu",
 
     kinds = getattr(model, "_supported_kinds", frozenset({"forecast"}))
     has_seed = "seed" in params
+    if getattr(model, "_predicts_symbols", False):  # a model of discrete sequences
+        _check_symbols(model, has_seed)
+        return
     if "forecast" in kinds:
         _check_regression(model, has_seed)
     if "classify" in kinds:
@@ -147,7 +150,11 @@ def _check_regression(model, has_seed):
     _raises(ValueError, lambda: m.predict(np.zeros((1, 5, 3), np.float32)), "wrong number of features")
     _raises(ValueError, lambda: model.clone().fit(X, y[:2]), "mismatched batch sizes")
     _raises(ValueError, lambda: model.clone().fit(X, np.full_like(y, np.inf)), "inf in y")
-    # save / load round trip, and a tampered file is refused
+    _check_save_load(m, X, p)
+
+
+def _check_save_load(m, X, p):
+    """save / load round trip gives the same predictions; a tampered or foreign file is refused."""
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "m.safetensors"
         m.save(path)
@@ -160,6 +167,56 @@ def _check_regression(model, has_seed):
         junk = Path(d) / "junk.safetensors"
         junk.write_bytes(b"not a model")
         _raises(ValueError, lambda: type(m).load(junk), "file that is not a model")
+
+
+def make_symbol_data(seed: int = 0, batch: int = 6, time: int = 80, n_symbols: int = 4):
+    """Integer symbol sequences ``(batch, time)`` from a noisy order-2 rule: the next symbol is
+    ``(s[t-1] + 2 s[t-2]) % n_symbols`` with probability 0.9, uniform otherwise."""
+    rng = np.random.default_rng(seed)
+    X = rng.integers(0, n_symbols, (batch, time))
+    for t in range(2, time):
+        rule = (X[:, t - 1] + 2 * X[:, t - 2]) % n_symbols
+        X[:, t] = np.where(rng.random(batch) < 0.9, rule, X[:, t])
+    return X.astype(np.int64)
+
+
+def _check_symbols(model, has_seed):
+    """The contract for models of discrete sequences (``_predicts_symbols``): integer symbol
+    sequences in, the predicted next symbol after every step out."""
+    X = make_symbol_data()
+    n = int(X.max()) + 1
+    m = model.clone()
+    if has_seed:
+        m.set_params(seed=0)
+    if m.fit(X) is not m:
+        raise AssertionError("fit must return self")
+    bad = [k for k in vars(m) if not k.startswith("_") and k not in m.get_params(deep=False)
+           and not k.endswith("_")]
+    if bad:
+        raise AssertionError(f"learned attributes must end in '_': {bad}")
+    p = np.asarray(m.predict(X))
+    if p.shape != X.shape or p.dtype.kind not in "iu":
+        raise AssertionError(f"predict must give integer symbols of shape {X.shape}, got {p.dtype} {p.shape}")
+    if p.min() < 0 or p.max() >= n:
+        raise AssertionError("predicted symbols outside the training alphabet")
+    acc = float(np.mean(p[:, 1:-1] == X[:, 2:]))
+    if acc < 0.7:
+        raise AssertionError(f"next-symbol accuracy {acc:.2f} on a 90 %-deterministic order-2 source (< 0.7)")
+    _close(m.predict(X[0]), p[0], 0.0, "single sequence")
+    ragged = m.predict([X[0, :30], X[1]])
+    if not isinstance(ragged, list) or np.shape(ragged[0]) != (30,):
+        raise AssertionError("a list of sequences must give a list of per-sequence predictions")
+    _close(ragged[1], p[1], 0.0, "ragged batch vs batch")
+    if hasattr(m, "predict_proba"):
+        proba = np.asarray(m.predict_proba(X))
+        _close(proba.sum(-1), np.ones(X.shape), 1e-9, "predict_proba rows sum to 1")
+    if has_seed:
+        _close(model.clone().set_params(seed=0).fit(X).predict(X), p, 0.0, "same seed, same result")
+    _raises(ValueError, lambda: m.predict(np.array([0, -1, 2])), "negative symbol")
+    _raises(ValueError, lambda: m.predict(np.array([0.0, np.nan, 1.0])), "NaN symbol")
+    _raises(ValueError, lambda: m.predict(np.array([0.0, 1.5, 1.0])), "non-integer symbol")
+    _raises(ValueError, lambda: model.clone().fit([]), "no sequences")
+    _check_save_load(m, X, p)
 
 
 def _check_classification(model, has_seed):

@@ -390,3 +390,12 @@ def test_sparse_counts_warn_that_the_chi2_approximation_is_unreliable():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert MultiOrderMarkov(max_order=2).fit(dense).order_ == 0
+
+
+@pytest.mark.parametrize("params", [{}, {"max_order": 2, "smoothing": 0.5}, {"order": 2}])
+def test_check_model_symbol_contract(params):
+    """The conformance suite's checks for models of discrete sequences (integer symbols in, the
+    next symbol after every step out), including save/load and bad symbols."""
+    from neurorec.testing import check_model
+
+    check_model(MultiOrderMarkov(**params))

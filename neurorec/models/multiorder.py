@@ -282,9 +282,11 @@ class MultiOrderMarkov(Model):
     2
     """
 
-    _supported_kinds = frozenset({"forecast", "classify"})
-    # predict returns integer symbols, not the task's targets: a runner scores it only on tasks
-    # with a symbol read-out (neurorec.data.symbolic.SymbolTask) and reports diagnostics_ elsewhere
+    # per-step next-symbol prediction; predict returns integer symbols, not a regressor's
+    # targets, so only tasks with a symbol read-out (neurorec.data.symbolic.SymbolTask) score it
+    # meaningfully (the default compare restricts it with `tasks = ["symbolic"]`);
+    # neurorec.testing.check_model runs its symbol checks on it
+    _supported_kinds = frozenset({"forecast"})
     _predicts_symbols = True
 
     def __init__(self, max_order: int = 3, order="auto", alpha: float = 0.01, dof: str = "paths",
