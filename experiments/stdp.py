@@ -32,8 +32,8 @@ Run::
     python experiments/stdp.py [--seeds 0 1 2] [--seconds 200] [--check-seconds 5] [--quick]
                                [--codegen-target cython|numpy]
 
-Writes ``window.csv``, ``song.csv``, ``song_weights.csv``, ``stdp_window.png`` and
-``stdp_song.png`` into ``--out`` (default ``experiments/results/stdp``).
+Writes ``window.csv``, ``song.csv``, ``song_weights.csv``, ``engine_check.csv``,
+``stdp_window.png`` and ``stdp_song.png`` into ``--out`` (default ``experiments/results/stdp``).
 """
 
 from __future__ import annotations
@@ -119,11 +119,11 @@ def song(seeds, seconds: float, codegen_target: str = "cython") -> tuple[pd.Data
             took = timer()
             w = run.weights[0][0, :, 0] / G_MAX
             out = run.spikes["neuron"][0, :, 0]
-            per_10s = out.reshape(-1, int(10_000 / DT)).sum(1) / 10.0 if seconds >= 10 else out.sum() / seconds
+            w10 = min(out.size, int(round(10_000 / DT)))      # the first and last 10 s (all of a shorter run)
+            first, last = out[:w10].sum() / (w10 * DT / 1000), out[-w10:].sum() / (w10 * DT / 1000)
             group = np.arange(N_INPUTS) < (N_CORRELATED if correlated else 0)
             row = {"seed": seed, "inputs": "100 correlated + 900 independent" if correlated else "1000 independent",
-                   "seconds": seconds, "rate_first_10s_hz": float(np.atleast_1d(per_10s)[0]),
-                   "rate_last_10s_hz": float(np.atleast_1d(per_10s)[-1]),
+                   "seconds": seconds, "rate_first_10s_hz": float(first), "rate_last_10s_hz": float(last),
                    "frac_below_0.1": float(np.mean(w < 0.1)), "frac_above_0.9": float(np.mean(w > 0.9)),
                    "bimodality": float(np.mean((w < 0.1) | (w > 0.9))), "run_seconds": took}
             if correlated:

@@ -313,3 +313,15 @@ def test_refit_replaces_the_feature_model():
     m.set_params(feature_params={"n_components": 3, "epochs": 2}).fit(X, y)
     assert m.features_ is not first and m.features_.components_.shape == (3, 36)
     assert isinstance(m.features_, Sanger)
+
+
+def test_flatten_refuses_sequence_models_and_a_none_seed_takes_the_classifiers():
+    """A 2-d array is one sequence to a neurorec sequence model: flattening would make every
+    sample a time step carrying state from the samples before it."""
+    X, y = make_classification_data()
+    for name in ("ESN", "LSM", "Elman"):
+        with pytest.raises(ValueError, match="sequence model"):
+            FeatureClassifier(name, input="flatten").fit(X, y)
+    a = FeatureClassifier("Sanger", {"n_components": 3, "seed": None}, seed=4).fit(X, y)
+    b = FeatureClassifier("Sanger", {"n_components": 3}, seed=4).fit(X, y)
+    np.testing.assert_array_equal(a.transform(X), b.transform(X))

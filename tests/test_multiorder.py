@@ -399,3 +399,19 @@ def test_check_model_symbol_contract(params):
     from neurorec.testing import check_model
 
     check_model(MultiOrderMarkov(**params))
+
+
+def test_compare_skips_the_symbol_model_on_tasks_without_a_symbol_readout():
+    """On a forecast task with real-valued targets its symbols would be scored as numbers: it is
+    skipped there, and runs on the symbolic task."""
+    from neurorec.data import get_task
+    from neurorec.experiment import compare
+
+    df = compare([{"name": "MOM", "class": "MultiOrderMarkov"}],
+                 [get_task("narma10", n_steps=600), get_task("symbolic", n_train=32, n_val=8, n_test=8)], [0],
+                 progress=False)
+    narma = df[df.task == "narma10"]
+    assert (narma.status == "skipped").all()
+    assert narma.error.iloc[0] == "MOM (MultiOrderMarkov) predicts symbols; narma10 has no symbol read-out"
+    sym = df[(df.task == "symbolic") & (df.split == "test")]
+    assert (sym.status == "ok").all() and 0.3 < sym.value.iloc[0] <= 1.0

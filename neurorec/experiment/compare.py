@@ -84,11 +84,17 @@ def _open_store(store):
     return store, False
 
 
+def _reads_symbols(t) -> bool:
+    return bool(getattr(t.task, "symbol_readout", False))
+
+
 def _skipped(key: str, m, t, seed: int) -> dict:
-    """The result of a run that is not made: the task is not in the model's ``tasks`` list, or
-    is of a kind the model does not support."""
+    """The result of a run that is not made: the task is not in the model's ``tasks`` list, is
+    of a kind the model does not support, or cannot score the symbols a symbol model predicts."""
     if not m.runs_on(t.name):
         why = f"task not in {m.name}'s task list ({', '.join(m.tasks)})"
+    elif m.predicts_symbols() and not _reads_symbols(t):
+        why = f"{m.name} ({m.cls.__name__}) predicts symbols; {t.name} has no symbol read-out"
     else:
         kinds = sorted(m.supported_kinds(t.name) or ())
         why = (f"{m.name} ({m.cls.__name__}) does not support {t.kind!r} tasks "
@@ -210,7 +216,7 @@ def compare(models, tasks, seeds, *, store=None, n_jobs: int = 1, executor="loca
                 continue
             if key in results:
                 continue
-            if not m.supports(t.kind, t.name):
+            if not m.supports(t.kind, t.name) or (m.predicts_symbols() and not _reads_symbols(t)):
                 results[key] = _skipped(key, m, t, s)
                 continue
             jobs.append(make_job(key, m, t, s, track_memory=track_memory, threads=n_threads))

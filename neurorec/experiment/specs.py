@@ -154,6 +154,11 @@ class ModelSpec:
         kinds = self.supported_kinds(task_name)
         return kinds is None or kind in kinds
 
+    def predicts_symbols(self) -> bool:
+        """Whether the model predicts integer symbols (``_predicts_symbols``), which only a task
+        with a symbol read-out (``symbol_readout``) can score."""
+        return bool(getattr(self.cls, "_predicts_symbols", False))
+
     def runs_on(self, task_name: str) -> bool:
         """Whether ``task_name`` is in the model's task list (always, without a list)."""
         return self.tasks is None or task_name in self.tasks

@@ -124,8 +124,10 @@ class FeatureClassifier(Model):
         the CPU with scikit-learn.
     input : {"flatten", "sequence"}
         ``"flatten"``: every sequence ``(T, F)`` becomes one ``T*F`` vector and the feature
-        model maps ``(n, T*F)`` to ``(n, k)`` (static learners: Oja, Sanger, PCA); all
-        sequences must have the same length ``T``, in ``fit`` and after. ``"sequence"``: the
+        model maps ``(n, T*F)`` to ``(n, k)`` (static learners only: Oja, Sanger, PCA; a
+        neurorec sequence model such as the ESN is refused, since it would read the samples as
+        the steps of one sequence); all sequences must have the same length ``T``, in ``fit``
+        and after. ``"sequence"``: the
         feature model receives the sequences (a ``(batch, T, F)`` array, or a list of
         ``(T_i, F)`` arrays when their lengths differ) and its ``transform`` returns per-step
         features ``(batch, T, k)`` (or a list of ``(T_i, k)``), pooled by ``pooling``. A
@@ -268,6 +270,11 @@ class FeatureClassifier(Model):
         return cls
 
     def _build_features(self, cls: type):
+        if self.input == "flatten" and issubclass(cls, Model) and hasattr(cls, "_supported_kinds"):
+            # a neurorec sequence model reads a 2-d array as ONE sequence: every sample would be a
+            # time step carrying state from the samples before it
+            raise ValueError(f"{cls.__name__} is a sequence model; input='flatten' gives a feature model one "
+                             "vector per sample (static learners: Hebbian rules, PCA). Use input='sequence'.")
         params = dict(self.feature_params or {})
         try:
             names = set(inspect.signature(cls).parameters)
@@ -276,7 +283,8 @@ class FeatureClassifier(Model):
         if self.seed is not None:
             for key in ("seed", "random_state"):
                 if key in names:
-                    params.setdefault(key, int(self.seed))
+                    if params.get(key) is None:  # absent or None: the classifier's seed
+                        params[key] = int(self.seed)
                     break
         try:
             return cls(**params)
