@@ -750,3 +750,24 @@ def test_config_model_tasks_errors_name_the_key(tmp_path, value, key, words):
     msg = str(info.value)
     assert msg.startswith(f"{path}: {key}:"), msg
     assert words in msg
+
+
+def test_a_shared_worker_failure_gives_every_run_the_same_short_traceback():
+    """A broken process pool fails every pending future with one exception object; the
+    traceback recorded for each run must not grow with the ones recorded before it."""
+    from concurrent.futures import Future, wait
+
+    from neurorec.experiment.executors import _drain
+
+    boom = RuntimeError("worker died")
+    job = {"run_key": "k", "model": {"name": "m", "cls": object}, "seed": 0,
+           "task": {"name": "t", "kind": "forecast", "metric": "mse", "higher_is_better": False}}
+    futures = {}
+    for i in range(4):
+        f = Future()
+        f.set_exception(boom)
+        futures[f] = dict(job, run_key=f"k{i}")
+    results = list(_drain(futures, lambda: None, lambda fs: wait(fs).done))
+    lengths = {len(r["traceback"].splitlines()) for r in results}
+    assert len(results) == 4 and len(lengths) == 1, lengths
+    assert all(r["status"] == "error" and r["error"] == "RuntimeError: worker died" for r in results)

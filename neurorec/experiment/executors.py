@@ -70,7 +70,11 @@ def _drain(futures: dict, cancel: Callable[[], None], wait) -> Iterator[dict]:
             try:
                 yield fut.result()
             except Exception as exc:  # noqa: BLE001 - a worker died; record and go on
-                yield failed_result(job, exc)
+                result = failed_result(job, exc)
+                # a broken pool raises one exception object for every pending future: each raise
+                # would append its frames to the same traceback, so each result starts afresh
+                exc.__traceback__ = None
+                yield result
     finally:
         cancel()
 
