@@ -604,6 +604,16 @@ class _Synapse:
         jump = (s_pre[:, :, None] * self.Wp).sum(1)
         self.x_pre = self.x_pre * self.decay_pre + r.a_pre * s_pre
         self.x_post = self.x_post * self.decay_post
+        if xp is np:  # update only the rows / columns of the neurons that spiked (the same arithmetic)
+            b, i = np.nonzero(s_pre)
+            if b.size:
+                self.Wp[b, i, :] = _clip_rows(self.Wp[b, i, :] + self.x_post[b] * self.mask[i], self.mask[i], r)
+            self.x_post = self.x_post + r.a_post * s_post
+            b, j = np.nonzero(s_post)
+            if b.size:
+                m = self.mask[:, j].T
+                self.Wp[b, :, j] = _clip_rows(self.Wp[b, :, j] + self.x_pre[b] * m, m, r)
+            return jump
         self.Wp = _clip(xp, self.Wp + s_pre[:, :, None] * self.x_post[:, None, :] * self.mask, r.w_min, r.w_max,
                         self.mask, s_pre[:, :, None])
         self.x_post = self.x_post + r.a_post * s_post
@@ -643,6 +653,11 @@ class _SourceFeed:
         s = self.empty.copy() if self.xp is np else self.empty.clone()
         s[self.copy[a:b], self.neuron[a:b]] = 1.0
         return s
+
+
+def _clip_rows(W, mask, rule):
+    """Clip the entries of ``W`` that are synapses (``mask > 0``) to the rule's bounds."""
+    return np.where(mask > 0, np.clip(W, rule.w_min, rule.w_max), W)
 
 
 def _clip(xp, W, lo, hi, mask, touched):
