@@ -35,7 +35,7 @@ import numbers
 
 import numpy as np
 
-from neurorec._validation import check_positive_int
+from neurorec._validation import check_positive_int, numeric_array
 
 __all__ = ["poisson_encode", "latency_encode", "delta_encode", "spike_count", "membrane_mean",
            "membrane_max", "first_spike"]
@@ -56,12 +56,7 @@ def _as_array(x, name: str):
         if x.is_complex():
             raise ValueError(f"{name} must hold real numbers, got dtype {x.dtype}.")
         return x if x.is_floating_point() else x.to(torch.float32)
-    try:
-        arr = np.asarray(x)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be an array of real numbers: {exc}") from None
-    if arr.dtype == object or arr.dtype.kind not in "biuf":
-        raise ValueError(f"{name} must hold real numbers, got dtype {arr.dtype}.")
+    arr = numeric_array(x, name)
     return arr if arr.dtype.kind == "f" else arr.astype(np.float32)
 
 
