@@ -10,7 +10,8 @@ BACKENDS = ("numpy", "torch")
 DTYPES = ("float32", "float64")
 
 _EXTRA_FOR = {"torch": "torch", "snntorch": "torch", "reservoirpy": "cpu", "brian2": "cpu",
-              "aeon": "data", "mlxtend": "data", "mnist1d": "data", "dask": "dask"}
+              "aeon": "data", "mlxtend": "data", "mnist1d": "data", "dask": "dask",
+              "nir": "hardware", "nirtorch": "hardware", "norse": "peers", "rockpool": "peers"}
 
 
 def require(module: str):
