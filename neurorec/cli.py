@@ -5,7 +5,17 @@
     neurorec compare [CONFIG.toml] [--out DIR] [--jobs N] [--seeds 0 1 ...]
                      [--no-progress] [--scheduler ADDR]
     neurorec tasks
+    neurorec export MODEL_FILE --to nir OUT.nir
+    neurorec hardware profiles
+    neurorec hardware check MODEL_FILE --target NAME
+    neurorec hardware energy MODEL_FILE --profile NAME [--task TASK] [--seed N] [--split test]
     neurorec --version
+
+``export`` writes a saved spiking model (``.safetensors`` from ``Model.save``) as a NIR graph;
+``hardware profiles`` lists the chip profiles with their main figures; ``hardware check``
+tells whether a saved model or a ``.nir`` graph fits a chip (exit status 0 if it fits, 1 if
+not); ``hardware energy`` estimates the energy per inference of a saved model on a task's
+split from its counted operations and a profile's energy per operation.
 
 ``compare`` runs a config's grid (the packaged ``default.toml`` when no file is given),
 storing each run in ``DIR/results.sqlite`` as it finishes (a re-run resumes), then prints
@@ -66,6 +76,29 @@ def _parser() -> argparse.ArgumentParser:
                    help="recompute runs already in results.sqlite (and replace them)")
 
     sub.add_parser("tasks", help="list the registered tasks")
+
+    e = sub.add_parser("export", help="write a saved spiking model in a hardware exchange format (NIR)",
+                       description="Write a saved model (SpikingClassifier, LSM) as a NIR graph (.nir, HDF5).")
+    e.add_argument("model", metavar="MODEL_FILE", type=Path, help="a model saved with Model.save (.safetensors)")
+    e.add_argument("--to", dest="format", required=True, metavar="FORMAT", help="target format: nir")
+    e.add_argument("out", metavar="OUT", type=Path, help="output file (.nir)")
+
+    h = sub.add_parser("hardware", help="chip profiles, fit checks and energy estimates",
+                       description="Neuromorphic hardware: profiles, fit check, energy.")
+    hsub = h.add_subparsers(dest="hw_command", metavar="VERB")
+    hsub.add_parser("profiles", help="list the chip profiles")
+    hc = hsub.add_parser("check", help="does a saved model or a .nir graph fit a chip?")
+    hc.add_argument("model", metavar="MODEL_FILE", type=Path, help="a saved model (.safetensors) or a .nir graph")
+    hc.add_argument("--target", required=True, metavar="NAME", help="profile name (see: neurorec hardware profiles)")
+    he = hsub.add_parser("energy", help="energy per inference of a saved model from counted operations")
+    he.add_argument("model", metavar="MODEL_FILE", type=Path, help="a saved model (.safetensors)")
+    he.add_argument("--profile", required=True, metavar="NAME", action="append",
+                    help="profile name; may be given several times")
+    he.add_argument("--task", metavar="TASK", required=True,
+                    help="task whose split is the input (see: neurorec tasks)")
+    he.add_argument("--seed", type=int, default=0, metavar="N", help="task seed (default 0)")
+    he.add_argument("--split", default="test", choices=("train", "val", "test"), help="split (default test)")
+    he.add_argument("--limit", type=int, default=None, metavar="N", help="use only the first N sequences")
     return p
 
 
@@ -80,6 +113,12 @@ def main(argv=None) -> int:
         return _compare(args)
     if args.command == "tasks":
         return _tasks()
+    if args.command == "export":
+        return _export(args)
+    if args.command == "hardware":
+        if args.hw_command is None:
+            return _error("hardware needs a verb: profiles, check or energy")
+        return {"profiles": _hw_profiles, "check": _hw_check, "energy": _hw_energy}[args.hw_command](args)
     parser.print_help()
     return 2
 
@@ -213,6 +252,110 @@ def _temporal_orders(tasks, seeds, path):
               f"accuracy {g['test_accuracy'].mean():.3f}")
     print()
     return df
+
+
+def _load_model(path: Path):
+    """A saved neurorec model, or a one-line error message (str)."""
+    from neurorec.base import load
+
+    try:
+        import neurorec.hardware.quantize  # noqa: F401  (registers the quantised model classes)
+    except ImportError:
+        pass
+    try:
+        return load(path)
+    except (OSError, ValueError, TypeError) as exc:
+        return f"cannot read {path}: {exc}"
+
+
+def _export(args) -> int:
+    if args.format.lower() != "nir":
+        return _error(f"unknown export format {args.format!r}; supported: nir")
+    model = _load_model(args.model)
+    if isinstance(model, str):
+        return _error(model)
+    try:
+        from neurorec.hardware import to_nir
+
+        graph = to_nir(model, path=args.out)
+    except ImportError as exc:
+        return _error(str(exc))
+    except (ValueError, TypeError, NotImplementedError) as exc:
+        return _error(f"cannot export {args.model} to NIR: {exc}")
+    except OSError as exc:
+        return _error(f"cannot write {args.out}: {exc.strerror or exc}")
+    print(f"wrote {args.out}: {len(graph.nodes)} nodes, {len(graph.edges)} edges")
+    return 0
+
+
+def _hw_profiles(args) -> int:
+    from neurorec.hardware import profiles
+
+    try:
+        df = profiles()
+    except (ValueError, OSError) as exc:
+        return _error(str(exc), 1)
+    import pandas as pd
+
+    with pd.option_context("display.max_columns", None, "display.width", 200, "display.max_colwidth", 40):
+        print(df.to_string(index=False))
+    return 0
+
+
+def _model_or_graph(path: Path):
+    if path.suffix.lower() == ".nir":
+        if not path.is_file():
+            return f"no file at {path}"
+        return path
+    return _load_model(path)
+
+
+def _hw_check(args) -> int:
+    from neurorec.hardware import check
+
+    model = _model_or_graph(args.model)
+    if isinstance(model, str):
+        return _error(model)
+    try:
+        report = check(model, args.target)
+    except ImportError as exc:
+        return _error(str(exc))
+    except (ValueError, TypeError, OSError) as exc:
+        return _error(str(exc))
+    print(report)
+    return 0 if report.fits else 1
+
+
+def _hw_energy(args) -> int:
+    from neurorec.hardware import energy
+
+    model = _load_model(args.model)
+    if isinstance(model, str):
+        return _error(model)
+    try:
+        from neurorec.data import get_task
+
+        task = get_task(args.task)
+    except (KeyError, ValueError) as exc:
+        return _error(f"unknown task {args.task!r}: {exc}")
+    if args.limit is not None and args.limit < 1:
+        return _error("--limit must be a positive number")
+    try:
+        data = task.load(seed=args.seed)
+        X = getattr(data, args.split).X
+        if args.limit is not None:
+            X = X[:args.limit]
+        rows = [energy(model, X, name) for name in args.profile]
+    except ImportError as exc:
+        return _error(str(exc))
+    except (ValueError, TypeError, OSError) as exc:
+        return _error(str(exc))
+    import pandas as pd
+
+    df = pd.concat([r if isinstance(r, pd.DataFrame) else pd.DataFrame([r]) for r in rows], ignore_index=True)
+    with pd.option_context("display.max_columns", None, "display.width", 200):
+        print(df.to_string(index=False))
+    return 0
 
 
 def _tasks() -> int:
