@@ -19,6 +19,7 @@ from importlib import import_module
 _LAZY = {
     "to_nir": "neurorec.hardware.nir_io",
     "from_nir": "neurorec.hardware.nir_io",
+    "encoded_input": "neurorec.hardware.nir_io",
     "profiles": "neurorec.hardware.profiles",
     "load_profile": "neurorec.hardware.profiles",
     "ChipProfile": "neurorec.hardware.profiles",
