@@ -68,7 +68,8 @@ def nir_check(clf, X, out, seed: int) -> list[dict]:
         except ImportError as exc:
             rows.append({"seed": seed, "reader": library, "spikes": -1, "same_step": float("nan"), "note": str(exc)})
             continue
-        rows.append({"seed": seed, "reader": library, "spikes": int(got.sum()), "same_step": spike_agreement(got, want)})
+        rows.append({"seed": seed, "reader": library, "spikes": int(got.sum()),
+                     "same_step": spike_agreement(got, want)})
     return rows
 
 
