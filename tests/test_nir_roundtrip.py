@@ -380,6 +380,11 @@ def test_lsm_round_trip(tmp_path):
     np.testing.assert_array_equal(back.predict(X[:12, :6]), lsm.predict(X[:12, :6]))
     np.testing.assert_array_equal(back.decision_function(X[:12, :6]), lsm.decision_function(X[:12, :6]))
     np.testing.assert_array_equal(back.W_out_, lsm.W_out_)
+    with pytest.raises(ValueError, match="LSM was written with dt=1 ms"):
+        from_nir(g, dt=0.5)                       # was silently ignored
+    g.nodes["liquid"].tau_mem = g.nodes["liquid"].tau_mem * 2
+    with pytest.raises(ValueError, match="population 'liquid' .* disagrees with its metadata"):
+        from_nir(g)                               # the edit was silently ignored
 
 
 # ----------------------------------------------------------------------------- other writers
@@ -554,3 +559,242 @@ def test_classifier_euler_export_and_edited_graph(classifiers):
     g.nodes["lif_0"].v_threshold[:] = 2.0
     with pytest.raises(ValueError, match="node 'lif_0': v_threshold disagrees with the graph's neurorec metadata"):
         from_nir(g)
+    g = to_nir(clf)
+    g.nodes["lif_0"].v_leak = np.full_like(g.nodes["lif_0"].v_leak, 0.5)
+    with pytest.raises(ValueError, match="node 'lif_0': v_leak disagrees with the graph's neurorec metadata"):
+        from_nir(g)                               # the edit was silently ignored
+
+
+# ----------------------------------------------------------------------------- second review: regressions
+def _lif(n, **kw):
+    p = {"tau": 0.01, "r": 1.0, "v_leak": 0.0, "v_threshold": 1.0, "v_reset": 0.0, **kw}
+    return nir.LIF(**{k: np.broadcast_to(np.asarray(v, dtype=float), (n,)).copy() for k, v in p.items()})
+
+
+def _inp(n):
+    return nir.Input(input_type={"input": np.array([n])})
+
+
+def test_cubalif_fed_through_i_exc_and_i_inh_with_one_time_constant(tmp_path):
+    """Both currents of a CubaLIF with tau_exc == tau_inh are one NIR current (export crashed with
+    "variable 'i_inh' cannot be said in NIR")."""
+    rng = np.random.default_rng(5)
+    pops = [Population("a", 6, LIF(tau_mem=8.0, reset="zero")),
+            Population("c", 4, CubaLIF(tau_mem=15.0, tau_exc=5.0, tau_inh=5.0, E_L=-60.0, v_th=-59.0,
+                                       v_reset=-61.0, refractory=0.0))]
+    conns = [Connection("input", "a", rng.uniform(0, 0.8, (2, 6)), "current"),
+             Connection("a", "c", rng.uniform(0, 6, (6, 4)), "i_exc"),
+             Connection("a", "c", -rng.uniform(0, 2, (6, 4)), "i_inh", delay=0.5)]
+    net = Network(pops, conns, n_inputs=2, dt=0.5)
+    g = to_nir(net, path=tmp_path / "ei.nir")
+    back = from_nir(tmp_path / "ei.nir")
+    assert [c.variable for c in back.connections] == ["current", "i_exc", "i_inh"]
+    x = _inputs(B=1, T=80)[..., :2]
+    rec = [("c", "v"), ("c", "i_exc"), ("c", "i_inh")]
+    _same_run(net.run(x, record=rec), back.run(x, record=rec))
+    np.testing.assert_array_equal(_simulate_nir(g, x[0], 0.5e-3)["c"], net.run(x).spikes["c"][0])
+
+
+def test_population_without_incoming_connection_adds_no_input_node(tmp_path):
+    """nir's type check prepends an Input node to every node no edge feeds: the graph of a network
+    with an unfed population had two inputs, and from_nir refused neurorec's own file."""
+    net = _network()
+    net = Network(list(net.populations) + [Population("idle", 3, LIF(tau_mem=5.0, v_rest=1.5, reset="zero"))],
+                  list(net.connections), n_inputs=3, dt=net.dt)
+    g = to_nir(net, path=tmp_path / "idle.nir")
+    assert [k for k, v in g.nodes.items() if isinstance(v, nir.Input)] == ["input"]
+    x = _inputs(B=1, T=40)
+    rec = RECORD + [("idle", "v")]
+    _same_run(net.run(x, record=rec), from_nir(tmp_path / "idle.nir").run(x, record=rec))
+    # a graph that went through nir's type inference (e.g. written before this fix) still reads
+    typed = nir.NIRGraph(nodes=dict(g.nodes), edges=list(g.edges), metadata=g.metadata)
+    assert "input_idle" in typed.nodes
+    _same_run(net.run(x, record=rec), from_nir(typed).run(x, record=rec))
+
+
+@pytest.mark.parametrize("field,where", [("weight", "w"), ("tau", "lif"), ("bias", "w")])
+def test_nan_or_inf_in_a_graph_is_named(field, where):
+    """A NaN weight made a classifier neuron silently dead (NaN > threshold is False)."""
+    w = nir.Affine(weight=np.full((2, 3), 0.4), bias=np.zeros(2))
+    lif = _lif(2)
+    node = w if where == "w" else lif
+    bad = np.array(getattr(node, field), dtype=float)
+    bad.flat[0] = np.nan if field != "bias" else np.inf
+    setattr(node, field, bad)
+    g = nir.NIRGraph(nodes={"input": _inp(3), "w": w, "lif": lif, "w2": nir.Affine(weight=np.ones((2, 2)),
+                                                                                   bias=np.zeros(2)),
+                            "li": nir.LI(tau=np.full(2, 0.01), r=np.ones(2), v_leak=np.zeros(2)),
+                            "output": nir.Output(output_type={"output": np.array([2])})},
+                     edges=[("input", "w"), ("w", "lif"), ("lif", "w2"), ("w2", "li"), ("li", "output")],
+                     type_check=False)
+    with pytest.raises(ValueError, match=f"NIR node '{where}': parameter '{field}' contains NaN or infinite") as e:
+        from_nir(g, dt=1.0)
+    assert "\n" not in str(e.value)
+
+
+
+@pytest.mark.parametrize("nodes,match", [
+    ({"w": nir.Affine(weight=np.ones((2, 3)), bias=np.ones(3)), "a": _lif(2)}, "node 'w': bias has 3 values for a "
+                                                                                 "weight of 2 outputs"),
+    ({"w": nir.Linear(weight=np.ones((2, 4))), "a": _lif(2)}, "edge 'input' -> 'w': 'input' gives 3 values but 'w' "
+                                                                 "takes 4"),
+    ({"w": nir.Linear(weight=np.ones((2, 3))), "a": _lif(5)}, "edge 'w' -> 'a': 'w' gives 2 values but 'a' takes 5"),
+])
+def test_shape_mismatches_are_named(nodes, match):
+    """A wrong-sized bias or weight gave numpy's broadcast/matmul error, or (layered graphs) a
+    classifier that failed only in predict."""
+    g = nir.NIRGraph(nodes={"input": _inp(3), **nodes}, edges=[("input", "w"), ("w", "a")], type_check=False)
+    with pytest.raises(ValueError, match=match):
+        from_nir(g, dt=1.0)
+
+
+def test_negative_time_constants_and_delays_are_named():
+    g = nir.NIRGraph.from_list(_inp(3), nir.Linear(weight=np.ones((2, 3))), _lif(2, tau=-0.01))
+    with pytest.raises(ValueError, match="node 'lif': parameter 'tau' must be positive"):
+        from_nir(g, dt=1.0)
+    g = nir.NIRGraph(nodes={"input": _inp(3), "w": nir.Linear(weight=np.ones((3, 3))), "a": _lif(3),
+                            "d": nir.Delay(delay=np.full(3, -1e-3)), "w2": nir.Linear(weight=np.eye(3)),
+                            "b": _lif(3)},
+                     edges=[("input", "w"), ("w", "a"), ("a", "d"), ("d", "w2"), ("w2", "b")], type_check=False)
+    with pytest.raises(ValueError, match="node 'd': parameter 'delay' must be >= 0"):
+        from_nir(g, dt=1.0)   # was "the edge 'a' -> 'b' acts in the same step (no Delay)"
+
+
+def test_malformed_edges_are_named():
+    g = nir.NIRGraph(nodes={"input": _inp(3), "a": _lif(2)}, edges=[("input", "a")], type_check=False)
+    with pytest.raises(ValueError, match="edge 'input' -> 'a': 'input' gives 3 values but 'a' takes 2"):
+        from_nir(g, dt=1.0)   # was read as a one-to-one edge that dropped input channel 2
+    g = nir.NIRGraph(nodes={"input": _inp(3), "a": nir.LIF(tau=np.array(0.01), r=np.array(1.0), v_leak=np.array(0.0),
+                                                         v_threshold=np.array(1.0), v_reset=np.array(0.0))},
+                     edges=[("input", "a")], type_check=False)
+    with pytest.raises(ValueError, match="no weight node between a source of 3 and a target of 1"):
+        from_nir(g, dt=1.0)
+    g = nir.NIRGraph(nodes={"input": _inp(3), "a": _lif(3)}, edges=[("input", "zz")], type_check=False)
+    with pytest.raises(ValueError, match="edge 'input' -> 'zz' names a node 'zz'"):
+        from_nir(g, dt=1.0)   # was KeyError: 'zz'
+
+
+def test_affine_bias_and_v_leak_start_state_is_warned():
+    """A bias into a LIF is read as v_rest = v_leak + R b, where neurorec's neurons start; a NIR
+    simulator starting at v_leak agrees once started there, as the warning says."""
+    g = nir.NIRGraph.from_list(_inp(3), nir.Affine(weight=np.full((2, 3), 0.1), bias=np.full(2, 0.5)),
+                               _lif(2, v_leak=0.2))
+    with pytest.warns(UserWarning, match=r"initial=\{'lif': \{'v': 0.2\}\}"):
+        net = from_nir(g, dt=1.0, discretisation="exact")
+    x = _inputs(B=1, T=40)
+    ref = _simulate_nir(g, x[0], 1e-3)["lif"]
+    assert ref.sum() > 0
+    assert not np.array_equal(net.run(x).spikes["lif"][0], ref)   # the first steps differ ...
+    np.testing.assert_array_equal(net.run(x, initial={"lif": {"v": 0.2}}).spikes["lif"][0], ref)
+    layered = nir.NIRGraph.from_list(_inp(3), nir.Affine(weight=np.ones((2, 3)), bias=np.zeros(2)),
+                                     _lif(2, v_leak=0.3), nir.Affine(weight=np.ones((2, 2)), bias=np.zeros(2)),
+                                     nir.LI(tau=np.full(2, 0.01), r=np.ones(2), v_leak=np.zeros(2)),
+                                     nir.Output(output_type={"output": np.array([2])}))
+    with pytest.warns(UserWarning, match="membranes start at 0"):
+        from_nir(layered, dt=1.0)
+
+
+@pytest.mark.parametrize("edit", ["w_in", "r", "tau_syn"])
+def test_edited_cubalif_of_an_own_graph_is_read_from_its_nir_parameters(edit):
+    """w_in and r of an own CubaLIF were not checked against the metadata (an edit was ignored);
+    an edited tau_syn made the reader crash ("'i_exc' is not a state variable of SynapticLIF")."""
+    g = to_nir(_network())
+    setattr(g.nodes["c"], edit, np.asarray(getattr(g.nodes["c"], edit)) * 1.5)
+    x = _inputs(B=1, T=60)
+    ref = _simulate_nir(g, x[0], 0.5e-3)
+    run = from_nir(g).run(x)
+    for name in ("a", "b", "c"):
+        np.testing.assert_array_equal(run.spikes[name][0], ref[name])
+
+
+def test_dt_override_and_unit_mistakes(classifiers):
+    X, models = classifiers
+    g = to_nir(models["ff"])
+    with pytest.raises(ValueError, match="written with dt=1 ms and its weights act per step"):
+        from_nir(g, dt=0.5)   # was silently ignored: the classifier kept dt=1
+    np.testing.assert_array_equal(from_nir(g, dt=np.float32(1.0)).decision_function(X[:4]),
+                                  models["ff"].decision_function(X[:4]))   # numpy scalars are numbers
+    with pytest.raises(ValueError, match="dt must be a positive time step in ms, got True"):
+        from_nir(g, dt=True)
+    with pytest.warns(UserWarning, match="1000 times below the graph's dt .* in ms, not seconds"):
+        from_nir(to_nir(_network()), dt=0.5e-3)
+
+
+
+@pytest.mark.parametrize("damage", ["params", "classes", "list"])
+def test_damaged_neurorec_metadata_is_named(classifiers, damage):
+    """A missing key gave a bare KeyError ('params'), a JSON list an AttributeError."""
+    import json
+
+    g = to_nir(classifiers[1]["ff"])
+    info = json.loads(g.metadata["neurorec"])
+    info.pop(damage, None)
+    g.metadata["neurorec"] = json.dumps([1] if damage == "list" else info)
+    match = "not a JSON object" if damage == "list" else f"incomplete or damaged \\(KeyError: '{damage}'\\)"
+    with pytest.raises(ValueError, match=match):
+        from_nir(g)
+
+
+def test_encoded_input_of_one_sequence_keeps_its_rank(classifiers):
+    X, models = classifiers
+    x1, n1 = encoded_input(models["ff"], X[3])
+    xb, nb = encoded_input(models["ff"], X[3:4])
+    assert x1.ndim == 2 and n1 == nb[0] == X.shape[1]
+    np.testing.assert_array_equal(x1, xb[0])
+
+
+def test_paths_that_are_folders_or_truncated_files(tmp_path):
+    folder = tmp_path / "graph.nir"
+    folder.mkdir()
+    with pytest.raises(IsADirectoryError, match="graph.nir' is a folder, not a .nir file"):
+        from_nir(folder)
+    with pytest.raises(IsADirectoryError, match="graph.nir' is a folder; give the name of the .nir file"):
+        to_nir(_network(), path=folder)
+    with pytest.raises(FileNotFoundError, match="the folder .*nope' does not exist"):
+        to_nir(_network(), path=tmp_path / "nope" / "x.nir")
+    good = tmp_path / "good.nir"
+    to_nir(_network(), path=good)
+    data = good.read_bytes()
+    (tmp_path / "cut.nir").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="cannot read NIR file .*cut.nir.*truncated") as e:
+        from_nir(tmp_path / "cut.nir")
+    assert "\n" not in str(e.value)
+    assert sorted(os.listdir(tmp_path)) == ["cut.nir", "good.nir", "graph.nir"]   # no temporary file left
+
+
+
+def test_unwritable_folder_is_named(tmp_path, monkeypatch):
+    import tempfile
+
+    def denied(*a, dir=None, **k):
+        raise PermissionError(13, "Permission denied", os.path.join(dir, ".tmp-xyz.nir"))
+
+    monkeypatch.setattr(tempfile, "mkstemp", denied)
+    with pytest.raises(PermissionError, match=r"cannot create a file in .* \(Permission denied\)") as e:
+        to_nir(_network(), path=tmp_path / "x.nir")
+    assert ".tmp-" not in str(e.value) and e.value.strerror.startswith("cannot write")
+
+
+def test_file_round_trip_keeps_the_population_order(tmp_path):
+    """HDF5 lists a file's nodes sorted by name: populations ("z", "a") came back as ("a", "z")."""
+    net = Network([Population("z", 3, LIF(reset="zero")), Population("a", 2, LIF(reset="zero"))],
+                  [Connection("input", "z", np.ones((2, 3)), "current"), Connection("z", "a", np.ones((3, 2)), "v")],
+                  n_inputs=2, dt=0.5)
+    back = from_nir(to_nir(net, path=tmp_path / "za.nir", strict=False) and tmp_path / "za.nir")
+    assert [p.name for p in back.populations] == ["z", "a"]
+    assert [(c.source, c.target) for c in back.connections] == [("input", "z"), ("z", "a")]
+
+
+def test_written_file_has_the_usual_permissions(tmp_path):
+    """mkstemp makes 0600 files: the .nir file was unreadable by the group; an existing file keeps its mode."""
+    mask = os.umask(0o022)
+    try:
+        to_nir(_network(), path=tmp_path / "new.nir")
+        assert (tmp_path / "new.nir").stat().st_mode & 0o777 == 0o644
+        old = tmp_path / "old.nir"
+        old.write_bytes(b"old")
+        old.chmod(0o640)
+        to_nir(_network(), path=old)
+        assert old.stat().st_mode & 0o777 == 0o640 and isinstance(from_nir(old), Network)
+    finally:
+        os.umask(mask)

@@ -26,6 +26,10 @@ kind, hyper-parameters, population names, reset modes, the LSM readout). snntorc
 write no ``dt``: pass ``from_nir(graph, dt=...)`` in **ms** (0.1 for snntorch's
 :math:`10^{-4}` s, 1.0 for norse's default).
 
+NIR does not say where a neuron starts: neurorec's populations start at rest (:math:`v = v_{leak}`,
+no synaptic current), the classifier's membranes at 0 (:math:`v_{leak} = 0` in its graphs); the
+readers here start at 0 (snntorch) or at :math:`v_{leak}` (norse 1.1, ``norse/torch/module/lif_box.py``).
+
 Every neuron parameter is written per neuron (arrays of shape ``(n,)``). Weights are dense:
 NIR has no sparse matrix, so a sparse connection is written with zeros where there is no
 synapse (``from_nir`` makes the zeros "no synapse" again). NIR's ``Linear``/``Affine`` weight is
@@ -163,6 +167,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import numbers
 import os
 import re
 import tempfile
@@ -295,14 +300,40 @@ def _json_default(o):
     raise TypeError(f"{type(o).__name__} is not JSON serialisable")
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where Linux shows it (os.umask sets it, for all threads)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _write_atomic(graph, path) -> None:
     nir = _nir()
+    if not isinstance(path, str | os.PathLike):
+        raise ValueError(f"path must be a str or os.PathLike, got {type(path).__name__}.")
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".nir", dir=folder)
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"path {path!r} is a folder; give the name of the .nir file to write.")
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"path {path!r}: the folder {folder!r} does not exist.")
+    mode = os.stat(path).st_mode & 0o777 if os.path.exists(path) else 0o666 & ~_umask()
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".nir", dir=folder)
+    except OSError as exc:  # e.g. a read-only folder: name the folder, not the temporary file
+        raise type(exc)(exc.errno, f"cannot write {path!r}: cannot create a file in {folder!r} "
+                                   f"({exc.strerror})") from None
     os.close(fd)
     try:
         nir.write(tmp, graph)
+        os.chmod(tmp, mode)  # mkstemp makes the file private (0600); give it the mode a plain open() would
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -327,7 +358,11 @@ class _Approx:
 def _graph(nodes, edges, metadata):
     nir = _nir()
     has_input = any(isinstance(n, nir.Input) for n in nodes.values())
-    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata, type_check=has_input)
+    # nir's type check prepends an Input node to every other node without incoming edge (a population no
+    # connection feeds), which would give the graph a second input: check types only without such nodes
+    fed = {b for _, b in edges}
+    roots = [k for k, n in nodes.items() if k not in fed and not isinstance(n, nir.Input)]
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata, type_check=has_input and not roots)
 
 
 def _base_metadata(dt_ms: float, disc: str, info: dict, arrays: dict | None = None) -> dict:
@@ -361,6 +396,17 @@ def to_nir(model, *, path=None, discretisation: str = "exact", strict: bool = Tr
     Returns
     -------
     nir.NIRGraph
+
+    Raises
+    ------
+    ValueError
+        ``model`` of another kind, a construct NIR cannot say (named; module docstring), an unknown
+        ``discretisation``.
+    NotFittedError
+        An unfitted ``SpikingClassifier`` or ``LSM``.
+    IsADirectoryError, FileNotFoundError
+        ``path`` is a folder, or its folder does not exist (nothing is written; an existing file
+        is kept, with its permissions).
     """
     from neurorec.models.spiking.lsm import LSM
     from neurorec.models.spiking.network import Network
@@ -449,13 +495,13 @@ def encoded_input(model, X):
     Parameters
     ----------
     model : SpikingClassifier (fitted)
-    X : array (batch, time, features) or list of (time_i, features) arrays
+    X : array (batch, time, features), list of (time_i, features) arrays, or one (time, features) sequence
 
     Returns
     -------
-    x : ndarray (batch, steps, n_inputs)
+    x : ndarray (batch, steps, n_inputs), or (steps, n_inputs) for one sequence
         One row per simulation step (a held input repeated), zero after a sequence's end.
-    lengths : ndarray (batch,)
+    lengths : ndarray (batch,), or an int for one sequence
         Valid simulation steps of every sequence (the readout pools over these).
     """
     from neurorec._validation import check_sequences
@@ -479,7 +525,10 @@ def encoded_input(model, X):
         ls.append(np.asarray(lengths) * hold)
     width = max(a.shape[1] for a in xs)
     xs = [np.pad(a, ((0, 0), (0, width - a.shape[1]), (0, 0))) for a in xs]
-    return np.concatenate(xs), np.concatenate(ls)
+    x, lengths = np.concatenate(xs), np.concatenate(ls)
+    if batch.single:  # a single sequence comes back in its rank (DESIGN.md, data conventions)
+        return x[0], int(lengths[0])
+    return x, lengths
 
 
 # ----------------------------------------------------------------------------- network
@@ -587,7 +636,7 @@ def _network_graph(net, disc: str, approx: _Approx, info: dict, arrays: dict | N
         if c.variable == "v":
             b = decay[tgt]
             W = W * (b / (1.0 - b))
-        elif c.variable != var_of[tgt]:  # pragma: no cover - caught in _population_node
+        elif c.variable != var_of[tgt] and {c.variable, var_of[tgt]} != {"i_exc", "i_inh"}:  # pragma: no cover
             raise ValueError(f"Connection {c.source}->{tgt}: variable {c.variable!r} cannot be said in NIR.")
         steps = net.delay_steps(c) + 1
         dly = fresh(f"d{i}")
@@ -634,15 +683,14 @@ def _read(graph_or_path):
         raise ValueError(f"graph_or_path must be a nir.NIRGraph or the path of a .nir file, "
                          f"got {type(graph_or_path).__name__}.")
     path = os.fspath(graph_or_path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"NIR file {path!r} is a folder, not a .nir file.")
     if not os.path.isfile(path):
-        raise OSError(f"NIR file {path!r} does not exist.")
+        raise FileNotFoundError(f"NIR file {path!r} does not exist.")
     try:
-        try:
-            graph = nir.read(path)
-        except ValueError as exc:  # a graph without Input node (a network with no external input)
-            if "type inference" not in str(exc):
-                raise
-            graph = nir.read(path, type_check=False)
+        # without nir's type inference, which prepends an Input node to every node no edge feeds (a
+        # population without input): neurorec checks the shapes along every path itself
+        graph = nir.read(path, type_check=False)
     except Exception as exc:  # h5py, KeyError, AssertionError, ... from a corrupt file
         msg = str(exc).splitlines()[0] if str(exc) else ""
         raise ValueError(f"cannot read NIR file {path!r}: {type(exc).__name__}: {msg}") from None
@@ -717,10 +765,23 @@ def from_nir(graph_or_path, *, dt: float | None = None, discretisation: str | No
     Raises
     ------
     ValueError
-        An unsupported node (named, with the supported types), a graph of no supported shape, no
-        ``dt``, or a corrupt file (one line naming the file).
-    OSError
-        The file does not exist.
+        An unsupported node (named, with the supported types), a parameter that is NaN, infinite
+        or a non-positive time constant (node and parameter named), an edge naming a missing node,
+        a graph of no supported shape, no ``dt``, a ``dt`` other than the one a neurorec
+        ``SpikingClassifier`` or ``LSM`` was written with (their weights act per step), or a
+        corrupt or truncated file (one line naming the file).
+    FileNotFoundError, IsADirectoryError
+        The file does not exist, or the path is a folder.
+
+    Warns
+    -----
+    UserWarning
+        Where the neurorec model can differ from a NIR reader in ways NIR leaves open: an
+        ``Affine`` bias into a LIF is read as its resting potential :math:`v_{leak} + R b`, where
+        neurorec's neurons also *start* (run with ``initial={pop: {"v": v_leak}}`` to start at
+        :math:`v_{leak}`); a layered graph with :math:`v_{leak} \ne 0` becomes a classifier whose
+        membranes start at 0; spikes into ``v`` of a foreign LIF node; a ``dt`` 1000 times below
+        the graph's (seconds given for ms).
     """
     graph, path = _read(graph_or_path)
     meta = dict(graph.metadata or {})
@@ -728,32 +789,51 @@ def from_nir(graph_or_path, *, dt: float | None = None, discretisation: str | No
     if "neurorec" in meta:
         try:
             info = json.loads(_meta_str(meta["neurorec"]))
+            if not isinstance(info, dict):
+                raise TypeError
         except (ValueError, TypeError):
             raise ValueError(f"NIR graph{'' if path is None else ' ' + repr(path)}: its 'neurorec' metadata is not "
-                             "valid JSON.") from None
+                             "a JSON object.") from None
     if dt is None:
         if "dt" not in meta:
             raise ValueError("the NIR graph has no 'dt' in its metadata (snntorch and norse write none): pass "
                              "from_nir(..., dt=...) in ms (0.1 for snntorch's fixed 1e-4 s, 1.0 for norse's "
                              "default 1e-3 s).")
         dt = float(np.asarray(meta["dt"])) / _MS
-    if not (isinstance(dt, int | float) and math.isfinite(dt) and dt > 0):
+    if not (_is_real(dt) and math.isfinite(dt) and dt > 0):
         raise ValueError(f"dt must be a positive time step in ms, got {dt!r}.")
     dt = float(dt)
+    if "dt" in meta:
+        dt_graph = float(np.asarray(meta["dt"])) / _MS
+        if not math.isclose(dt, dt_graph, rel_tol=1e-9):
+            if info.get("kind") in ("SpikingClassifier", "LSM"):
+                raise ValueError(f"dt={dt:g} ms: this {info['kind']} was written with dt={dt_graph:g} ms and its "
+                                 "weights act per step, so it cannot be read at another step; leave dt out.")
+            if math.isclose(dt, dt_graph * _MS, rel_tol=1e-6):
+                warnings.warn(f"from_nir: dt={dt:g} ms is 1000 times below the graph's dt ({dt_graph:g} ms): dt is "
+                              "in ms, not seconds; the network is read at the step you gave.", stacklevel=2)
     disc = discretisation if discretisation is not None else (_meta_str(meta.get("discretisation")) or "euler")
     disc = _check_disc(disc)
     nodes, edges = _flatten(graph)
-    _check_nodes(nodes)
+    _check_nodes(nodes, edges)
+    _check_shapes(nodes, edges)
+    if info.get("kind"):
+        nodes, edges = _drop_inserted_inputs(nodes, edges)
     if time_scale != 1.0:
-        if not (isinstance(time_scale, int | float) and math.isfinite(time_scale) and time_scale > 0):
+        if not (_is_real(time_scale) and math.isfinite(time_scale) and time_scale > 0):
             raise ValueError(f"time_scale must be a positive number, got {time_scale!r}.")
         nodes = {k: _scaled_times(v, float(time_scale)) for k, v in nodes.items()}
     kind = info.get("kind")
-    if kind == "SpikingClassifier":
-        return _classifier_from(nodes, edges, info, meta, dt, disc, own=True)
-    if kind in ("Network", "LSM"):
-        net = _network_from(nodes, edges, dt, disc)
-        return _lsm_from(net, info, meta) if kind == "LSM" else net
+    try:
+        if kind == "SpikingClassifier":
+            return _classifier_from(nodes, edges, info, meta, dt, disc, own=True)
+        if kind in ("Network", "LSM"):
+            net = _in_written_order(_network_from(nodes, edges, dt, disc), info.get("populations"))
+            return _lsm_from(net, info, meta) if kind == "LSM" else net
+    except (KeyError, TypeError) as exc:  # a damaged 'neurorec' entry (keys or hyper-parameters)
+        raise ValueError(f"NIR graph{'' if path is None else ' ' + repr(path)}: its 'neurorec' metadata is incomplete "
+                         f"or damaged ({type(exc).__name__}: {exc}); drop graph.metadata['neurorec'] to read the graph "
+                         "from its NIR parameters alone.") from None
     try:
         return _network_from(nodes, edges, dt, disc)
     except _SameStep as exc:
@@ -764,13 +844,89 @@ def from_nir(graph_or_path, *, dt: float | None = None, discretisation: str | No
                              f"({exc2}).") from None
 
 
-def _check_nodes(nodes) -> None:
+def _is_real(x) -> bool:
+    return isinstance(x, numbers.Real) and not isinstance(x, bool | np.bool_)
+
+
+_NUMERIC_FIELDS = ("weight", "bias", "tau", "tau_mem", "tau_syn", "r", "v_leak", "v_threshold", "v_reset", "w_in",
+                   "delay")
+
+
+def _check_nodes(nodes, edges) -> None:
+    """Every node of a supported type with finite parameters; every edge between existing nodes."""
     nir = _nir()
     ok = (nir.Input, nir.Output, nir.Affine, nir.Linear, nir.Delay, nir.LIF, nir.CubaLIF, nir.LI)
     for name, node in nodes.items():
         if not isinstance(node, ok):
             raise ValueError(f"NIR node {name!r} has type {type(node).__name__}, which neurorec cannot read; "
                              f"supported node types: {', '.join(SUPPORTED_NODES)}.")
+        for f in _NUMERIC_FIELDS:
+            value = getattr(node, f, None)
+            if value is None:
+                continue
+            try:
+                a = np.asarray(value, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise ValueError(f"NIR node {name!r}: parameter {f!r} is not numeric "
+                                 f"({type(value).__name__}).") from None
+            if not np.all(np.isfinite(a)):
+                raise ValueError(f"NIR node {name!r}: parameter {f!r} contains NaN or infinite values "
+                                 f"({int(np.sum(~np.isfinite(a)))} of {a.size}).")
+            if (f.startswith("tau") and not np.all(a > 0)) or (f == "delay" and not np.all(a >= 0)):
+                raise ValueError(f"NIR node {name!r}: parameter {f!r} must be {'positive' if f != 'delay' else '>= 0'} "
+                                 f"(seconds), got a minimum of {a.min():g}.")
+    for a, b in edges:
+        for end in (a, b):
+            if end not in nodes:
+                raise ValueError(f"NIR graph: the edge {a!r} -> {b!r} names a node {end!r} that the graph does not "
+                                 "have.")
+
+
+def _io_sizes(key: str, node):
+    """(values in, values out) of a node along NIR's feature axis; None where the node does not say."""
+    nir = _nir()
+    if isinstance(node, nir.Input):
+        shape = np.asarray(node.input_type.get("input", []) if node.input_type else []).ravel()
+        if shape.size == 0:
+            raise ValueError(f"NIR Input node {key!r} has no input size (input_type {node.input_type!r}).")
+        return None, int(shape[-1])
+    if isinstance(node, nir.Affine | nir.Linear):
+        w = np.asarray(node.weight)
+        if w.ndim != 2:
+            raise ValueError(f"NIR node {key!r}: weight must be 2-d (out, in), got shape {w.shape}.")
+        if isinstance(node, nir.Affine) and np.asarray(node.bias).size not in (1, w.shape[0]):
+            raise ValueError(f"NIR node {key!r}: bias has {np.asarray(node.bias).size} values for a weight of "
+                             f"{w.shape[0]} outputs.")
+        return int(w.shape[1]), int(w.shape[0])
+    if isinstance(node, nir.Output):
+        return None, None
+    sizes = {np.asarray(getattr(node, f)).size for f in _NUMERIC_FIELDS if getattr(node, f, None) is not None}
+    sizes.discard(1)
+    if len(sizes) > 1:
+        raise ValueError(f"NIR node {key!r}: its parameters have different lengths {sorted(sizes)}.")
+    n = sizes.pop() if sizes else None
+    return n, n
+
+
+def _check_shapes(nodes, edges) -> None:
+    """Every edge carries as many values as its source gives and its target takes."""
+    io = {k: _io_sizes(k, v) for k, v in nodes.items()}
+    for a, b in edges:
+        out, inp = io[a][1], io[b][0]
+        if out is not None and inp is not None and out != inp:
+            raise ValueError(f"NIR edge {a!r} -> {b!r}: {a!r} gives {out} values but {b!r} takes {inp}.")
+
+
+def _drop_inserted_inputs(nodes, edges):
+    """A neurorec graph has at most one Input node, ``input``; the others are nir's type inference's
+    (``input_<node>``, prepended to a population no connection feeds): they carry no data."""
+    nir = _nir()
+    extra = [k for k, v in nodes.items() if isinstance(v, nir.Input) and k != "input"
+             and all(a != k or b == k[len("input_"):] for a, b in edges)]
+    if not extra:
+        return nodes, edges
+    nodes = {k: v for k, v in nodes.items() if k not in extra}
+    return nodes, [(a, b) for a, b in edges if a not in extra]
 
 
 def _scaled_times(node, ts: float):
@@ -832,9 +988,11 @@ def _own_neuron(node, size: int, dt: float, disc: str):
                        "i_inh": getattr(neuron, "tau_inh", None)}.get(var)
             if tau_syn is None:
                 return None
-            expect = {"tau_syn": _tau_out(tau_syn, dt, disc), "tau_mem": _tau_out(neuron.tau_mem, dt, disc),
-                      "v_threshold": neuron.v_th, "v_reset": neuron.v_reset,
-                      "v_leak": getattr(neuron, "v_rest", getattr(neuron, "E_L", None))}
+            ts, tm = _tau_out(tau_syn, dt, disc), _tau_out(neuron.tau_mem, dt, disc)
+            r = 1.0 if disc == "exact" else _mix(tau_syn, neuron.tau_mem, dt) * tm / (dt * _MS)
+            expect = {"tau_syn": ts, "tau_mem": tm, "v_threshold": neuron.v_th, "v_reset": neuron.v_reset,
+                      "v_leak": getattr(neuron, "v_rest", getattr(neuron, "E_L", None)), "r": r,
+                      "w_in": ts / (dt * _MS)}
         for k, v in expect.items():
             if not np.allclose(np.asarray(getattr(node, k), dtype=np.float64), v, rtol=1e-9, atol=1e-12):
                 return None
@@ -923,7 +1081,9 @@ def _network_from(nodes, edges, dt: float, disc: str):
         pred.setdefault(b, []).append(a)
     inputs = [k for k, v in nodes.items() if isinstance(v, nir.Input)]
     if len(inputs) > 1:
-        raise ValueError(f"the NIR graph has {len(inputs)} Input nodes {inputs}; neurorec networks take one input.")
+        raise ValueError(f"the NIR graph has {len(inputs)} Input nodes {inputs}; neurorec networks take one input "
+                         "(nir's type check adds an Input node 'input_<node>' before every node no edge feeds: build "
+                         "the graph with type_check=False).")
     neurons = [k for k, v in nodes.items() if isinstance(v, nir.LIF | nir.CubaLIF | nir.LI)]
     if not neurons:
         raise ValueError("the NIR graph has no neuron node (LIF, CubaLIF).")
@@ -961,7 +1121,10 @@ def _network_from(nodes, edges, dt: float, disc: str):
         for tgt, W, b, delay, trail in _paths(start, nodes, succ):
             name, neuron, gain, beta, var, size = info[tgt]
             src_size = n_inputs if is_input else info[start][5]
-            M = np.eye(size, src_size) if W is None else W
+            if W is None and size != src_size:
+                raise ValueError(f"NIR edge {start!r} -> {tgt!r} has no weight node between a source of {src_size} "
+                                 f"and a target of {size} neurons; a direct edge needs equal sizes (one-to-one).")
+            M = np.eye(size) if W is None else W
             if M.shape != (size, src_size):
                 raise ValueError(f"NIR path {start!r} -> {tgt!r}: weight has shape {M.shape}, expected "
                                  f"({size}, {src_size}).")
@@ -972,7 +1135,13 @@ def _network_from(nodes, edges, dt: float, disc: str):
                     raise ValueError(f"NIR path {start!r} -> {tgt!r}: an Affine bias into a {type(neuron).__name__} "
                                      "population can only be read as a constant current shared by all its neurons "
                                      "(into a LIF); give the bias as an input channel instead.")
+                v_leak = neuron.v_rest
                 neuron = dataclasses.replace(neuron, v_rest=neuron.v_rest + float((b * g)[0]))
+                warnings.warn(f"NIR path {start!r} -> {tgt!r}: the Affine bias is read as the resting potential "
+                              f"v_rest = v_leak + R b = {neuron.v_rest:g} of population {name!r}, where its neurons "
+                              f"also start; a NIR reader that starts at v_leak = {v_leak:g} differs in the first "
+                              f"steps: run with initial={{{name!r}: {{'v': {v_leak:g}}}}} to start there.",
+                              stacklevel=3)
                 info[tgt] = (name, neuron, gain, beta, var, size)
                 pops = [Population(p.name, p.size, neuron) if p.name == name else p for p in pops]
             if is_input:
@@ -998,12 +1167,25 @@ def _network_from(nodes, edges, dt: float, disc: str):
                                   f"node {tgt!r}; neurorec delivers them as a jump into v after the threshold, "
                                   "which it drops when the target fires in that step (brian2's order), so spikes "
                                   "can differ from a NIR reader's there.", stacklevel=3)
-            variable = _meta_str(_node_meta(nodes[trail[-1]]).get("variable")) if trail else None
+            # the variable neurorec wrote, when the target is read as the neuron neurorec wrote
+            own_var = trail and own_of[tgt] is not None
+            variable = _meta_str(_node_meta(nodes[trail[-1]]).get("variable")) if own_var else None
             variable = variable if variable in ("i_exc", "i_inh", "i_syn", "v") else var
             conns.append((order, Connection(info[start][0], name, sparse.csr_matrix(Wn.T), variable,
                                             delay=(steps - 1) * dt)))
     conns = [c for _, c in sorted(conns, key=lambda t: t[0])]
     return Network(pops, conns, n_inputs=n_inputs, dt=dt)
+
+
+def _in_written_order(net, names):
+    """The populations in the order the network was written in (a file lists its nodes sorted by name)."""
+    from neurorec.models.spiking.network import Network
+
+    have = [p.name for p in net.populations]
+    if not isinstance(names, list) or sorted(have) != sorted(names) or have == names:
+        return net
+    by_name = {p.name: p for p in net.populations}
+    return Network([by_name[n] for n in names], net.connections, n_inputs=net.n_inputs, dt=net.dt)
 
 
 def _conn_order(nodes, trail) -> tuple:
@@ -1096,6 +1278,9 @@ def _classifier_from(nodes, edges, info: dict, meta: dict, dt: float, disc: str,
             # U <- beta U + gain (v_leak / r + W s + b): v_leak / r is a constant input
             if np.any(v_leak != 0):
                 b = b + v_leak / r
+                warnings.warn(f"NIR node {nk!r}: v_leak != 0 is read as a bias of the SpikingClassifier, whose "
+                              "membranes start at 0; a NIR reader that starts them at v_leak differs in the first "
+                              "steps.", stacklevel=3)
             scale = gain.copy()
             if lif and not shared:
                 scale = scale / _param(node, "v_threshold", size, nk)
@@ -1111,7 +1296,8 @@ def _classifier_from(nodes, edges, info: dict, meta: dict, dt: float, disc: str,
         if isinstance(params.get("hidden"), list):
             params["hidden"] = tuple(params["hidden"])
         b_own = math.exp(-float(params["dt"]) / float(params["tau_mem"]))
-        expect = {"tau": _tau_out(float(params["tau_mem"]), float(params["dt"]), disc), "r": 1.0 / (1.0 - b_own)}
+        expect = {"tau": _tau_out(float(params["tau_mem"]), float(params["dt"]), disc), "r": 1.0 / (1.0 - b_own),
+                  "v_leak": 0.0}
         for _, nk, _ in layers:
             checks = {**expect, "v_threshold": float(params["threshold"])} if isinstance(nodes[nk], nir.LIF) else expect
             for f, v in checks.items():
@@ -1195,6 +1381,11 @@ def _lsm_from(net, info: dict, meta: dict):
         model.n_outputs_ = int(info["n_outputs"])
     # the liquid in the graph must be the one the metadata rebuilds
     rebuilt = model.network()
+    for p_graph, p_meta in zip(net.populations, rebuilt.populations, strict=True):
+        if p_graph.size != p_meta.size or p_graph.neuron != p_meta.neuron:
+            raise ValueError(f"the LSM graph's population {p_graph.name!r} ({p_graph.neuron}) disagrees with its "
+                             "metadata; the file was edited (read it as a Network with from_nir on a graph without "
+                             "the 'neurorec' metadata).")
     for c_graph, c_meta in zip(net.connections, rebuilt.connections, strict=True):
         if c_graph.source != c_meta.source or not np.allclose(c_graph.weight.toarray(), c_meta.weight.toarray(),
                                                                rtol=1e-9, atol=1e-12):
