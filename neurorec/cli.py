@@ -82,6 +82,12 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("model", metavar="MODEL_FILE", type=Path, help="a model saved with Model.save (.safetensors)")
     e.add_argument("--to", dest="format", required=True, metavar="FORMAT", help="target format: nir")
     e.add_argument("out", metavar="OUT", type=Path, help="output file (.nir)")
+    e.add_argument("--discretisation", choices=("exact", "euler"), default="exact",
+                   help="time constants for exact-decay readers (neurorec, rockpool, sinabs; default) or "
+                        "forward-Euler readers (snntorch, norse): tau = dt / (1 - beta)")
+    e.add_argument("--approximate", action="store_true",
+                   help="write what NIR cannot say exactly (a subtract reset, a refractory period) as its "
+                        "nearest NIR form, recorded in the graph's metadata; without it such a model is refused")
 
     h = sub.add_parser("hardware", help="chip profiles, fit checks and energy estimates",
                        description="Neuromorphic hardware: profiles, fit check, energy.")
@@ -277,14 +283,18 @@ def _export(args) -> int:
     try:
         from neurorec.hardware import to_nir
 
-        graph = to_nir(model, path=args.out)
+        graph = to_nir(model, path=args.out, discretisation=args.discretisation, strict=not args.approximate)
     except ImportError as exc:
         return _error(str(exc))
     except (ValueError, TypeError, NotImplementedError) as exc:
-        return _error(f"cannot export {args.model} to NIR: {exc}")
+        hint = "" if args.approximate else " (--approximate writes the nearest NIR form where one exists)"
+        return _error(f"cannot export {args.model} to NIR: {exc}{hint}")
     except OSError as exc:
         return _error(f"cannot write {args.out}: {exc.strerror or exc}")
+    approx = graph.metadata.get("neurorec_approximations") if hasattr(graph, "metadata") else None
     print(f"wrote {args.out}: {len(graph.nodes)} nodes, {len(graph.edges)} edges")
+    if approx is not None and len(approx):
+        print(f"approximated (recorded in the graph's metadata): {approx}")
     return 0
 
 
@@ -353,8 +363,15 @@ def _hw_energy(args) -> int:
     import pandas as pd
 
     df = pd.concat([r if isinstance(r, pd.DataFrame) else pd.DataFrame([r]) for r in rows], ignore_index=True)
-    with pd.option_context("display.max_columns", None, "display.width", 200):
-        print(df.to_string(index=False))
+    print(f"{df['model'].iloc[0]} on {args.task} ({args.split} split, seed {args.seed}, {len(X)} sequences): "
+          f"operations and energy per inference")
+    skip = {"model", "profile", "note", "covers"}
+    table = df.set_index("profile")[[c for c in df.columns if c not in skip]].T
+    with pd.option_context("display.max_columns", None, "display.width", 200, "display.float_format", "{:.6g}".format):
+        print(table.to_string())
+    for _, r in df.iterrows():
+        if isinstance(r.get("note"), str) and r["note"]:
+            print(f"note ({r['profile']}): {r['note']}")
     return 0
 
 
