@@ -19,7 +19,8 @@ split from its counted operations and a profile's energy per operation.
 
 ``compare`` runs a config's grid (the packaged ``default.toml`` when no file is given),
 storing each run in ``DIR/results.sqlite`` as it finishes (a re-run resumes), then prints
-the summary table and writes ``DIR/results.csv`` and ``DIR/summary.png``. Exit status: 0
+the summary table and writes ``DIR/results.csv`` and ``DIR/summary.png`` (and ``DIR/energy.png``, test score
+against estimated energy per inference, when the config names ``energy_profiles``). Exit status: 0
 when every run succeeded, 1 when a run errored (everything is still written), 2 for a bad
 config or usage.
 
@@ -147,7 +148,8 @@ class _TqdmHandler(logging.Handler):
 
 
 def _compare(args) -> int:
-    from neurorec.experiment.config import ConfigError, default_config_path, load_config
+    from neurorec.experiment.compare import resolve_energy_profiles
+    from neurorec.experiment.config import ConfigError, default_config_path, energy_profiles, load_config
     from neurorec.experiment.specs import SpecError, normalize_models, normalize_tasks
 
     if args.jobs == 0:
@@ -164,9 +166,10 @@ def _compare(args) -> int:
     if any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
         return _error(f"--seeds must be distinct non-negative integers, got {seeds}")
     out = args.out if args.out is not None else Path("results") / cfg["experiment"]["name"]
-    try:  # resolve classes and tasks before anything is written
+    try:  # resolve classes, tasks and chip profiles before anything is written
         models = normalize_models(cfg["models"])
         tasks = normalize_tasks(cfg["tasks"])
+        profiles = resolve_energy_profiles(energy_profiles(cfg))
     except SpecError as exc:
         return _error(f"{cfg['path']}: {exc}")
 
@@ -178,7 +181,7 @@ def _compare(args) -> int:
         except ImportError as exc:
             return _error(str(exc))
 
-    from neurorec.experiment import compare, format_summary, plot_summary
+    from neurorec.experiment import compare, format_summary, plot_energy, plot_summary
 
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -196,7 +199,8 @@ def _compare(args) -> int:
     try:
         df = compare(models, tasks, seeds, store=db, n_jobs=jobs,
                      executor="dask" if args.scheduler else "local", scheduler=args.scheduler,
-                     progress=not args.no_progress, resume=not args.no_resume, threads=threads)
+                     progress=not args.no_progress, resume=not args.no_resume, threads=threads,
+                     energy_profiles=profiles)
     except (SpecError, ImportError) as exc:
         return _error(f"{cfg['path']}: {exc}")
     except KeyboardInterrupt:
@@ -209,8 +213,12 @@ def _compare(args) -> int:
 
     csv = out / "results.csv"
     png = out / "summary.png"
+    energy_png = out / "energy.png"
     df.to_csv(csv, index=False)
     plot_summary(df, png)
+    has_energy = bool(df["metric"].astype(str).str.startswith("energy_").any())
+    if has_energy:
+        plot_energy(df, energy_png)
     print()
     print(format_summary(df))
     print()
@@ -227,6 +235,8 @@ def _compare(args) -> int:
             print(f"  error: {r['model']} / {r['task']} / seed {r['seed']}: {r['error']}")
     orders = _temporal_orders(tasks, seeds, out / "temporal_order.csv")
     print(f"results: {db}\n         {csv}\nplot:    {png}")
+    if has_energy:
+        print(f"energy:  {energy_png}")
     if orders is not None:
         print(f"orders:  {out / 'temporal_order.csv'}")
     return 1 if n_err else 0

@@ -771,3 +771,153 @@ def test_a_shared_worker_failure_gives_every_run_the_same_short_traceback():
     lengths = {len(r["traceback"].splitlines()) for r in results}
     assert len(results) == 4 and len(lengths) == 1, lengths
     assert all(r["status"] == "error" and r["error"] == "RuntimeError: worker died" for r in results)
+
+
+# ------------------------------------------------------------------------------------------
+# energy per inference (issue 12): operation counts in the runs, energy rows, table and plot
+# ------------------------------------------------------------------------------------------
+
+# invented figures (pJ) for the arithmetic, not chip data
+MAC_PROFILE = {"name": "macs", "kind": "mac", "energy_per_mac_pj": 4.6, "energy_per_add_pj": 0.9,
+               "energy_per_memory_access_pj": 5.0}
+NEURO_PROFILE = {"name": "neuro", "kind": "neuromorphic", "energy_per_synop_pj": 23.6,
+                 "energy_per_neuron_update_pj": 52.0, "energy_per_spike_pj": None}
+AR_PJ = 10 * 4.6 + 5 * 0.9 + 35 * 5.0   # LinearAR(delays=2) on ToyForecast, counted by hand below
+
+
+def _energy_grid(**kw):
+    from neurorec.models import LinearAR
+
+    return compare({"AR": LinearAR(delays=2), "const": S.ConstModel(offset=1.0)}, [S.ToyForecast()], [0, 1],
+                   progress=False, **kw)
+
+
+def test_compare_adds_operation_counts_and_energy_rows_for_the_profiles():
+    plain = _energy_grid()
+    assert not plain.metric.str.startswith(("ops_", "energy_")).any()    # off by default
+    df = _energy_grid(energy_profiles=[MAC_PROFILE, NEURO_PROFILE])
+    # the scores are the same rows as without energy
+    scores = df[~df.metric.str.startswith(("ops_", "energy_"))].reset_index(drop=True)
+    pd.testing.assert_frame_equal(scores.drop(columns=["fit_seconds", "predict_seconds", "peak_memory_mb"]),
+                                  plain.drop(columns=["fit_seconds", "predict_seconds", "peak_memory_mb"]))
+    ar = df[(df.model == "AR") & (df.seed == 1)]
+    ops = dict(zip(ar.metric, ar.value, strict=True))
+    # LinearAR, 2 delays, 1 feature, 1 output, 5 steps: per step 2 MACs, 1 addition and
+    # 2 + 1 (parameters) + 2 (window) + 1 (delay line) + 1 (output) memory accesses
+    assert (ops["ops_macs"], ops["ops_additions"], ops["ops_memory_accesses"]) == (10, 5, 35)
+    assert ops["ops_synops"] == ops["ops_neuron_updates"] == 0
+    assert ops["energy_macs_J"] == pytest.approx(AR_PJ * 1e-12)
+    assert math.isnan(ops["energy_neuro_J"])           # a classical model on a neuromorphic chip
+    assert set(ar[ar.metric.str.startswith(("ops_", "energy_"))].split) == {"test"}
+    assert (ar[ar.metric.str.startswith("energy_")].higher_is_better == False).all()  # noqa: E712
+    # a model without an operation model gets no cost rows, and its run stays ok
+    const = df[df.model == "const"]
+    assert set(const.metric) == {"mae"} and (const.status == "ok").all()
+
+
+def test_spiking_model_in_compare_is_counted_from_its_test_prediction():
+    pytest.importorskip("torch")
+    from neurorec.models import SpikingClassifier
+
+    df = compare({"SNN": SpikingClassifier(hidden=8, epochs=1, backend="numpy")}, [S.ToyClassify()], [0],
+                 progress=False, energy_profiles=[NEURO_PROFILE])
+    row = dict(zip(df.metric, df.value, strict=True))
+    # 8 hidden + 2 output neurons (one class seen: 1 output) x 3 steps of the toy sequences
+    n_out = 1
+    assert row["ops_neuron_updates"] == (8 + n_out) * 3
+    assert row["ops_synops"] == df.synops.iloc[0]
+    assert row["energy_neuro_J"] == pytest.approx((row["ops_synops"] * 23.6 + row["ops_neuron_updates"] * 52.0)
+                                                  * 1e-12)
+
+
+def test_energy_is_priced_from_stored_counts_and_old_runs_have_none(tmp_path):
+    from neurorec.experiment import add_energy
+
+    db = tmp_path / "r.sqlite"
+    _energy_grid(store=db)                                    # stored without counting
+    resumed = _energy_grid(store=db, energy_profiles=[MAC_PROFILE])
+    assert not resumed.metric.str.startswith(("ops_", "energy_")).any()
+    fresh = _energy_grid(store=db, energy_profiles=[MAC_PROFILE], resume=False)
+    stored = SQLiteStore(db).to_dataframe()
+    assert stored.metric.str.startswith("ops_").any() and not stored.metric.str.startswith("energy_").any()
+    again = add_energy(stored, [MAC_PROFILE, NEURO_PROFILE])
+    e = again[(again.model == "AR") & (again.metric == "energy_macs_J")]
+    assert list(e.value) == pytest.approx([AR_PJ * 1e-12] * 2)
+    assert list(e.value) == list(fresh[(fresh.model == "AR") & (fresh.metric == "energy_macs_J")].value)
+    # each energy row follows its own run's rows
+    keys = list(again.run_key)
+    assert keys == sorted(keys, key=list(dict.fromkeys(keys)).index)
+    # a resumed grid with another profile list prices the stored counts again, without re-running
+    S.FIT_CALLS.clear()
+    other = _energy_grid(store=db, energy_profiles=[NEURO_PROFILE])
+    assert S.FIT_CALLS == [] and set(other.metric[other.metric.str.startswith("energy_")]) == {"energy_neuro_J"}
+
+
+def test_unknown_energy_profile_fails_before_running():
+    pytest.importorskip("neurorec.hardware.profiles")
+    with pytest.raises(SpecError, match="nosuchchip"):
+        _energy_grid(energy_profiles=["nosuchchip"])
+    assert S.FIT_CALLS == []
+    with pytest.raises(SpecError, match="named twice"):
+        _energy_grid(energy_profiles=[MAC_PROFILE, MAC_PROFILE])
+
+
+def test_summary_table_shows_energy_per_inference():
+    df = _energy_grid(energy_profiles=[MAC_PROFILE, NEURO_PROFILE])
+    s = summarize(df)
+    ar = s[s.model == "AR"].iloc[0]
+    assert ar["mean"] == pytest.approx(0.5) and ar["n_ok"] == 2     # the score, not a cost row
+    assert ar["family"] == "classical" and ar["energy_macs_J"] == pytest.approx(AR_PJ * 1e-12)
+    assert math.isnan(ar["energy_neuro_J"])
+    text = format_summary(df)
+    block = text.split("energy per inference")[1]
+    assert "226 pJ" in block and "n/a" in block
+    assert "0.5 ± 0" in text.split("\n\n")[0]
+    # a frame without energy rows keeps the old summary
+    assert "energy per inference" not in format_summary(_energy_grid())
+
+
+def test_pareto_front_by_hand():
+    from neurorec.experiment import pareto_front
+
+    energy = [1.0, 2.0, 3.0, 4.0, np.nan, 2.0]
+    score = [0.5, 0.7, 0.6, 0.9, 1.0, 0.7]
+    # 3.0/0.6 is beaten by 2.0/0.7; the NaN point is never on the front; ties both stay
+    assert list(pareto_front(energy, score)) == [True, True, False, True, False, True]
+    # lower is better: 1.0/0.5 dominates every costlier point with a higher (worse) score
+    assert list(pareto_front(energy[:4], score[:4], higher_is_better=False)) == [True, False, False, False]
+
+
+def test_plot_energy_writes_score_against_energy_with_the_pareto_front(tmp_path):
+    from neurorec.experiment import plot_energy
+
+    df = _energy_grid(energy_profiles=[MAC_PROFILE, NEURO_PROFILE])
+    png = tmp_path / "energy.png"
+    fig = plot_energy(df, png)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and ax.get_title().startswith("toy_forecast")
+    assert "energy per inference" in ax.get_xlabel()
+    # no estimates at all: a figure that says so
+    empty = plot_energy(_energy_grid(), tmp_path / "none.png")
+    assert "no energy estimates" in empty.axes[0].texts[0].get_text()
+
+
+def test_config_energy_profiles(tmp_path):
+    from neurorec.experiment import energy_profiles
+
+    assert energy_profiles(load_config(_cfg(tmp_path, GOOD))) == ["cmos45", "loihi"]    # the default
+    text = GOOD.replace('name = "demo"', 'name = "demo"\nenergy_profiles = ["loihi2"]')
+    cfg = load_config(_cfg(tmp_path, text))
+    assert cfg["experiment"]["energy_profiles"] == ["loihi2"] and energy_profiles(cfg) == ["loihi2"]
+    assert cfg["experiment"]["name"] == "demo"
+    off = load_config(_cfg(tmp_path, GOOD.replace('name = "demo"', 'name = "demo"\nenergy_profiles = []')))
+    assert energy_profiles(off) == []
+    for value, key, words in [('"loihi"', "experiment.energy_profiles", "array of profile names"),
+                              ('["loihi", "loihi"]', "experiment.energy_profiles[1]", "duplicate"),
+                              ('["loihi", 3]', "experiment.energy_profiles[1]", "string")]:
+        path = _cfg(tmp_path, GOOD.replace('name = "demo"', f'name = "demo"\nenergy_profiles = {value}'))
+        with pytest.raises(ConfigError) as info:
+            load_config(path)
+        assert str(info.value).startswith(f"{path}: {key}:") and words in str(info.value)
+    assert energy_profiles(load_config(default_config_path())) == ["cmos45", "loihi"]

@@ -8,18 +8,20 @@
   (:data:`COLUMNS`), each finished run written to a store at once.
 * :class:`SQLiteStore` / :class:`MemoryStore` — result stores; a re-run resumes.
 * :func:`load_config` — TOML experiment configs (``neurorec compare CONFIG.toml``).
-* :func:`summarize`, :func:`format_summary`, :func:`plot_summary` — tables and figures.
+* :func:`summarize`, :func:`format_summary`, :func:`plot_summary` — tables and figures;
+  :func:`add_energy`, :func:`plot_energy` — energy per inference on chip profiles, and score
+  against energy with the Pareto front.
 """
 
-from neurorec.experiment.compare import COLUMNS, compare, runs_to_frame
-from neurorec.experiment.config import ConfigError, default_config_path, load_config
-from neurorec.experiment.plots import format_summary, plot_summary, summarize
+from neurorec.experiment.compare import COLUMNS, add_energy, compare, resolve_energy_profiles, runs_to_frame
+from neurorec.experiment.config import ConfigError, default_config_path, energy_profiles, load_config
+from neurorec.experiment.plots import format_summary, pareto_front, plot_energy, plot_summary, summarize
 from neurorec.experiment.runner import run_one
 from neurorec.experiment.specs import SpecError, run_key
 from neurorec.experiment.store import MemoryStore, SQLiteStore
 
 __all__ = [
-    "COLUMNS", "compare", "runs_to_frame", "ConfigError", "default_config_path", "load_config",
-    "format_summary", "plot_summary", "summarize", "run_one", "SpecError", "run_key",
-    "MemoryStore", "SQLiteStore",
+    "COLUMNS", "compare", "runs_to_frame", "add_energy", "ConfigError", "default_config_path", "load_config",
+    "energy_profiles", "format_summary", "plot_summary", "plot_energy", "pareto_front", "summarize", "run_one",
+    "SpecError", "run_key", "MemoryStore", "SQLiteStore", "resolve_energy_profiles",
 ]

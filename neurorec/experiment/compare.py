@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from neurorec.experiment.executors import import_dask, iter_results
-from neurorec.experiment.runner import SPLITS, make_job
+from neurorec.experiment.runner import OPS_PREFIX, SPLITS, make_job
 from neurorec.experiment.specs import (
+    SpecError,
     canonical,
     check_model_tasks,
     normalize_models,
@@ -22,7 +23,8 @@ from neurorec.experiment.specs import (
 )
 from neurorec.experiment.store import MemoryStore, SQLiteStore
 
-__all__ = ["compare", "runs_to_frame", "COLUMNS"]
+__all__ = ["compare", "runs_to_frame", "add_energy", "resolve_energy_profiles", "COLUMNS", "ENERGY_PREFIX",
+           "OPS_PREFIX", "is_cost_metric"]
 
 logger = logging.getLogger("neurorec.experiment")
 
@@ -35,6 +37,98 @@ COLUMNS = [
 _FLOAT = ["value", "fit_seconds", "predict_seconds", "peak_memory_mb", "peak_gpu_memory_mb",
           "synops"]
 _INT = ["params_total", "params_trained"]
+
+#: Prefix of the energy rows :func:`add_energy` appends: ``energy_<profile>_J``.
+ENERGY_PREFIX = "energy_"
+
+
+def is_cost_metric(metric) -> bool:
+    """Whether a row's ``metric`` is an operation count (``ops_*``) or an energy estimate
+    (``energy_*``) rather than the task's score."""
+    return isinstance(metric, str) and metric.startswith((OPS_PREFIX, ENERGY_PREFIX))
+
+
+def resolve_energy_profiles(energy_profiles) -> list:
+    """Load the chip profiles named in ``energy_profiles`` (names, paths, profiles or mappings),
+    so that a bad one fails before anything runs or is written: :class:`SpecError` naming it
+    (an unknown name, a broken file, a name given twice). ``None`` gives ``[]``. The result can
+    be passed to :func:`compare` as ``energy_profiles``."""
+    if energy_profiles is None:
+        return []
+    if isinstance(energy_profiles, (str, bytes)) or not hasattr(energy_profiles, "__iter__"):
+        raise SpecError(f"energy_profiles must be a list of profile names (such as [\"cmos45\", \"loihi\"]), "
+                        f"got {energy_profiles!r}")
+    from neurorec.hardware.energy import _read_profile
+
+    out, names = [], []
+    for p in energy_profiles:
+        try:
+            prof = _read_profile(p)
+        except ImportError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - an unknown name, a bad file: one message naming it
+            raise SpecError(f"energy_profiles: cannot load profile {p!r}: {exc}") from None
+        if not prof.name.replace("-", "_").isidentifier():
+            raise SpecError(f"energy_profiles: profile name {prof.name!r} must be a word (letters, digits, _ or -)")
+        if prof.name in names:
+            raise SpecError(f"energy_profiles: profile {prof.name!r} is named twice")
+        names.append(prof.name)
+        out.append(prof)
+    return out
+
+
+def add_energy(df, energy_profiles):
+    """Append the energy per inference for every profile to a :func:`compare` frame.
+
+    For every run with operation counts (the ``ops_*`` rows of the test split, which
+    :func:`compare` stores when it is given ``energy_profiles``), one row per profile:
+    ``split="test"``, ``metric="energy_<profile>_J"``, ``value`` the energy per inference in
+    joules from :func:`neurorec.hardware.energy.energy_from_counts` (NaN where the profile has no
+    figure for the model, e.g. a classical model on a neuromorphic chip), ``higher_is_better``
+    False, the run's other columns copied. Runs without counts (models whose operations are not
+    modelled, runs stored before counting existed) get no energy rows. The energies are derived
+    from the stored counts, so a stored grid can be priced with any profile without re-running.
+
+    Parameters
+    ----------
+    df : DataFrame
+        A :func:`compare` result or :meth:`SQLiteStore.to_dataframe`.
+    energy_profiles : list
+        Profile names (``"cmos45"``, ``"loihi"``, ...), files, profiles or mappings.
+
+    Returns
+    -------
+    DataFrame
+        ``df`` without any energy rows it had, plus the new ones, each after its run's rows.
+    """
+    import pandas as pd
+
+    from neurorec.hardware.energy import COUNT_KEYS, energy_from_counts
+
+    profiles = resolve_energy_profiles(energy_profiles)
+    df = df[~df["metric"].astype(str).str.startswith(ENERGY_PREFIX)]
+    if not profiles or df.empty:
+        return df.reset_index(drop=True)
+    ops = df[(df["split"] == "test") & df["metric"].astype(str).str.startswith(OPS_PREFIX)]
+    extra = []
+    for _key, g in ops.groupby("run_key", sort=False):
+        counts = {m[len(OPS_PREFIX):]: v for m, v in zip(g["metric"], g["value"], strict=True)}
+        if not any(k in counts for k in COUNT_KEYS):
+            continue
+        counts["model"] = str(g["model"].iloc[0])
+        base = g.iloc[0].to_dict()
+        for p in profiles:
+            e = energy_from_counts(counts, p)
+            extra.append({**base, "metric": f"{ENERGY_PREFIX}{p.name}_J", "value": float(e["energy_J"]),
+                          "higher_is_better": False, "predict_seconds": math.nan})
+    if not extra:
+        return df.reset_index(drop=True)
+    order = {k: i for i, k in enumerate(dict.fromkeys(df["run_key"]))}
+    new = pd.DataFrame.from_records(extra, columns=df.columns).astype(df.dtypes.to_dict())
+    out = pd.concat([df, new], ignore_index=True)
+    rank = out["run_key"].map(order)
+    out = out.iloc[rank.argsort(kind="stable")].reset_index(drop=True)
+    return out
 
 
 def _version() -> str:
@@ -110,7 +204,8 @@ def _skipped(key: str, m, t, seed: int) -> dict:
 
 def compare(models, tasks, seeds, *, store=None, n_jobs: int = 1, executor="local",
             scheduler=None, progress: bool = True, resume: bool = True,
-            retry_errors: bool = True, track_memory: bool = True, threads: int | None = None):
+            retry_errors: bool = True, track_memory: bool = True, threads: int | None = None,
+            energy_profiles=None):
     """Run every model on every task for every seed, and return one tidy table.
 
     One run is ``(model, task, seed)``: the task's splits for that seed are loaded, a fresh
@@ -159,6 +254,16 @@ def compare(models, tasks, seeds, *, store=None, n_jobs: int = 1, executor="loca
         jobs, so parallel runs do not oversubscribe the cores (small recurrent networks slow
         down several-fold when they do); left alone for Dask, whose workers are configured
         by their own cluster.
+    energy_profiles : list, optional
+        Chip profiles (names such as ``"cmos45"`` and ``"loihi"``, see
+        :func:`neurorec.hardware.profiles`; files; profiles or mappings) to estimate the energy
+        per inference with. Each run then also counts its operations per test inference
+        (:func:`neurorec.hardware.energy.count_operations`, after the timed part) and stores
+        them as rows ``ops_synops``, ``ops_neuron_updates``, ``ops_macs``, ... on the test
+        split; the returned frame gets one row ``energy_<profile>_J`` per profile from them
+        (:func:`add_energy`). ``None`` (the default) or ``[]``: no counting, no extra rows.
+        Runs resumed from a store that were made without counting have no energy rows (re-run
+        them with ``resume=False``). Not part of the run key.
 
     Returns
     -------
@@ -173,6 +278,7 @@ def compare(models, tasks, seeds, *, store=None, n_jobs: int = 1, executor="loca
     """
     model_specs = normalize_models(models)
     task_specs = normalize_tasks(tasks)
+    profiles = resolve_energy_profiles(energy_profiles)
     seeds = normalize_seeds(seeds)
     if scheduler is not None and executor == "local":
         executor = "dask"
@@ -219,7 +325,8 @@ def compare(models, tasks, seeds, *, store=None, n_jobs: int = 1, executor="loca
             if not m.supports(t.kind, t.name) or (m.predicts_symbols() and not _reads_symbols(t)):
                 results[key] = _skipped(key, m, t, s)
                 continue
-            jobs.append(make_job(key, m, t, s, track_memory=track_memory, threads=n_threads))
+            jobs.append(make_job(key, m, t, s, track_memory=track_memory, threads=n_threads,
+                                 count_operations=bool(profiles)))
             meta[key] = (m, t)
 
         bar = _progress_bar(len(plan), len(plan) - len(jobs), progress)
@@ -255,7 +362,8 @@ def compare(models, tasks, seeds, *, store=None, n_jobs: int = 1, executor="loca
     finally:
         if own_store:
             store.close()
-    return runs_to_frame([results[k] for k in keys if k in results])
+    df = runs_to_frame([results[k] for k in keys if k in results])
+    return add_energy(df, profiles) if profiles else df
 
 
 def _label(job_or_result: dict[str, Any]) -> str:

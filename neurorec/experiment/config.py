@@ -8,6 +8,8 @@
     description = "optional"
     jobs = 2                    # optional: runs in parallel (the --jobs flag overrides it)
     threads = 1                 # optional: CPU threads per run (the --threads flag overrides it)
+    energy_profiles = ["cmos45", "loihi"]   # optional: energy per inference on these chip
+                                # profiles (the default); [] turns the operation counting off
 
     [[models]]
     name = "ESN"                # label in the results (required)
@@ -26,7 +28,9 @@
 file and the key, on unknown keys, missing names, wrong types, and overrides or model
 ``tasks`` lists that name tasks that are not in the file. A model's ``tasks`` list is not part
 of the run key: editing it and re-running resumes the runs already stored. Classes and task
-names are resolved later, by :func:`~neurorec.experiment.compare`.
+names are resolved later, by :func:`~neurorec.experiment.compare`; so are the profile names of
+``energy_profiles`` (:func:`energy_profiles` gives the list to pass, the default when the file
+has none).
 """
 
 from __future__ import annotations
@@ -37,10 +41,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-__all__ = ["load_config", "ConfigError", "default_config_path"]
+__all__ = ["load_config", "ConfigError", "default_config_path", "energy_profiles", "DEFAULT_ENERGY_PROFILES"]
 
 _TOP = {"experiment", "models", "tasks"}
-_EXPERIMENT = {"name", "seeds", "description", "jobs", "threads"}
+_EXPERIMENT = {"name", "seeds", "description", "jobs", "threads", "energy_profiles"}
+
+#: Profiles priced when a config has no ``energy_profiles``: the 45 nm CMOS MAC baseline
+#: (Horowitz 2014) and Loihi (Davies et al. 2018).
+DEFAULT_ENERGY_PROFILES = ("cmos45", "loihi")
 _MODEL = {"name", "class", "params", "overrides", "tasks"}
 _TASK = {"name", "class", "params"}
 
@@ -54,6 +62,12 @@ def default_config_path():
     return resources.files("neurorec.experiment").joinpath("configs", "default.toml")
 
 
+def energy_profiles(cfg: dict) -> list[str]:
+    """The chip profiles a loaded config asks energy estimates for: its ``[experiment]
+    energy_profiles``, or :data:`DEFAULT_ENERGY_PROFILES` when it has none (``[]``: none)."""
+    return list(cfg["experiment"].get("energy_profiles", DEFAULT_ENERGY_PROFILES))
+
+
 def _type(v: Any) -> str:
     return {bool: "boolean", int: "integer", float: "float", str: "string", list: "array",
             dict: "table"}.get(type(v), type(v).__name__)
@@ -65,7 +79,8 @@ def load_config(path) -> dict:
     Returns
     -------
     dict
-        ``{"path": str, "experiment": {"name", "seeds", "description", "jobs", "threads"},
+        ``{"path": str, "experiment": {"name", "seeds", "description", "jobs", "threads"
+        [, "energy_profiles"]},
         "models": [{"name", "class", "params", "overrides"[, "tasks"]}],
         "tasks": [{"name", "params"[, "class"]}]}``, ready for
         ``compare(cfg["models"], cfg["tasks"], cfg["experiment"]["seeds"])``.
@@ -139,6 +154,16 @@ def _validate(doc: dict, where: str, stem: str) -> dict:
                               or (key == "threads" and v < 1)):
             _fail(where, f"experiment.{key}", f"expected a positive integer, got {_type(v)} {v!r}")
 
+    profiles = exp.get("energy_profiles")
+    if profiles is not None:
+        if not isinstance(profiles, list):
+            _fail(where, "experiment.energy_profiles", f"expected an array of profile names such as "
+                                                      f"[\"cmos45\", \"loihi\"], got {_type(profiles)} {profiles!r}")
+        for i, pname in enumerate(profiles):
+            _string(where, f"experiment.energy_profiles[{i}]", pname)
+            if pname in profiles[:i]:
+                _fail(where, f"experiment.energy_profiles[{i}]", f"duplicate profile name {pname!r}")
+
     # tasks first: model overrides refer to them
     tasks_raw = doc.get("tasks")
     if tasks_raw is None:
@@ -193,10 +218,11 @@ def _validate(doc: dict, where: str, stem: str) -> dict:
         models.append(model)
     _unique(where, "models", [m["name"] for m in models])
 
-    return {"path": where,
-            "experiment": {"name": name, "seeds": list(seeds), "description": description,
-                           "jobs": exp.get("jobs"), "threads": exp.get("threads")},
-            "models": models, "tasks": tasks}
+    experiment = {"name": name, "seeds": list(seeds), "description": description,
+                  "jobs": exp.get("jobs"), "threads": exp.get("threads")}
+    if profiles is not None:
+        experiment["energy_profiles"] = list(profiles)
+    return {"path": where, "experiment": experiment, "models": models, "tasks": tasks}
 
 
 def _task_names(where: str, key: str, v: Any, task_names: list[str]) -> list[str]:

@@ -8,13 +8,46 @@
 * :func:`plot_summary` — one PNG, one panel per task: the metric per model (bar = mean,
   error bar = std over seeds, dots = seeds), with the metric and its direction in the
   title. Rendered with matplotlib's Agg canvas, no display and no pyplot state.
+* :func:`plot_energy` — one PNG, one panel per task: the test score against the estimated
+  energy per inference (log scale) of every model on every chip profile, spiking and
+  classical models side by side, the Pareto front marked (:func:`pareto_front`).
+
+Rows whose metric is an operation count (``ops_*``) or an energy estimate (``energy_*``, see
+:func:`~neurorec.experiment.compare.add_energy`) are not scores: the score statistics leave
+them out, and :func:`summarize` reports the energies in columns of their own.
 """
 
 from __future__ import annotations
 
 import math
 
-__all__ = ["summarize", "format_summary", "plot_summary"]
+__all__ = ["summarize", "format_summary", "plot_summary", "plot_energy", "pareto_front"]
+
+_ENERGY = "energy_"
+_OPS = "ops_"
+
+
+def _is_cost(metric) -> bool:
+    return isinstance(metric, str) and metric.startswith((_OPS, _ENERGY))
+
+
+def _scores_only(df):
+    """The rows of the task's own metric (not the operation counts or energies)."""
+    if "metric" not in df or df.empty:
+        return df
+    return df[~df["metric"].map(_is_cost).astype(bool)]
+
+
+def _energy_metrics(df) -> list:
+    if "metric" not in df:
+        return []
+    return [m for m in _ordered(df["metric"]) if isinstance(m, str) and m.startswith(_ENERGY)]
+
+
+def _profile_of(metric: str) -> str:
+    """``"energy_cmos45_J"`` -> ``"cmos45"``."""
+    name = metric[len(_ENERGY):]
+    return name[:-2] if name.endswith("_J") else name
 
 
 def _ordered(values) -> list:
@@ -32,13 +65,22 @@ def summarize(df, split: str = "test"):
     fit_seconds, predict_seconds, params_total, params_trained, peak_memory_mb, synops``.
     ``std`` is the sample standard deviation over seeds (NaN for one seed); ``status`` is
     ``"ok"``, ``"skipped"``, ``"error"`` (no run succeeded) or ``"partial"``.
+
+    When ``df`` has energy rows (:func:`~neurorec.experiment.compare.add_energy`), also
+    ``family`` (``"spiking"``, ``"classical"``, or ``""`` for a model whose operations were not
+    counted) and one column per profile, ``energy_<profile>_J``: the mean over the successful
+    seeds of the energy per inference (NaN when there is no estimate).
     """
     import pandas as pd
 
     cols = ["task", "model", "metric", "higher_is_better", "mean", "std", "n_ok", "n_runs",
             "status", "fit_seconds", "predict_seconds", "params_total", "params_trained",
             "peak_memory_mb", "synops"]
-    part = df[df["split"] == split] if "split" in df else df
+    full = df[df["split"] == split] if "split" in df else df
+    energy_cols = _energy_metrics(full)
+    if energy_cols:
+        cols = cols + ["family"] + energy_cols
+    part = _scores_only(full)
     out = []
     for task in _ordered(part["task"]):
         sub_t = part[part["task"] == task]
@@ -72,7 +114,19 @@ def summarize(df, split: str = "test"):
                 "peak_memory_mb": float(ok["peak_memory_mb"].mean()) if n_ok else math.nan,
                 "synops": float(ok["synops"].mean()) if n_ok else math.nan,
             })
+            if energy_cols:
+                out[-1].update(_energy_cells(full, task, model, energy_cols))
     return pd.DataFrame(out, columns=cols)
+
+
+def _energy_cells(full, task, model, energy_cols) -> dict:
+    sub = full[(full["task"] == task) & (full["model"] == model) & (full["status"] == "ok")]
+    upd = sub.loc[sub["metric"] == _OPS + "neuron_updates", "value"].dropna()
+    cells = {"family": "" if upd.empty else ("spiking" if float(upd.iloc[0]) > 0 else "classical")}
+    for m in energy_cols:
+        v = sub.loc[sub["metric"] == m, "value"].astype(float).dropna()
+        cells[m] = float(v.mean()) if len(v) else math.nan
+    return cells
 
 
 def _first(s) -> float:
@@ -106,6 +160,16 @@ def _count(v: float) -> str:
         if abs(v) >= div:
             return f"{v / div:.3g}{suffix}"
     return f"{int(v)}"
+
+
+def _joules(v: float) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "n/a"
+    v = float(v)
+    for div, unit in ((1.0, "J"), (1e-3, "mJ"), (1e-6, "µJ"), (1e-9, "nJ"), (1e-12, "pJ")):
+        if abs(v) >= div:
+            return f"{v / div:.3g} {unit}"
+    return f"{v / 1e-15:.3g} fJ" if v else "0 J"
 
 
 def _cell(r) -> str:
@@ -164,9 +228,30 @@ def format_summary(df, split: str = "test") -> str:
         cost_rows.append(crow)
     m = pd.DataFrame(metric_rows).to_string(index=False)
     c = pd.DataFrame(cost_rows).to_string(index=False)
-    return (f"{split} metric: mean ± std over seeds (* best per task)\n{m}\n\n"
+    text = (f"{split} metric: mean ± std over seeds (* best per task)\n{m}\n\n"
             f"fit time (mean over seeds), parameters trained / total"
             f"{', synaptic operations per test sequence' if s['synops'].notna().any() else ''}\n{c}")
+    energy_cols = [col for col in s.columns if isinstance(col, str) and col.startswith(_ENERGY)]
+    if energy_cols:
+        rows = []
+        for task in tasks:
+            st = s[s["task"] == task]
+            for col in energy_cols:
+                row = {"task": task, "profile": _profile_of(col)}
+                for model in models:
+                    r = st[st["model"] == model]
+                    if r.empty:
+                        row[model] = ""
+                    elif r.iloc[0]["n_ok"] == 0:
+                        row[model] = r.iloc[0]["status"]
+                    else:
+                        row[model] = _joules(r.iloc[0][col])
+                rows.append(row)
+        e = pd.DataFrame(rows).to_string(index=False)
+        text += (f"\n\nenergy per inference ({split} split, mean over seeds): counted operations x the "
+                 f"profile's energy per operation; n/a: no estimate (a classical model on a neuromorphic "
+                 f"profile, a figure the profile lacks, or a model whose operations are not counted)\n{e}")
+    return text
 
 
 def plot_summary(df, path=None, split: str = "test", ncols: int | None = None):
@@ -216,7 +301,7 @@ def plot_summary(df, path=None, split: str = "test", ncols: int | None = None):
     fig = Figure(figsize=(max(3.2, 0.9 * widest + 1.6) * ncols, 3.6 * nrows),
                  layout="constrained")
     FigureCanvasAgg(fig)
-    part = df[df["split"] == split] if "split" in df else df
+    part = _scores_only(df[df["split"] == split] if "split" in df else df)
     for i, task in enumerate(tasks):
         ax = fig.add_subplot(nrows, ncols, i + 1)
         st = s[s["task"] == task]
@@ -250,6 +335,154 @@ def plot_summary(df, path=None, split: str = "test", ncols: int | None = None):
                       if len(models) > 2 else "center", fontsize=9)
         ax.set_ylabel(str(first["metric"]))
         ax.grid(axis="y", alpha=0.3)
+    if path is not None:
+        fig.savefig(path, dpi=120)
+    return fig
+
+
+def pareto_front(energy, score, higher_is_better: bool = True):
+    """Which points are on the Pareto front of (low energy, good score).
+
+    A point is on the front when no other point has an energy at most as high and a score at
+    least as good, one of the two strictly. Points with a NaN energy or score are never on it.
+
+    Returns
+    -------
+    ndarray of bool, one per point.
+    """
+    import numpy as np
+
+    e = np.asarray(energy, dtype=np.float64)
+    q = np.asarray(score, dtype=np.float64) * (1.0 if higher_is_better else -1.0)
+    ok = np.isfinite(e) & np.isfinite(q)
+    front = np.zeros(len(e), dtype=bool)
+    for i in np.flatnonzero(ok):
+        others = ok.copy()
+        others[i] = False
+        dominated = others & (e <= e[i]) & (q >= q[i]) & ((e < e[i]) | (q > q[i]))
+        front[i] = not dominated.any()
+    return front
+
+
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
+def plot_energy(df, path=None, split: str = "test", ncols: int | None = None):
+    """Score against estimated energy per inference, one panel per task, Pareto front marked.
+
+    Every (model, profile) with an energy estimate is a point: x the mean energy per inference
+    over seeds (J, log scale), y the mean ``split`` score over seeds (error bar: std). Colour
+    names the model (as in :func:`plot_summary`), the marker shape the profile, the fill the
+    family: filled for spiking models, hollow for classical ones. The Pareto front (no point
+    both cheaper and better, :func:`pareto_front`) is ringed and joined by a dashed staircase.
+    A model without an estimate on a profile (NaN: a classical model on a neuromorphic chip) is
+    not drawn; the summary table says why.
+
+    Parameters
+    ----------
+    df : DataFrame
+        A :func:`~neurorec.experiment.compare` result with energy rows (``energy_profiles``).
+    path : str or Path, optional
+        Write the figure there (PNG, 120 dpi).
+    split : str
+        Which split's score to plot (the energies are of the test split).
+    ncols : int, optional
+        Panels per row (default: up to 3).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import NullFormatter
+
+    s = summarize(df, split)
+    energy_cols = [c for c in s.columns if isinstance(c, str) and c.startswith(_ENERGY)]
+    has = (s[energy_cols].notna().any(axis=1) & (s["n_ok"] > 0)) if energy_cols else s["n_ok"] < 0
+    tasks = _ordered(s.loc[has, "task"])
+    all_models = _ordered(s["model"])
+    if len(all_models) <= 10:
+        color_of = {mo: f"C{i}" for i, mo in enumerate(all_models)}
+    else:
+        from matplotlib import colormaps
+
+        color_of = {mo: colormaps["tab20"](i % 20) for i, mo in enumerate(all_models)}
+    marker_of = {c: _MARKERS[i % len(_MARKERS)] for i, c in enumerate(energy_cols)}
+    n = max(len(tasks), 1)
+    ncols = ncols or min(n, 3)
+    nrows = math.ceil(n / ncols)
+    fig = Figure(figsize=(4.6 * ncols + 2.2, 3.8 * nrows), layout="constrained")
+    FigureCanvasAgg(fig)
+    if not tasks:
+        ax = fig.add_subplot(1, 1, 1)
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, "no energy estimates\n(run compare with energy_profiles)", ha="center",
+                va="center", transform=ax.transAxes)
+        if path is not None:
+            fig.savefig(path, dpi=120)
+        return fig
+    used_models, used_profiles, families = [], [], set()
+    for i, task in enumerate(tasks):
+        ax = fig.add_subplot(nrows, ncols, i + 1)
+        st = s[(s["task"] == task) & (s["n_ok"] > 0)]
+        first = st.iloc[0]
+        hib = bool(first["higher_is_better"])
+        pts = []   # (energy, mean, std, model, column, family)
+        for _, r in st.iterrows():
+            for col in energy_cols:
+                e = r[col]
+                if e is None or not np.isfinite(e) or not np.isfinite(r["mean"]) or e <= 0:
+                    continue
+                pts.append((float(e), float(r["mean"]), float(r["std"]), r["model"], col, r.get("family", "")))
+        if not pts:
+            ax.set_axis_off()
+            continue
+        E = np.array([p[0] for p in pts])
+        Q = np.array([p[1] for p in pts])
+        front = pareto_front(E, Q, hib)
+        for (e, q, sd, mo, col, fam), on in zip(pts, front, strict=True):
+            c = color_of[mo]
+            spiking = fam == "spiking"
+            families.add("spiking" if spiking else "classical")
+            ax.errorbar([e], [q], yerr=[0.0 if not np.isfinite(sd) else sd], fmt=marker_of[col], color=c,
+                        markerfacecolor=c if spiking else "white", markeredgecolor=c, markersize=7,
+                        capsize=3, zorder=3)
+            if on:
+                ax.plot([e], [q], "o", markersize=15, markerfacecolor="none", markeredgecolor="black",
+                        markeredgewidth=1.0, zorder=4)
+            if mo not in used_models:
+                used_models.append(mo)
+            if col not in used_profiles:
+                used_profiles.append(col)
+        idx = np.flatnonzero(front)
+        idx = idx[np.argsort(E[idx])]
+        if len(idx) > 1:   # the staircase: each front point holds its score up to the next, costlier one
+            xs, ys = [E[idx[0]]], [Q[idx[0]]]
+            for j in idx[1:]:
+                xs += [E[j], E[j]]
+                ys += [ys[-1], Q[j]]
+            ax.plot(xs, ys, "--", color="black", linewidth=0.8, zorder=2)
+        ax.set_xscale("log")
+        ax.set_xlim(E.min() / 2.0, E.max() * 2.0)
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("estimated energy per inference (J)")
+        ax.set_ylabel(f"{first['metric']} ({split})")
+        ax.set_title(f"{task}\n{first['metric']} ({'higher' if hib else 'lower'} is better)", fontsize=10)
+        ax.grid(alpha=0.3, which="both")
+    handles = [Line2D([], [], color=color_of[mo], marker="o", linestyle="", label=mo) for mo in used_models]
+    handles += [Line2D([], [], color="gray", marker=marker_of[c], linestyle="", markerfacecolor="gray",
+                       label=f"profile {_profile_of(c)}") for c in used_profiles]
+    if "spiking" in families:
+        handles.append(Line2D([], [], color="gray", marker="o", linestyle="", label="spiking (filled)"))
+    if "classical" in families:
+        handles.append(Line2D([], [], color="gray", marker="o", linestyle="", markerfacecolor="white",
+                              label="classical (hollow)"))
+    handles.append(Line2D([], [], color="black", marker="o", markerfacecolor="none", markersize=12,
+                          linestyle="--", linewidth=0.8, label="Pareto front"))
+    fig.legend(handles=handles, loc="outside right upper", fontsize=8, frameon=False)
     if path is not None:
         fig.savefig(path, dpi=120)
     return fig

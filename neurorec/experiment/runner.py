@@ -19,16 +19,17 @@ from typing import Any
 
 from neurorec.experiment.specs import build_model
 
-__all__ = ["run_one", "make_job", "SPLITS"]
+__all__ = ["run_one", "make_job", "SPLITS", "OPS_PREFIX"]
 
 SPLITS = ("val", "test")
 _MB = 1024.0 * 1024.0
 
 
 def make_job(run_key: str, model_spec, task_spec, seed: int, *, track_memory: bool = True,
-             threads: int | None = None) -> dict:
+             threads: int | None = None, count_operations: bool = False) -> dict:
     """The plain description of one run handed to :func:`run_one`."""
     return {
+        "count_operations": bool(count_operations),
         "run_key": run_key,
         "model": model_spec.payload(task_spec.name),
         "task": {"name": task_spec.name, "task": task_spec.task, "kind": task_spec.kind,
@@ -155,6 +156,25 @@ def _synops(model) -> float:
         return math.nan
 
 
+#: Prefix of the metric rows holding operation counts per test inference (``ops_synops``, ...).
+OPS_PREFIX = "ops_"
+
+
+def _operation_rows(model, X) -> list[dict]:
+    """Rows ``ops_<count>`` (split "test") with the operations per inference of the test split,
+    counted by :func:`neurorec.hardware.energy.count_operations` from the prediction just made
+    (``run=False``: the spiking models' ``synops_`` of that prediction). A model whose operations
+    are not modelled (or any failure of the count) gives no rows: the run itself stays ok."""
+    try:
+        from neurorec.hardware.energy import COUNT_KEYS, count_operations
+
+        counts = count_operations(model, X, run=False)
+    except Exception:  # noqa: BLE001 - no operation model for this model: no energy, the run is fine
+        return []
+    return [{"split": "test", "metric": f"{OPS_PREFIX}{k}", "higher_is_better": False,
+             "value": float(counts[k]), "predict_seconds": math.nan} for k in COUNT_KEYS]
+
+
 def _takes_validation(model) -> bool:
     try:
         params = inspect.signature(model.fit).parameters
@@ -169,7 +189,9 @@ def run_one(job: dict) -> dict:
     Returns a dict with the run-level fields (``run_key``, ``model``, ``task``, ``seed``,
     ``status``, ``error``, ``traceback``, timings, memory, parameter counts, synops) and
     ``rows``: one dict per split with ``split``, ``metric``, ``value``,
-    ``predict_seconds``.
+    ``predict_seconds``. With ``job["count_operations"]``, the operations per inference of the
+    test split follow as rows ``ops_<count>`` (see :func:`_operation_rows`), counted after the
+    timed and memory-traced part.
     """
     m, t, seed = job["model"], job["task"], int(job["seed"])
     task = t["task"]
@@ -187,6 +209,7 @@ def run_one(job: dict) -> dict:
     rows = {s: {"split": s, "metric": t["metric"], "higher_is_better": t["higher_is_better"],
                 "value": math.nan, "predict_seconds": math.nan} for s in SPLITS}
     meter = _MemoryMeter(job.get("track_memory", True))
+    ops_rows: list[dict] = []
     try:
         with _Threads(job.get("threads")), meter:
             model = build_model(m["cls"], m["params"], m["overrides"], seed)
@@ -214,6 +237,9 @@ def run_one(job: dict) -> dict:
                 meter.read()
         out["params_total"], out["params_trained"] = _n_parameters(model)
         out["synops"] = _synops(model)
+        test = getattr(data, "test", None)
+        if job.get("count_operations") and test is not None and "test" in rows:
+            ops_rows = _operation_rows(model, test.X)
     except Exception as exc:  # noqa: BLE001 - any failure is recorded, the grid goes on
         out["status"] = "error"
         out["error"] = f"{type(exc).__name__}: {exc}"
@@ -222,7 +248,7 @@ def run_one(job: dict) -> dict:
     out["peak_gpu_memory_mb"] = meter.gpu_peak_mb
     out["finished_at"] = _now()
     out["duration_seconds"] = time.perf_counter() - wall0
-    out["rows"] = list(rows.values())
+    out["rows"] = list(rows.values()) + (ops_rows if out["status"] == "ok" else [])
     return out
 
 
