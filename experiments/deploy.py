@@ -7,7 +7,7 @@ One script through the whole of ``neurorec.hardware`` on scikit-learn's digits:
    layer spikes, as on a chip, and snntorch has no reader for NIR's non-spiking LI node);
 2. for each target (Xylo SYNS61201, Loihi, Loihi 2) quantise it to the chip's integer arithmetic
    (post-training quantisation, PTQ) and fine-tune it quantisation-aware (QAT, straight-through
-   estimator), and check whether it fits the chip (``neurorec.hardware.check``);
+   estimator), and check whether it fits the chip (``neurorec.hardware.fit``);
 3. export the float network to NIR (forward-Euler time constants, the discretisation snntorch and
    norse use), read the file back in snntorch (``import_from_nir``) and norse (``from_nir``) and
    count the hidden-layer spikes that fall on the same step as neurorec's, on the test inputs;

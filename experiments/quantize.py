@@ -6,7 +6,7 @@ For every task and seed a float ``SpikingClassifier`` is trained with the settin
 ``experiments/snn_classify.py`` (digits: 64-128-10 Poisson-coded over 25 steps; mnist_sample:
 784-256-10 Poisson-coded over 25 steps; japanese_vowels: 24-128-9 delta-coded, 4 steps per frame;
 LIF tau_mem = 10 ms at dt = 1 ms, threshold 1, reset by subtraction, leaky-integrator readout).
-Then, for each profile and weight width, ``neurorec.hardware.quantize`` converts it to integer
+Then, for each profile and weight width, ``neurorec.hardware.fixed_point`` converts it to integer
 arithmetic (PTQ: max-abs per-layer weight scale, integer threshold, saturating integer membrane,
 the profile's decay rule), and ``QuantizedSpikingClassifier.fine_tune`` fine-tunes a copy with
 the straight-through estimator through ``neurorec.train.fit_module`` (Adam, lr 5e-4, batch 64,
@@ -40,7 +40,7 @@ NAME = "quantize"
 TASKS = ("digits", "mnist_sample", "japanese_vowels")
 QAT_EPOCHS = {"digits": 15, "mnist_sample": 5, "japanese_vowels": 20}
 QAT = dict(lr=5e-4)
-#: stand-ins used only while a profile is missing from neurorec.hardware.profiles
+#: stand-ins used only while a profile is missing from neurorec.hardware.chips
 STAND_INS = {
     "xylo": dict(name="xylo", weight_bits=8, membrane_bits=16, synapse_bits=16, threshold_bits=16,
                  decay="bitshift", decay_bits=4),
@@ -52,7 +52,7 @@ STAND_INS = {
 def resolve_profile(name: str):
     """(profile, label): the catalogue profile, or the stand-in when it is not in the catalogue."""
     try:
-        from neurorec.hardware.profiles import load_profile
+        from neurorec.hardware.chips import load_profile
 
         return load_profile(name), name
     except (ImportError, ValueError, KeyError, FileNotFoundError):
@@ -66,7 +66,7 @@ def run(args):
     import snn_classify
 
     from neurorec.data import get_task
-    from neurorec.hardware.quantize import quantize
+    from neurorec.hardware.fixed_point import quantize
     from neurorec.models.spiking.snn import SpikingClassifier
 
     profiles = [resolve_profile(p) for p in args.profiles]

@@ -275,7 +275,7 @@ def _load_model(path: Path):
     from neurorec.base import load
 
     try:
-        import neurorec.hardware.quantize  # noqa: F401  (registers the quantised model classes)
+        import neurorec.hardware.fixed_point  # noqa: F401  (registers the quantised model classes)
     except ImportError:
         pass
     try:

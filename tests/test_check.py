@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import sparse
 
-from neurorec.hardware.check import FitReport, check
+from neurorec.hardware.fit import FitReport, check
 from neurorec.models.spiking.network import Connection, Network, Population
 from neurorec.models.spiking.neurons import LIF, SynapticLIF
 from neurorec.models.spiking.snn import SpikingClassifier
@@ -235,7 +235,7 @@ def test_spike_sources_count_as_inputs_and_quantised_weights(tmp_path):
     assert [row for row in r.layers["layer"]] == ["a"]          # the source is input, not chip neurons
     assert "layer 'a' fan-in 300 > 256 (max_fan_in of truenorth) by 44" in r.reasons
     assert any("delay" in n for n in r.notes)
-    # a quantised classifier (neurorec.hardware.quantize) is read from its integer weights
+    # a quantised classifier (neurorec.hardware.fixed_point) is read from its integer weights
     clf = _classifier([10, 20, 3])
     clf.int_weights_ = {k: np.clip(np.round(v * 100), -300, 300).astype(np.int32) for k, v in clf.weights_.items()}
     clf.int_weights_["hidden.0.weight"][0, 0] = -300              # needs 10 signed bits

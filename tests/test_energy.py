@@ -1,4 +1,4 @@
-"""neurorec.hardware.energy: operation counts and energy per inference, against hand counts."""
+"""neurorec.hardware.operations: operation counts and energy per inference, against hand counts."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from neurorec.hardware.energy import COUNT_KEYS, count_operations, energy, energy_from_counts
+from neurorec.hardware.operations import COUNT_KEYS, count_operations, energy, energy_from_counts
 
 # Figures of the test profiles (pJ); invented for the arithmetic, not chip data.
 LOIHI_LIKE = {"name": "neuro", "kind": "neuromorphic", "energy_per_synop_pj": 23.6,
@@ -252,11 +252,11 @@ def test_lsm_counts_the_liquid_and_its_readout():
 
 
 # ------------------------------------------------------------------------------------------------
-# the shipped profiles (once neurorec.hardware.profiles exists)
+# the shipped profiles (once neurorec.hardware.chips exists)
 # ------------------------------------------------------------------------------------------------
 
 def test_shipped_profiles_price_the_two_layer_network_and_an_esn():
-    profiles = pytest.importorskip("neurorec.hardware.profiles")
+    profiles = pytest.importorskip("neurorec.hardware.chips")
     from neurorec.models import ESN
 
     cmos, loihi = profiles.load_profile("cmos45"), profiles.load_profile("loihi")

@@ -854,7 +854,7 @@ def test_energy_is_priced_from_stored_counts_and_old_runs_have_none(tmp_path):
 
 
 def test_unknown_energy_profile_fails_before_running():
-    pytest.importorskip("neurorec.hardware.profiles")
+    pytest.importorskip("neurorec.hardware.chips")
     with pytest.raises(SpecError, match="nosuchchip"):
         _energy_grid(energy_profiles=["nosuchchip"])
     assert S.FIT_CALLS == []

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from neurorec.hardware.profiles import FIGURES, ChipProfile, load_profile, profile_names, profiles
+from neurorec.hardware.chips import FIGURES, ChipProfile, load_profile, profile_names, profiles
 
 NAMES = {"loihi", "loihi2", "truenorth", "spinnaker", "spinnaker2", "xylo", "speck", "cmos45"}
 CONTRACT = ("cores_per_chip", "neurons_per_core", "neurons_per_chip", "synapses_per_core", "synapses_per_chip",
@@ -166,7 +166,7 @@ def test_xylo_vendor_script_maps_a_nir_graph(tmp_path):
 
     import numpy as np
 
-    from neurorec.hardware.check import check
+    from neurorec.hardware.fit import check
 
     nir = pytest.importorskip("nir")
     pytest.importorskip("rockpool")

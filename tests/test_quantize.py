@@ -1,4 +1,4 @@
-"""Fixed-point emulation and quantisation of spiking classifiers (neurorec.hardware.quantize).
+"""Fixed-point emulation and quantisation of spiking classifiers (neurorec.hardware.fixed_point).
 
 The integer engine is checked against hand-written integer references of one neuron (plain
 Python ints, 1,000 steps, saturation exercised) for the bit-shift (Xylo) and the multiplicative
@@ -20,16 +20,16 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from neurorec.hardware.quantize import QuantizedSpikingClassifier, quantize  # noqa: E402
+from neurorec.hardware.fixed_point import QuantizedSpikingClassifier, quantize  # noqa: E402
 
 # the module itself (the package exports its function under the same name)
-qmod = importlib.import_module("neurorec.hardware.quantize")
+qmod = importlib.import_module("neurorec.hardware.fixed_point")
 from neurorec.models.spiking.snn import SpikingClassifier  # noqa: E402
 from neurorec.testing import make_classification_data  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# shaped like neurorec.hardware.profiles' ChipProfile (the contract's fields only)
+# shaped like neurorec.hardware.chips' ChipProfile (the contract's fields only)
 XYLO = {"name": "xylo-like", "weight_bits": 8, "membrane_bits": 16, "synapse_bits": 16, "threshold_bits": 16,
         "decay": "bitshift", "decay_bits": 4}
 LOIHI = types.SimpleNamespace(name="loihi2-like", weight_bits=8, membrane_bits=24, synapse_bits=24, threshold_bits=17,
@@ -260,9 +260,9 @@ def test_package_export_is_callable(digits_clf):
 
 def test_profile_name_is_loaded_lazily(monkeypatch, digits_clf):
     calls = []
-    fake = types.ModuleType("neurorec.hardware.profiles")
+    fake = types.ModuleType("neurorec.hardware.chips")
     fake.load_profile = lambda name: calls.append(name) or types.SimpleNamespace(**{**XYLO, "name": name})
-    monkeypatch.setitem(sys.modules, "neurorec.hardware.profiles", fake)
+    monkeypatch.setitem(sys.modules, "neurorec.hardware.chips", fake)
     q = quantize(digits_clf, "somechip")
     assert calls == ["somechip"] and q.arithmetic_["name"] == "somechip" and q.arithmetic_["decay"] == "bitshift"
 

@@ -90,7 +90,7 @@ def layers_from_nir(graph, as_if: bool = False):
 
 def place(graph, as_if: bool = False):
     """(discretised DynapcnnLayers, their memory summaries, core per layer or None if they do not fit)."""
-    from neurorec.hardware.profiles import load_profile
+    from neurorec.hardware.chips import load_profile
 
     utils, mapping = _dynapcnn()
     layers, n_in, dropped = layers_from_nir(graph, as_if)

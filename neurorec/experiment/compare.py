@@ -58,7 +58,7 @@ def resolve_energy_profiles(energy_profiles) -> list:
     if isinstance(energy_profiles, (str, bytes)) or not hasattr(energy_profiles, "__iter__"):
         raise SpecError(f"energy_profiles must be a list of profile names (such as [\"cmos45\", \"loihi\"]), "
                         f"got {energy_profiles!r}")
-    from neurorec.hardware.energy import _read_profile
+    from neurorec.hardware.operations import _read_profile
 
     out, names = [], []
     for p in energy_profiles:
@@ -83,7 +83,7 @@ def add_energy(df, energy_profiles):
     For every run with operation counts (the ``ops_*`` rows of the test split, which
     :func:`compare` stores when it is given ``energy_profiles``), one row per profile:
     ``split="test"``, ``metric="energy_<profile>_J"``, ``value`` the energy per inference in
-    joules from :func:`neurorec.hardware.energy.energy_from_counts` (NaN where the profile has no
+    joules from :func:`neurorec.hardware.operations.energy_from_counts` (NaN where the profile has no
     figure for the model, e.g. a classical model on a neuromorphic chip), ``higher_is_better``
     False, the run's other columns copied. Runs without counts (models whose operations are not
     modelled, runs stored before counting existed) get no energy rows. The energies are derived
@@ -103,7 +103,7 @@ def add_energy(df, energy_profiles):
     """
     import pandas as pd
 
-    from neurorec.hardware.energy import COUNT_KEYS, energy_from_counts
+    from neurorec.hardware.operations import COUNT_KEYS, energy_from_counts
 
     profiles = resolve_energy_profiles(energy_profiles)
     df = df[~df["metric"].astype(str).str.startswith(ENERGY_PREFIX)]
@@ -258,7 +258,7 @@ def compare(models, tasks, seeds, *, store=None, n_jobs: int = 1, executor="loca
         Chip profiles (names such as ``"cmos45"`` and ``"loihi"``, see
         :func:`neurorec.hardware.profiles`; files; profiles or mappings) to estimate the energy
         per inference with. Each run then also counts its operations per test inference
-        (:func:`neurorec.hardware.energy.count_operations`, after the timed part) and stores
+        (:func:`neurorec.hardware.operations.count_operations`, after the timed part) and stores
         them as rows ``ops_synops``, ``ops_neuron_updates``, ``ops_macs``, ... on the test
         split; the returned frame gets one row ``energy_<profile>_J`` per profile from them
         (:func:`add_energy`). ``None`` (the default) or ``[]``: no counting, no extra rows.

@@ -162,11 +162,11 @@ OPS_PREFIX = "ops_"
 
 def _operation_rows(model, X) -> list[dict]:
     """Rows ``ops_<count>`` (split "test") with the operations per inference of the test split,
-    counted by :func:`neurorec.hardware.energy.count_operations` from the prediction just made
+    counted by :func:`neurorec.hardware.operations.count_operations` from the prediction just made
     (``run=False``: the spiking models' ``synops_`` of that prediction). A model whose operations
     are not modelled (or any failure of the count) gives no rows: the run itself stays ok."""
     try:
-        from neurorec.hardware.energy import COUNT_KEYS, count_operations
+        from neurorec.hardware.operations import COUNT_KEYS, count_operations
 
         counts = count_operations(model, X, run=False)
     except Exception:  # noqa: BLE001 - no operation model for this model: no energy, the run is fine

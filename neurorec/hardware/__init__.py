@@ -2,12 +2,12 @@
 
 - :mod:`~neurorec.hardware.nir_io`: ``to_nir(model)`` / ``from_nir(graph_or_path, dt=...)``, the
   Neuromorphic Intermediate Representation (NIR; Pedersen et al. 2024, Nature Communications 15).
-- :mod:`~neurorec.hardware.profiles`: chip profiles (``profiles()``, ``load_profile(name)``), every
+- :mod:`~neurorec.hardware.chips`: chip profiles (``profiles()``, ``load_profile(name)``), every
   figure with its source; the TOML files ship as package data (``neurorec/hardware/profiles/``).
-- :mod:`~neurorec.hardware.quantize`: ``quantize(model, profile)``, fixed-point emulation in
+- :mod:`~neurorec.hardware.fixed_point`: ``quantize(model, profile)``, fixed-point emulation in
   integer arithmetic, and quantisation-aware fine-tuning.
-- :mod:`~neurorec.hardware.check`: ``check(model, target)``, does a network fit a chip.
-- :mod:`~neurorec.hardware.energy`: ``energy(model, X, profile)``, counted operations times the
+- :mod:`~neurorec.hardware.fit`: ``check(model, target)``, does a network fit a chip.
+- :mod:`~neurorec.hardware.operations`: ``energy(model, X, profile)``, counted operations times the
   profile's energy per operation.
 
 Everything is imported lazily: ``import neurorec.hardware`` loads none of nir, torch or the
@@ -20,14 +20,14 @@ _LAZY = {
     "to_nir": "neurorec.hardware.nir_io",
     "from_nir": "neurorec.hardware.nir_io",
     "encoded_input": "neurorec.hardware.nir_io",
-    "profiles": "neurorec.hardware.profiles",
-    "load_profile": "neurorec.hardware.profiles",
-    "ChipProfile": "neurorec.hardware.profiles",
-    "quantize": "neurorec.hardware.quantize",
-    "check": "neurorec.hardware.check",
-    "FitReport": "neurorec.hardware.check",
-    "energy": "neurorec.hardware.energy",
-    "count_operations": "neurorec.hardware.energy",
+    "profiles": "neurorec.hardware.chips",
+    "load_profile": "neurorec.hardware.chips",
+    "ChipProfile": "neurorec.hardware.chips",
+    "quantize": "neurorec.hardware.fixed_point",
+    "check": "neurorec.hardware.fit",
+    "FitReport": "neurorec.hardware.fit",
+    "energy": "neurorec.hardware.operations",
+    "count_operations": "neurorec.hardware.operations",
 }
 
 __all__ = sorted(_LAZY)
@@ -35,5 +35,7 @@ __all__ = sorted(_LAZY)
 
 def __getattr__(name):
     if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value  # the import just set the submodule of the same name here: replace it
+        return value
     raise AttributeError(f"module 'neurorec.hardware' has no attribute {name!r}")

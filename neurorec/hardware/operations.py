@@ -3,7 +3,7 @@ per operation.
 
 :func:`count_operations` counts, per inference (one input sequence, averaged over the sequences
 of ``X``), the operations a model performs to produce its output; :func:`energy` multiplies them
-by the per-operation energies of a :class:`~neurorec.hardware.profiles.ChipProfile`;
+by the per-operation energies of a :class:`~neurorec.hardware.chips.ChipProfile`;
 :func:`energy_from_counts` does the multiplication alone (the experiment runner stores the counts
 and prices them afterwards, for any profile).
 
@@ -90,7 +90,7 @@ M. Horowitz (2014), "Computing's energy problem (and what we can do about it)", 
 (energy per operation and per memory access in 45 nm). M. Davies et al. (2018), "Loihi: a
 neuromorphic manycore processor with on-chip learning", IEEE Micro 38(1) (energy per synaptic
 operation and per neuron update). The profiles carry the figures with their sources
-(:mod:`neurorec.hardware.profiles`).
+(:mod:`neurorec.hardware.chips`).
 """
 
 from __future__ import annotations
@@ -179,7 +179,7 @@ def count_operations(model, X, *, run: bool = True) -> dict:
     ----------
     model : fitted model or Network
         A fitted SpikingClassifier, LSM, ESN, Elman, Jordan, LSTM, GRU or LinearAR (a quantised
-        spiking classifier from :func:`neurorec.hardware.quantize` counts as its class does), or a
+        spiking classifier from :func:`neurorec.hardware.fixed_point` counts as its class does), or a
         :class:`~neurorec.models.spiking.network.Network`.
     X : array (batch, time, features), (time, features), list of sequences, or a NetworkRun
         The inputs. For a Network: its inputs ``(batch, T, n_inputs)`` (it is run with the
@@ -466,12 +466,12 @@ class _Profile:
 
 
 def _read_profile(profile) -> _Profile:
-    """A name or path (loaded with :func:`~neurorec.hardware.profiles.load_profile`), a ChipProfile,
+    """A name or path (loaded with :func:`~neurorec.hardware.chips.load_profile`), a ChipProfile,
     a mapping or any object with the profile's attributes."""
     if isinstance(profile, _Profile):
         return profile
     if isinstance(profile, (str, os.PathLike)):
-        from neurorec.hardware.profiles import load_profile
+        from neurorec.hardware.chips import load_profile
 
         profile = load_profile(profile)
     if isinstance(profile, Mapping):

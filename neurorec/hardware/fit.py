@@ -33,15 +33,13 @@ and biases are noted, not checked.
 from __future__ import annotations
 
 import math
-import sys
-import types
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from scipy import sparse
 
-from neurorec.hardware.profiles import ChipProfile, load_profile
+from neurorec.hardware.chips import ChipProfile, load_profile
 
 __all__ = ["check", "FitReport"]
 
@@ -75,7 +73,7 @@ def _csr(w) -> sparse.csr_matrix:
 
 
 def _from_classifier(model) -> _Graph:
-    # a quantised classifier (neurorec.hardware.quantize) carries its integer weights in int_weights_
+    # a quantised classifier (neurorec.hardware.fixed_point) carries its integer weights in int_weights_
     w = getattr(model, "int_weights_", None) or model.weights_
     n_hidden = sum(1 for k in w if k.startswith("hidden.") and k.endswith(".weight"))
     beta = None
@@ -354,7 +352,7 @@ def check(model, target, chips: int = 1) -> FitReport:
         A fitted model, a network description or a NIR graph (see the module docstring).
     target : str, path or ChipProfile
         A profile name ("loihi", "loihi2", "truenorth", "spinnaker", "spinnaker2", "xylo", "speck",
-        "cmos45"), a user TOML profile or a loaded :class:`~neurorec.hardware.profiles.ChipProfile`.
+        "cmos45"), a user TOML profile or a loaded :class:`~neurorec.hardware.chips.ChipProfile`.
     chips : int, default 1
         Chips available (limits per chip are multiplied by it).
 
@@ -440,7 +438,7 @@ def check(model, target, chips: int = 1) -> FitReport:
 
     if float_layers:
         notes.append(f"float weights in {', '.join(repr(n) for n in float_layers)}: quantise them to "
-                     f"{p.weight_bits}-bit integers (neurorec.hardware.quantize) before deployment")
+                     f"{p.weight_bits}-bit integers (neurorec.hardware.fixed_point) before deployment")
     if not mac and p.kernel_memory_per_core is None:
         unknown.update(f for f in ("neurons_per_core", "synapses_per_core") if getattr(p, f) is None)
     n_neurons = sum(layer.size for layer in g.layers)
@@ -529,7 +527,7 @@ def check(model, target, chips: int = 1) -> FitReport:
     if p.decay == "bitshift":
         for layer in g.layers:
             if layer.decay is not None and 0 < layer.decay < 1:
-                # the shift rockpool's mapper and neurorec.hardware.quantize use: round(log2(tau / dt))
+                # the shift rockpool's mapper and neurorec.hardware.fixed_point use: round(log2(tau / dt))
                 d = max(0, round(math.log2(-1.0 / math.log(layer.decay))))
                 notes.append(f"layer {layer.name!r}: decay {layer.decay:.4f} becomes the bit shift 1 - 2^-{d} = "
                              f"{1 - 2.0 ** -d:.4f} on {name}")
@@ -555,14 +553,3 @@ def check(model, target, chips: int = 1) -> FitReport:
             verdict += f" (and {len(reasons) - 1} more)"
     return FitReport(name, df, fits, verdict, reasons, notes, total_cores, n_chips)
 
-
-class _CallableModule(types.ModuleType):
-    """``from neurorec.hardware import check`` can yield this module instead of the function (the
-    package's lazy ``__getattr__`` and the submodule share the name ``check``); calling the module
-    calls :func:`check`, so both spellings work."""
-
-    def __call__(self, *args, **kwargs):
-        return check(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -36,9 +36,7 @@ from __future__ import annotations
 
 import math
 import numbers
-import sys
 import tomllib
-import types
 from dataclasses import dataclass, field, fields
 from importlib import resources
 from pathlib import Path
@@ -367,14 +365,3 @@ def profiles(all_fields: bool = False):
 # keep the dataclass and the FIGURES table in step
 assert set(FIGURES) <= {f.name for f in fields(ChipProfile)}
 
-
-class _CallableModule(types.ModuleType):
-    """``from neurorec.hardware import profiles`` can yield this module instead of the function
-    (the package's lazy ``__getattr__`` and the submodule share the name); calling the module
-    calls :func:`profiles`, so both spellings work."""
-
-    def __call__(self, *args, **kwargs):
-        return profiles(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

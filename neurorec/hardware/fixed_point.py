@@ -4,7 +4,7 @@ quantisation-aware fine-tuning (QAT) of spiking classifiers.
 :func:`quantize` turns a fitted :class:`~neurorec.models.spiking.SpikingClassifier` into a
 :class:`QuantizedSpikingClassifier`: the same network (same layers, same snntorch ``Leaky``
 update order, reset and readout), whose forward pass runs in integer arithmetic with the bit
-widths and the decay rule of a chip profile (a :class:`~neurorec.hardware.profiles.ChipProfile`,
+widths and the decay rule of a chip profile (a :class:`~neurorec.hardware.chips.ChipProfile`,
 its name, or any dict/object with the fields ``weight_bits``, ``membrane_bits``,
 ``synapse_bits``, ``threshold_bits``, ``decay``, ``decay_bits``, ``name``). The integer engine
 runs on numpy and on torch (CPU or CUDA) in int64 with bit-identical results.
@@ -122,8 +122,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import sys
-import types
 from typing import NamedTuple
 
 import numpy as np
@@ -166,7 +164,7 @@ def arithmetic(profile, weight_bits: int | None = None) -> dict:
     Parameters
     ----------
     profile : str, ChipProfile, dict or object
-        A profile name (read with :func:`neurorec.hardware.profiles.load_profile`) or anything with
+        A profile name (read with :func:`neurorec.hardware.chips.load_profile`) or anything with
         the fields ``weight_bits``, ``membrane_bits``, ``synapse_bits``, ``threshold_bits``,
         ``decay``, ``decay_bits`` and ``name`` (as attributes or dict keys).
     weight_bits : int, optional
@@ -187,7 +185,7 @@ def arithmetic(profile, weight_bits: int | None = None) -> dict:
         A bit width missing or out of range, or a decay rule the integer engine does not implement.
     """
     if isinstance(profile, str):
-        from neurorec.hardware.profiles import load_profile
+        from neurorec.hardware.chips import load_profile
 
         profile = load_profile(profile)
     if profile is None:
@@ -512,7 +510,7 @@ class QuantizedSpikingClassifier(SpikingClassifier):
     Parameters
     ----------
     profile : str or dict
-        The chip profile: a name for :func:`neurorec.hardware.profiles.load_profile`, or a dict with
+        The chip profile: a name for :func:`neurorec.hardware.chips.load_profile`, or a dict with
         ``weight_bits``, ``membrane_bits``, ``synapse_bits``, ``threshold_bits``, ``decay``
         (``"bitshift"`` or ``"multiplicative"``), ``decay_bits`` and ``name``.
     weight_bits : int or None, default None
@@ -851,8 +849,8 @@ def quantize(model, profile, *, weight_bits: int | None = None, input_bits: int 
         A fitted :class:`~neurorec.models.spiking.SpikingClassifier` (or a
         :class:`QuantizedSpikingClassifier`, re-quantised from its float weights). Not changed.
     profile : str, ChipProfile, dict or object
-        The target's arithmetic: a name for :func:`neurorec.hardware.profiles.load_profile`, a
-        :class:`~neurorec.hardware.profiles.ChipProfile`, or any dict/object with ``weight_bits``,
+        The target's arithmetic: a name for :func:`neurorec.hardware.chips.load_profile`, a
+        :class:`~neurorec.hardware.chips.ChipProfile`, or any dict/object with ``weight_bits``,
         ``membrane_bits``, ``synapse_bits``, ``threshold_bits``, ``decay``, ``decay_bits``, ``name``.
     weight_bits : int, optional
         Overrides the profile's weight width (2-16 bits).
@@ -909,14 +907,3 @@ def quantize(model, profile, *, weight_bits: int | None = None, input_bits: int 
 _FLOAT_STATE = ("weights_", "history_", "best_epoch_", "classes_", "task_", "n_features_in_", "n_timesteps_in_",
                 "x_offset_", "x_scale_", "seed_")
 
-
-class _CallableModule(types.ModuleType):
-    """``from neurorec.hardware import quantize`` can yield this module instead of the function
-    (the package's lazy ``__getattr__`` and the submodule share the name); calling the module
-    calls :func:`quantize`, so both spellings work (as ``neurorec.hardware.profiles`` does)."""
-
-    def __call__(self, *args, **kwargs):
-        return quantize(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
