@@ -266,8 +266,8 @@ def test_snntorch_export_writes_a_reset_to_zero_for_a_subtracting_leaky():
     assert [(m.reset_mechanism, m.reset_delay) for m in imported] == [("zero", False)] * 2
     s_back, m_back = _run_snntorch(back, x)
     s0, m0 = _run_snntorch(net, x)
-    assert spike_agreement(s0, s_back) < 0.95 and s0.sum() > s_back.sum()      # 271 against 192 spikes
-    assert np.abs(m0 - m_back).max() > 1.0                                        # 1.68 here
+    assert spike_agreement(s0, s_back) < 0.95 and s0.sum() > s_back.sum()      # 277 against 200 spikes, 29 %
+    assert np.abs(m0 - m_back).max() > 1.0                                        # 1.69 here
     # what the graph says -- a reset to zero -- is what comes back
     s_zero, m_zero = _run_snntorch(_snntorch_net("zero", False), x)
     np.testing.assert_array_equal(s_zero, s_back)
