@@ -15,10 +15,8 @@ early stopping on the validation loss of the quantised network, patience 5; at m
 measured by the integer engine on the test split.
 
 Profiles: ``xylo`` (bit-shift decay v <- v - (v >> dash), 16-bit states) and ``loihi2``
-(multiplicative 12-bit decay, 24-bit states), read with ``neurorec.hardware.load_profile``; a
-profile not (yet) in the catalogue is replaced by a stand-in with the widths of the simulator the
-engine follows (Xylo: ``BITS_STATE 16``, ``BITS_WEIGHT 8``, 4-bit dash in xylosim 0.1.3
-``XyloIAFNeuron.h``), marked ``(stand-in)`` in the tables.
+(multiplicative 12-bit decay, 24-bit states), read with ``neurorec.hardware.load_profile`` (any
+profile name or TOML file may be given to ``--profiles``).
 
 Run::
 
@@ -40,25 +38,11 @@ NAME = "quantize"
 TASKS = ("digits", "mnist_sample", "japanese_vowels")
 QAT_EPOCHS = {"digits": 15, "mnist_sample": 5, "japanese_vowels": 20}
 QAT = dict(lr=5e-4)
-#: stand-ins used only while a profile is missing from neurorec.hardware.chips
-STAND_INS = {
-    "xylo": dict(name="xylo", weight_bits=8, membrane_bits=16, synapse_bits=16, threshold_bits=16,
-                 decay="bitshift", decay_bits=4),
-    "loihi2": dict(name="loihi2", weight_bits=8, membrane_bits=24, synapse_bits=24, threshold_bits=17,
-                   decay="multiplicative", decay_bits=12),
-}
-
-
 def resolve_profile(name: str):
-    """(profile, label): the catalogue profile, or the stand-in when it is not in the catalogue."""
-    try:
-        from neurorec.hardware.chips import load_profile
+    """(profile, label): the packaged chip profile ``name`` (or a TOML file's)."""
+    from neurorec.hardware import load_profile
 
-        return load_profile(name), name
-    except (ImportError, ValueError, KeyError, FileNotFoundError):
-        if name not in STAND_INS:
-            raise
-        return STAND_INS[name], f"{name} (stand-in)"
+    return load_profile(name), name
 
 
 def run(args):

@@ -103,3 +103,25 @@ def test_history_compression_quick(tmp_path):
     rates = res.set_index("model")["chunker_input_rate"]
     assert rates[["compressor", "automatizer+chunker"]].between(0, 1).all() and rates.isna().sum() == 4
     assert "Test accuracy per seed" in out
+
+
+def test_deploy_quick(tmp_path):
+    """experiments/deploy.py end to end: quantise, fine-tune, fit-check, export, read back, price."""
+    pytest.importorskip("nir")
+    out = _run("deploy.py", tmp_path)
+    import pandas as pd
+
+    res = pd.read_csv(tmp_path / "deploy.csv")
+    snn = res[res["model"].str.startswith("SNN")]
+    assert sorted(set(snn["target"])) == ["loihi", "loihi2", "xylo"] and sorted(set(snn["weight_bits"])) == [4, 8]
+    assert not snn[snn["target"] == "xylo"]["fits"].any()           # 64 inputs > Xylo's 16 channels
+    assert snn[snn["target"] == "loihi"]["fits"].all()
+    assert (snn[snn["target"] == "loihi"]["energy_J"] > 0).all()
+    assert snn[snn["target"] == "loihi2"]["energy_J"].isna().all()       # Intel publishes no energy per op
+    nir_check = pd.read_csv(tmp_path / "nir_check.csv")
+    assert (nir_check.loc[nir_check["reader"] == "neurorec (from_nir)", "same_step"] == 1.0).all()
+    for reader in ("snntorch", "norse"):
+        pytest.importorskip(reader)
+        row = nir_check[nir_check["reader"] == reader].iloc[0]
+        assert row["same_step"] == 1.0, row.to_dict()
+    assert "NIR file read back" in out and (tmp_path / "digits_snn.nir").is_file()
