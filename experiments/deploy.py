@@ -12,8 +12,9 @@ One script through the whole of ``neurorec.hardware`` on scikit-learn's digits:
    norse use), read the file back in snntorch (``import_from_nir``) and norse (``from_nir``) and
    count the hidden-layer spikes that fall on the same step as neurorec's, on the test inputs;
 4. estimate the energy per inference from the counted operations: SynOps and neuron updates on
-   each chip's profile, and the MACs and memory accesses of an ESN and an LSTM on the 45 nm CMOS
-   MAC baseline (Horowitz 2014), trained on the same split.
+   each chip's profile (and, for comparison, the float SNN's SynOps as accumulates on the 45 nm
+   CMOS MAC baseline of Horowitz 2014), and the MACs and memory accesses of an ESN and an LSTM on
+   that baseline, trained on the same split.
 
 Prints one table (target, fits?, accuracy float / PTQ / QAT, SynOps and energy per inference) and
 writes ``deploy.csv``, ``nir_check.csv``, ``fit_<target>.txt`` and ``digits_snn.nir`` into ``--out``.
@@ -104,6 +105,11 @@ def run(args):
                              "weight_bits": bits, "fits": bool(report.fits), "verdict": report.verdict,
                              "acc_float": acc_float, "acc_ptq": acc_ptq, "acc_qat": acc_qat,
                              "synops": e.get("synops"), "energy_J": e.get("energy_J"), "note": e.get("note", "")})
+        e = energy(clf, te.X, "cmos45")         # the float SNN on a MAC datapath, for comparison
+        rows.append({"seed": seed, "model": f"SNN 64-{params['hidden']}-10", "target": "cmos45", "weight_bits": 32,
+                     "fits": True, "verdict": "(CPU/GPU-like datapath)", "acc_float": acc_float,
+                     "acc_ptq": float("nan"), "acc_qat": float("nan"), "synops": e.get("synops"),
+                     "energy_J": e.get("energy_J"), "note": e.get("note", "")})
         # the default compare's settings for digits (neurorec/experiment/configs/default.toml)
         esn = ESN(units=500, spectral_radius=0.9, leak_rate=0.5, input_scaling=0.5, ridge=1e-2, washout=0, seed=seed)
         for name, model in (("ESN-500", esn),
