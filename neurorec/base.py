@@ -181,6 +181,17 @@ def load(path) -> Model:
     if _digest(tensors) != header.get("sha256"):
         raise ValueError(f"{path} was modified after it was saved: its weights do not match the checksum.")
     cls = _REGISTRY.get(header["class"])
+    module = str(header["class"]).rpartition(".")[0]
+    if cls is None and module.startswith("neurorec."):
+        # a neurorec class outside neurorec.models (e.g. neurorec.hardware.fixed_point): its own
+        # module registers it when imported; only neurorec's modules are imported this way
+        try:
+            import importlib
+
+            importlib.import_module(module)
+        except ImportError:
+            pass
+        cls = _REGISTRY.get(header["class"])
     if cls is None:
         raise ValueError(f"{path} holds an unknown model class {header['class']!r}; import the module "
                          f"that defines it before loading.")

@@ -308,3 +308,18 @@ def test_experiment_script_quick(tmp_path):
     assert (tmp_path / "summary.csv").stat().st_size > 0
     assert set(rows["qat_kept"]) <= {"start", "fine_tuned"}
     assert "Test accuracy, mean ± std over seeds" in res.stdout
+
+
+def test_neurorec_load_finds_the_quantised_class_in_a_fresh_process(tmp_path, digits_clf):
+    """``neurorec.load`` imports the neurorec module a saved class lives in (here
+    neurorec.hardware.fixed_point, outside neurorec.models) instead of failing with 'unknown class'."""
+    import subprocess
+
+    q = quantize(digits_clf, XYLO)
+    q.save(tmp_path / "q.safetensors")
+    path = str(tmp_path / "q.safetensors")
+    code = f"import neurorec; m = neurorec.load({path!r}); print(type(m).__name__, m.int_threshold_.tolist())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[0] == "QuantizedSpikingClassifier"
+    assert out.stdout.split(maxsplit=1)[1].strip() == str(q.int_threshold_.tolist())
