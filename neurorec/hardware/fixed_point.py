@@ -678,43 +678,18 @@ class QuantizedSpikingClassifier(SpikingClassifier):
         self._check_fitted(method)
         if not hasattr(self, "int_weights_"):
             raise ValueError(f"{type(self).__name__} has float weights but no integer model; call quantize(...).")
-        batch = check_sequences(X, "X", n_features=self.n_features_in_, dtype=np.dtype(self.dtype))
-        self._check_static(batch, "X", self.n_timesteps_in_)
-        xn = self._scaled(batch, self.x_offset_, self.x_scale_)
-        self._check_unit_range(xn, "X")
-        rng = np.random.default_rng(self.seed_) if self.encoder == "poisson" else None
-        w, plans, eng = self._int_weights_on(self.backend), self._plans(), self._engine()
-        scores, counts, sim_steps = [], None, 0
-        for s in range(0, batch.batch, _CHUNK):
-            x, lengths, hold = self._encode_int(xn[s:s + _CHUNK], batch.lengths[s:s + _CHUNK], rng)
-            if self.backend == "torch":
-                torch = require("torch")
-                out, c = _int_forward(w, plans, eng, torch.as_tensor(x).to(str(self.device)),
-                                      torch.as_tensor(lengths).to(str(self.device)), hold, record=True)
-                out, c = out.cpu().numpy(), [a.cpu().numpy() for a in c]
-            else:
-                out, c = _int_forward(w, plans, eng, x, lengths, hold, record=True)
-            scores.append(out)
-            c = [a.astype(np.float64).sum(0) for a in c]
-            counts = c if counts is None else [a + b for a, b in zip(counts, c, strict=True)]
-            sim_steps += int((lengths * hold).sum())
-        self.synops_ = float(sum(cnt @ fan for cnt, fan in zip(counts, self._fan_outs(), strict=True)) / batch.batch)
-        sizes = self._hidden_sizes()
-        self.spike_rate_ = np.array([counts[1 + l].sum() / (sim_steps * h) for l, h in enumerate(sizes)])
-        return np.concatenate(scores)
+        return super()._scores(X, method)
 
-    def _fan_outs(self) -> list[np.ndarray]:
+    def _inference_forward(self):
+        w, plans, eng = self._int_weights_on(self.backend), self._plans(), self._engine()
+        return lambda x, lengths, hold: _int_forward(w, plans, eng, x, lengths, hold, record=True)
+
+    def _encode_inference(self, x, lengths, rng):
+        return self._encode_int(x, lengths, rng)
+
+    def _fan_out_weights(self) -> dict:
         """Fan-out of every presynaptic unit over the non-zero integer weights."""
-        w = self.int_weights_
-        n = len(self._hidden_sizes())
-        outs = []
-        for layer in range(n + 1):
-            target = w[f"hidden.{layer}.weight"] if layer < n else w["output.weight"]
-            fan = np.count_nonzero(target, axis=0).astype(np.float64)
-            if layer > 0 and f"recurrent.{layer - 1}.weight" in w:
-                fan += np.count_nonzero(w[f"recurrent.{layer - 1}.weight"], axis=0)
-            outs.append(fan)
-        return outs
+        return self.int_weights_
 
     # ------------------------------------------------------------------ fine-tuning
     def _qat_logits(self, params: dict, x, lengths, hold):

@@ -527,23 +527,19 @@ class SpikingClassifier(Model):
         self._check_static(batch, "X", self.n_timesteps_in_)
         xn = self._scaled(batch, self.x_offset_, self.x_scale_)
         self._check_unit_range(xn, "X")
-        spec = self._spec()
         rng = np.random.default_rng(self.seed_) if self.encoder == "poisson" else None
-        if self.backend == "torch":
-            torch = require("torch")
-            w = self._torch_weights()
-        else:
-            w = {k: v.astype(np.dtype(self.dtype), copy=False) for k, v in self.weights_.items()}
+        forward = self._inference_forward()
         scores, counts, sim_steps = [], None, 0
         for s in range(0, batch.batch, _CHUNK):
-            x, lengths, hold = self._encode(xn[s:s + _CHUNK], batch.lengths[s:s + _CHUNK], rng)
+            x, lengths, hold = self._encode_inference(xn[s:s + _CHUNK], batch.lengths[s:s + _CHUNK], rng)
             if self.backend == "torch":
+                torch = require("torch")
                 with torch.no_grad():
-                    out, c = _forward(w, spec, torch.as_tensor(x).to(str(self.device)),
-                                      torch.as_tensor(lengths).to(str(self.device)), hold, record=True)
+                    out, c = forward(torch.as_tensor(x).to(str(self.device)),
+                                     torch.as_tensor(lengths).to(str(self.device)), hold)
                 out, c = out.cpu().numpy(), [a.cpu().numpy() for a in c]
             else:
-                out, c = _forward(w, spec, x, lengths, hold, record=True)
+                out, c = forward(x, lengths, hold)
             scores.append(out)
             c = [a.astype(np.float64).sum(0) for a in c]
             counts = c if counts is None else [a + b for a, b in zip(counts, c, strict=True)]
@@ -553,11 +549,28 @@ class SpikingClassifier(Model):
         self.spike_rate_ = np.array([counts[1 + l].sum() / (sim_steps * h) for l, h in enumerate(sizes)])
         return np.concatenate(scores)
 
+    # hooks of _scores, overridden by the fixed-point classifier (neurorec.hardware.fixed_point)
+    def _inference_forward(self):
+        """``forward(x, lengths, hold) -> (scores, spike counts)`` on the inference backend."""
+        spec = self._spec()
+        if self.backend == "torch":
+            w = self._torch_weights()
+        else:
+            w = {k: v.astype(np.dtype(self.dtype), copy=False) for k, v in self.weights_.items()}
+        return lambda x, lengths, hold: _forward(w, spec, x, lengths, hold, record=True)
+
+    def _encode_inference(self, x, lengths, rng):
+        return self._encode(x, lengths, rng)
+
+    def _fan_out_weights(self) -> dict:
+        """The weights whose non-zeros are the synapses counted by ``synops_``."""
+        return self.weights_
+
     def _fan_outs(self) -> list[np.ndarray]:
         """Fan-out (non-zero outgoing weights) of every presynaptic unit, in the order of the
         spike counts of :func:`_forward`: the inputs, then each hidden layer (forward plus
         recurrent targets)."""
-        w = self.weights_
+        w = self._fan_out_weights()
         n = len(self._hidden_sizes())
         outs = []
         for layer in range(n + 1):
