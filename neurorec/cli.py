@@ -297,8 +297,8 @@ def _export(args) -> int:
     except ImportError as exc:
         return _error(str(exc))
     except (ValueError, TypeError, NotImplementedError) as exc:
-        hint = "" if args.approximate else " (--approximate writes the nearest NIR form where one exists)"
-        return _error(f"cannot export {args.model} to NIR: {exc}{hint}")
+        msg = str(exc).replace("strict=False", "--approximate")
+        return _error(f"cannot export {args.model} to NIR: {msg}")
     except OSError as exc:
         return _error(f"cannot write {args.out}: {exc.strerror or exc}")
     approx = graph.metadata.get("neurorec_approximations") if hasattr(graph, "metadata") else None
@@ -349,6 +349,10 @@ def _hw_check(args) -> int:
 def _hw_energy(args) -> int:
     from neurorec.hardware import energy
 
+    if args.model.suffix.lower() == ".nir":
+        return _error(f"{args.model}: hardware energy needs a saved model (.safetensors) to count its operations on "
+                      f"the task's data; a .nir graph has no input pipeline (neurorec.hardware.from_nir reads it "
+                      f"back into a model)")
     model = _load_model(args.model)
     if isinstance(model, str):
         return _error(model)
@@ -357,7 +361,7 @@ def _hw_energy(args) -> int:
 
         task = get_task(args.task)
     except (KeyError, ValueError) as exc:
-        return _error(f"unknown task {args.task!r}: {exc}")
+        return _error(str(exc).strip("'\""))
     if args.limit is not None and args.limit < 1:
         return _error("--limit must be a positive number")
     try:
