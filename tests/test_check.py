@@ -171,7 +171,7 @@ def test_nir_graph_gives_the_same_rows(tmp_path):
         assert r.layers[cols].values.tolist() == ref.layers[cols].values.tolist()
     bad = tmp_path / "bad.nir"
     bad.write_bytes(b"not hdf5")
-    with pytest.raises(ValueError, match="cannot read the NIR graph"):
+    with pytest.raises(ValueError, match=r"bad\.nir' is not a NIR file \(not readable as HDF5"):
         check(bad, "loihi")
 
 
@@ -224,6 +224,12 @@ def test_speck_memory_rule_agrees_with_sinabs(tmp_path):
         for i, row in ours.layers.reset_index(drop=True).iterrows():
             assert f"layer {i}: kernel memory {row['kernel_memory']}, neuron memory {row['neuron_memory']}," \
                 in run.stdout
+    # an output path that cannot be written: exit 2 (bad input) with one line, before the placement
+    bad = subprocess.run([sys.executable, str(script), str(path), str(tmp_path / "nope" / "l.npz")],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and bad.stdout == "", bad.stderr[-2000:]
+    assert bad.stderr.strip().splitlines() == [f"error: cannot write {tmp_path / 'nope' / 'l.npz'}: the folder "
+                                               f"{tmp_path / 'nope'} does not exist"]
 
 
 def test_spike_sources_count_as_inputs_and_quantised_weights(tmp_path):
@@ -245,9 +251,10 @@ def test_spike_sources_count_as_inputs_and_quantised_weights(tmp_path):
     assert "layer 'hidden.0' weight bits needed 10 > 8 (weight_bits of mychip) by 2" in r.reasons
 
 
-def test_nir_export_of_a_recurrent_classifier_and_an_lsm_read_alike():
-    """The rows read from neurorec's own NIR export (neurorec.hardware.to_nir) equal those read
-    from the models directly: recurrent weights and the LSM's delayed recurrent connection included."""
+def test_nir_export_of_a_recurrent_classifier_and_an_lsm_read_alike(tmp_path):
+    """The rows (layer names included) and notes read from neurorec's own NIR export
+    (neurorec.hardware.to_nir), as a graph and as a .nir file, equal those read from the models directly:
+    recurrent weights, biases, decays, delays and the LSM's host readout included."""
     pytest.importorskip("nir")
     try:
         from neurorec.hardware.nir_io import to_nir
@@ -266,9 +273,26 @@ def test_nir_export_of_a_recurrent_classifier_and_an_lsm_read_alike():
     lsm._init_liquid(3, np.random.default_rng(0))
     lsm.W_out_, lsm.b_out_, lsm.n_features_in_ = np.zeros((60, 2)), np.zeros(2), 3
     lsm.x_mean_, lsm.x_scale_, lsm.task_, lsm.classes_ = np.zeros(3), np.ones(3), "classification", np.arange(2)
-    cols = ["neurons", "synapses", "max_fan_in", "max_fan_out", "cores_needed"]
-    for model in (clf, lsm):
-        direct, via_nir = check(model, "loihi"), check(to_nir(model, strict=False), "loihi")
-        assert via_nir.layers[cols].values.tolist() == direct.layers[cols].values.tolist()
+    net = Network([Population("a", 12, LIF(tau_mem=10.0)), Population("b", 4, SynapticLIF(tau_mem=20.0))],
+                  [Connection("input", "a", rng.normal(size=(3, 12)), "current"),
+                   Connection("a", "b", rng.normal(size=(12, 4)), "i_syn", delay=2.0)], n_inputs=3, dt=1.0)
+    clf.weights_["hidden.0.bias"] = np.full(30, 0.1)            # a bias: noted by both readers
+    cols = ["layer", "neurons", "synapses", "max_fan_in", "max_fan_out", "cores_needed"]
+    for model in (clf, lsm, net):
+        path = tmp_path / f"{type(model).__name__}.nir"
+        graph = to_nir(model, path=path, strict=False)
+        for target in ("loihi", "xylo"):
+            direct = check(model, target)
+            for via_nir in (check(graph, target), check(path, target)):      # the graph and its .nir file
+                assert via_nir.layers[cols].values.tolist() == direct.layers[cols].values.tolist()
+                assert via_nir.notes == direct.notes, (model, target)
+    # the notes themselves (hand values): bias, decay exp(-dt/tau) = exp(-1/10) on xylo's shift round(log2 10) = 3
+    notes = check(to_nir(clf, strict=False), "xylo").notes
+    assert "biases are used (a constant input current per neuron): the chip must support a bias" in notes
+    assert f"layer 'hidden.0': decay {np.exp(-0.1):.4f} becomes the bit shift 1 - 2^-3 = 0.8750 on xylo" in notes
+    notes = check(to_nir(net, strict=False), "xylo").notes
+    assert "connection a->b has a delay of 2 ms: chip delay support not checked" in notes
+    assert f"layer 'a': decay {np.exp(-0.1):.4f} becomes the bit shift 1 - 2^-3 = 0.8750 on xylo" in notes
+    assert any("readout" in n for n in check(to_nir(lsm, strict=False), "loihi").notes)
     assert check(clf, "loihi").layers["synapses"].tolist() == [8 * 30 + 900, 30 * 20 + int(
         np.count_nonzero(clf.weights_["recurrent.1.weight"])), 60]

@@ -144,3 +144,16 @@ def test_energy_prints_one_row_per_profile(tmp_path, capsys):
     for got, profile in zip(row[1:], ("loihi", "cmos45"), strict=True):
         want = energy(clf, data.test.X[:30], profile)["energy_J"]
         assert float(got) == pytest.approx(want, rel=1e-5)
+
+
+def test_export_refuses_a_quantised_model(saved, capsys):
+    """NIR has no integer arithmetic: exporting a QuantizedSpikingClassifier would write its float weights
+    under a file that looks like the quantised model; it is refused with the reason."""
+    from neurorec.hardware import quantize
+
+    d, model, _ = saved
+    quantize(model, "xylo").save(d / "q.safetensors")
+    assert main(["export", str(d / "q.safetensors"), "--to", "nir", str(d / "q.nir")]) == 2
+    err = _one_line_error(capsys)
+    assert "integer arithmetic" in err and "float SpikingClassifier" in err
+    assert not (d / "q.nir").exists()

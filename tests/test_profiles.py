@@ -3,6 +3,7 @@
 import ast
 import importlib.util
 import math
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -197,6 +198,23 @@ def test_xylo_vendor_script_maps_a_nir_graph(tmp_path):
               f"m.main([{str(tmp_path / 'missing.nir')!r}, {str(out)!r}]))")
     run = subprocess.run([sys.executable, "-c", driver], capture_output=True, text=True, timeout=300)
     assert "RC 0 1 2" in run.stdout, run.stdout[-2000:] + run.stderr[-2000:]
+    # bad input is exit 2 with one line, checked before the mapping: an output path that cannot be written
+    for bad_out, why in ((tmp_path / "nope" / "x.npz", "the folder .* does not exist"), (tmp_path, "is a folder")):
+        bad = subprocess.run([sys.executable, str(script), str(paths[0]), str(bad_out)], capture_output=True,
+                             text=True, timeout=300)
+        assert bad.returncode == 2 and bad.stdout == "", bad.stderr[-2000:]
+        assert len(bad.stderr.strip().splitlines()) == 1 and re.match(f"error: .*{why}", bad.stderr), bad.stderr
+    # rockpool's DRCWarning about biases (warnings + its logging) is said once, by the script's note
+    gb = nir.NIRGraph(nodes={**g.nodes, "hidden.0": nir.Affine(weight=g.nodes["hidden.0"].weight,
+                                                               bias=np.full(20, 0.1))}, edges=g.edges,
+                      metadata={"dt": dt})
+    nir.write(str(tmp_path / "biased.nir"), gb)
+    run_b = subprocess.run([sys.executable, str(script), str(tmp_path / "biased.nir"), str(tmp_path / "b.npz")],
+                           capture_output=True, text=True, timeout=300)
+    both = run_b.stdout + run_b.stderr
+    assert run_b.returncode == 0, both[-2000:]
+    assert both.count("DRCWarning") == 1 and both.count("not transferred") == 1 and "py.warnings" not in both, both
+    assert "note: the biases of ['hidden.0'] are not transferred" in run_b.stdout
     assert "Exceeded number of available resources" in run.stderr        # the vendor's refusal of 10 outputs
     assert "network output neurons 10 > 8 (max_outputs of xylo) by 2" in check(paths[1], "xylo").reasons
     assert check(paths[0], "xylo").fits

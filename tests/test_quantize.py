@@ -284,6 +284,14 @@ def test_errors(digits_clf):
         quantize(digits_clf, {**XYLO, "decay": "multiplicative", "decay_bits": None})
     with pytest.raises(ValueError, match="profile is required"):
         quantize(digits_clf, None)
+    # a MAC baseline (cmos45: weight_bits 32 of its float/int datapath) is named as such, not as a bad bit width
+    with pytest.raises(ValueError, match=r"^cmos45 is a MAC baseline for classical models, not a chip with integer "
+                                         r"neuron arithmetic; quantize for one of: loihi, loihi2, xylo\.$"):
+        quantize(digits_clf, "cmos45")
+    with pytest.raises(ValueError, match=r"^spinnaker gives no integer neuron arithmetic.*one of: loihi, loihi2, xylo"):
+        quantize(digits_clf, "spinnaker")
+    with pytest.raises(ValueError, match=r"^mine is a MAC baseline"):
+        quantize(digits_clf, {**XYLO, "name": "mine", "kind": "mac"})
     from neurorec.models.reservoir import ESN
 
     with pytest.raises(TypeError, match="quantize supports SpikingClassifier.*got ESN"):

@@ -23,7 +23,8 @@ What needs samna: ``DynapcnnNetwork.make_config`` (the chip configuration) and e
 talks to a device (``sinabs/backend/dynapcnn/dynapcnn_network.py`` and ``config_builder.py``
 import samna at module level; the ``sinabs.backend.dynapcnn`` package imports them, so this script
 loads only the sub-modules that do not). Exit status: 0 when the layers fit, 1 when they do not,
-2 for bad input.
+2 for bad input (a missing or unreadable graph, a graph DYNAP-CNN cannot run, an output path that
+cannot be written: checked before the placement, one line on stderr).
 """
 
 from __future__ import annotations
@@ -107,6 +108,20 @@ def place(graph, as_if: bool = False):
     return dyn, memory, cores, dropped
 
 
+def output_problem(out: Path) -> str | None:
+    """Why ``out`` cannot be written (checked before the placement), or None."""
+    import os
+
+    if out.is_dir():
+        return f"{out} is a folder; give the name of the .npz file to write"
+    folder = out.absolute().parent
+    if not folder.is_dir():
+        return f"cannot write {out}: the folder {folder} does not exist"
+    if not os.access(folder, os.W_OK | os.X_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        return f"cannot write {out}: permission denied"
+    return None
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="Place a neurorec .nir graph on DYNAP-CNN/Speck with sinabs.")
     ap.add_argument("nir_file", type=Path)
@@ -122,11 +137,25 @@ def main(argv=None) -> int:
     if not args.nir_file.is_file():
         print(f"error: no file at {args.nir_file}", file=sys.stderr)
         return 2
+    problem = output_problem(args.out)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     try:
         graph = nir.read(str(args.nir_file))
+    except Exception as exc:  # noqa: BLE001 - h5py, KeyError, ... from a file that is not a NIR graph
+        print(f"error: cannot read {args.nir_file}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+              file=sys.stderr)
+        return 2
+    try:
+        import sinabs  # noqa: F401
+    except ImportError:
+        print("error: needs sinabs: pip install 'neurorec[peers]'", file=sys.stderr)
+        return 2
+    try:
         dyn, memory, cores, dropped = place(graph, args.as_if)
     except (ValueError, OSError, KeyError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", file=sys.stderr)
         return 2
     for node, beta in dropped:
         print(f"note: {node}: leak dropped (decay {beta:.4f} per step becomes 1)")
@@ -138,7 +167,11 @@ def main(argv=None) -> int:
         out[f"layer{i}.weight"] = layer.conv_layer.weight.detach().numpy()
         out[f"layer{i}.threshold"] = np.asarray(float(layer.spk_layer.spike_threshold))
         out[f"layer{i}.core"] = np.asarray(-1 if core is None else core)
-    np.savez(args.out, **out)
+    try:
+        np.savez(args.out, **out)
+    except OSError as exc:
+        print(f"error: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     if cores is None:
         print("does not fit: no placement of the layers on the 9 cores satisfies their memories "
               "(sinabs.backend.dynapcnn.mapping.get_valid_mapping)")

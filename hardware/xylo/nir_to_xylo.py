@@ -30,7 +30,9 @@ What this script cannot do: turn the specification into a chip configuration and
 rockpool 3.1's ``rockpool.devices.xylo`` package imports the Xylo Audio 3 module, which imports
 ``samna`` unconditionally; this script therefore registers ``rockpool.devices.xylo`` as a bare
 package so that only the SYNS61201 sub-package (which guards its samna imports) is loaded.
-Exit status: 0 on success, 1 when Xylo's design rules refuse the network, 2 for bad input.
+Exit status: 0 on success, 1 when Xylo's design rules refuse the network, 2 for bad input (a
+missing or unreadable graph, no ``dt``, an output path that cannot be written: checked before the
+mapping, one line on stderr). Each of rockpool's warnings is printed once.
 """
 
 from __future__ import annotations
@@ -101,6 +103,52 @@ def to_xylo_spec(graph, dt: float | None = None, weight_bits: int = 8) -> dict:
     return {k: np.asarray(v) for k, v in spec.items() if k not in ("mapped_graph", "aliases")}
 
 
+def output_problem(out: Path) -> str | None:
+    """Why ``out`` cannot be written (checked before the mapping), or None."""
+    import os
+
+    if out.is_dir():
+        return f"{out} is a folder; give the name of the .npz file to write"
+    folder = out.absolute().parent
+    if not folder.is_dir():
+        return f"cannot write {out}: the folder {folder} does not exist"
+    if not os.access(folder, os.W_OK | os.X_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        return f"cannot write {out}: permission denied"
+    return None
+
+
+def _map_quietly(graph, dt, weight_bits):
+    """to_xylo_spec with the vendor's warnings collected, not printed (rockpool's logging also
+    captures warnings, which printed each DRCWarning twice): (spec, one line per distinct warning)."""
+    import warnings
+
+    # import rockpool first: its import routes warnings to logging, which record=True must come after
+    import rockpool.nn.modules  # noqa: F401
+    import rockpool.transform.quantize_methods  # noqa: F401
+
+    _xylo_a2()
+    lines = []
+
+    def collect(caught):
+        for w in caught:
+            if issubclass(w.category, DeprecationWarning):
+                continue
+            text = f"{w.category.__name__}: {str(w.message).splitlines()[0] if str(w.message) else ''}"
+            if text not in lines:
+                lines.append(text)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        try:
+            spec = to_xylo_spec(graph, dt, weight_bits)
+        except ValueError as exc:
+            collect(caught)
+            exc.vendor_warnings = lines      # printed with the refusal
+            raise
+    collect(caught)
+    return spec, lines
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="Map a neurorec .nir graph onto Xylo Audio 2 (SYNS61201).")
     ap.add_argument("nir_file", type=Path)
@@ -110,25 +158,49 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     try:
         import nir
+        import numpy as np
     except ImportError:
         print("error: needs nir and rockpool: pip install 'neurorec[hardware,peers]'", file=sys.stderr)
         return 2
     if not args.nir_file.is_file():
         print(f"error: no file at {args.nir_file}", file=sys.stderr)
         return 2
+    problem = output_problem(args.out)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    if args.dt is not None and not args.dt > 0:
+        print(f"error: --dt must be a positive time step in seconds, got {args.dt}", file=sys.stderr)
+        return 2
+    if not 2 <= args.weight_bits <= 16:
+        print(f"error: --weight-bits must be between 2 and 16, got {args.weight_bits}", file=sys.stderr)
+        return 2
     try:
         graph = nir.read(str(args.nir_file))
     except Exception as exc:  # noqa: BLE001
-        print(f"error: cannot read {args.nir_file}: {exc}", file=sys.stderr)
+        print(f"error: cannot read {args.nir_file}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+              file=sys.stderr)
+        return 2
+    if args.dt is None and graph.metadata.get("dt") is None:
+        print(f"error: {args.nir_file} has no metadata['dt'] (seconds); pass --dt", file=sys.stderr)
         return 2
     try:
-        spec = to_xylo_spec(graph, args.dt, args.weight_bits)
+        import rockpool  # noqa: F401
+    except ImportError:
+        print("error: needs rockpool: pip install 'neurorec[peers]'", file=sys.stderr)
+        return 2
+    try:
+        spec, caught = _map_quietly(graph, args.dt, args.weight_bits)
     except ValueError as exc:
         print(f"Xylo refuses the network: {exc}" + (f" ({exc.__cause__})" if exc.__cause__ else ""), file=sys.stderr)
+        for line in getattr(exc, "vendor_warnings", []):
+            print(f"warning (rockpool): {line}", file=sys.stderr)
         return 1
-    import numpy as np
-
-    np.savez(args.out, **spec)
+    try:
+        np.savez(args.out, **spec)
+    except OSError as exc:
+        print(f"error: cannot write {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     w_in, w_rec, w_out = spec["weights_in"], spec["weights_rec"], spec["weights_out"]
     print(f"wrote {args.out}: {w_in.shape[0]} inputs, {w_in.shape[1]} hidden, {w_out.shape[1]} output neurons; "
           f"weights int{args.weight_bits} in [{min(w_in.min(), w_rec.min(), w_out.min())}, "
@@ -138,6 +210,9 @@ def main(argv=None) -> int:
     if biased:
         print(f"note: the biases of {biased} are not transferred by rockpool's Xylo mapper (its DRCWarning); "
               "train without biases or fold them into the neurons' bias")
+    for line in caught:            # each vendor warning once (the bias one is the note above)
+        if not (biased and line.startswith("DRCWarning: Bias parameters")):
+            print(f"warning (rockpool): {line}")
     print("next step (needs SynSense's samna): rockpool.devices.xylo.syns61201.config_from_specification(**spec)")
     return 0
 

@@ -124,8 +124,8 @@ def _from_network(net, extra_notes=()) -> _Graph:
         src = _INPUT if c.source == _INPUT or c.source in sources else c.source
         layers[c.target].inputs.append((src, _csr(c.weight)))
         if c.delay:
-            notes.append(f"connection {c.source}->{c.target} has a delay of {c.delay} ms: chip delay support not "
-                         "checked")
+            notes.append(f"connection {c.source}->{c.target} has a delay of {float(c.delay):g} ms: chip delay "
+                         "support not checked")
         if c.plasticity is not None:
             notes.append(f"connection {c.source}->{c.target} is plastic (STDP): on-chip learning not checked")
     n_in = net.n_inputs + sum(pops[s].size for s in sources)
@@ -142,18 +142,51 @@ def _from_network(net, extra_notes=()) -> _Graph:
 _NIR_NEURONS = {"LIF": "lif", "CubaLIF": "cuba_lif", "IF": "if", "LI": "li", "Integrator": "li", "CubaLI": "li"}
 
 
+def _nir_decay(node, kind: str, dt_s: float | None, disc: str) -> float | None:
+    """Membrane decay per step of a NIR neuron node: exp(-dt/tau) (exact) or 1 - dt/tau (euler)."""
+    if dt_s is None or not dt_s > 0 or kind in ("IF", "Integrator"):
+        return None
+    tau = np.asarray(getattr(node, "tau_mem", None) if kind == "CubaLIF" else getattr(node, "tau", None),
+                     dtype=np.float64).ravel()
+    if tau.size == 0 or not np.all(np.isfinite(tau)) or not np.all(tau > 0):
+        return None
+    x = dt_s / float(tau[0])
+    decay = math.exp(-x) if disc == "exact" else 1.0 - x
+    return decay if 0 < decay < 1 else None
+
+
+def _meta_text(value) -> str | None:
+    """A metadata string as nir.read gives it back (str, bytes or a 0-d array)."""
+    if isinstance(value, np.ndarray) and value.shape == ():
+        value = value[()]
+    if isinstance(value, bytes):
+        return value.decode("utf8", "replace")
+    return None if value is None else str(value)
+
+
 def _from_nir(graph) -> _Graph:
+    r"""Layers of a NIR graph, named and noted as for the model the graph was exported from.
+
+    The notes a model gives (biases, membrane decay, delays, the LSM's host readout) are derived
+    from the graph: a non-zero ``Affine`` bias; the decay per step of a ``LIF``/``CubaLIF``/``LI``
+    node from its :math:`\tau` (seconds) and ``graph.metadata["dt"]`` (seconds), as
+    :math:`e^{-\Delta t/\tau}` for ``graph.metadata["discretisation"] == "exact"`` (what
+    :func:`neurorec.hardware.to_nir` writes by default) and :math:`1 - \Delta t/\tau` otherwise
+    (forward Euler, the snntorch / norse convention, as :func:`neurorec.hardware.from_nir` reads).
+    A graph written by neurorec (``graph.metadata["neurorec"]``, a JSON object with the model's
+    ``"kind"``) gets the model's layer names: a ``SpikingClassifier``'s ``lif_{l}`` and ``readout``
+    nodes are ``hidden.{l}`` and ``output``; a ``Network``'s or ``LSM``'s nodes already carry the
+    population names. Other graphs keep their node names.
+    """
+    import json
+
     from neurorec.backends.ops import require
 
-    nir = require("nir")
+    require("nir")  # the install hint when nir is missing
     if isinstance(graph, str | Path):
-        path = Path(graph)
-        if not path.is_file():
-            raise FileNotFoundError(f"no NIR file at {str(path)!r}")
-        try:
-            graph = nir.read(str(path), type_check=False)
-        except Exception as exc:  # noqa: BLE001 - corrupt file: one clear error
-            raise ValueError(f"cannot read the NIR graph {str(path)!r}: {type(exc).__name__}: {exc}") from None
+        from neurorec.hardware.nir_io import _read as _read_nir_file
+
+        graph, _ = _read_nir_file(graph)       # one-line errors naming the file (missing, folder, not NIR)
     nodes, edges = graph.nodes, graph.edges
     kinds = {k: type(v).__name__ for k, v in nodes.items()}
     unsupported = sorted({t for t in kinds.values() if t not in _NIR_NEURONS and t not in
@@ -161,16 +194,42 @@ def _from_nir(graph) -> _Graph:
     if unsupported:
         raise ValueError(f"the NIR graph has node types the fit check cannot read: {unsupported}; supported: "
                          f"Input, Output, Linear, Affine, Delay, {', '.join(_NIR_NEURONS)}")
+    meta = dict(graph.metadata or {})
+    info = {}
+    try:
+        info = json.loads(_meta_text(meta.get("neurorec")) or "{}")
+    except ValueError:
+        pass
+    kind = info.get("kind") if isinstance(info, dict) else None
+    dt_s = None
+    try:
+        dt_s = float(np.asarray(meta["dt"])) if "dt" in meta else None
+    except (TypeError, ValueError):
+        pass
+    disc = _meta_text(meta.get("discretisation")) or "euler"
+    names = {k: k for k in nodes}
+    if kind == "SpikingClassifier":
+        for k in nodes:
+            if k.startswith("lif_") and k[4:].isdigit():
+                names[k] = f"hidden.{k[4:]}"
+        if "readout" in nodes:
+            names["readout"] = "output"
     preds: dict[str, list] = {}
     for a, b in edges:
         preds.setdefault(b, []).append(a)
     notes = []
+    if any(kinds[k] == "Affine" and np.any(np.asarray(v.bias) != 0) for k, v in nodes.items()):
+        notes.append("biases are used (a constant input current per neuron): the chip must support a bias")
+    if kind == "LSM":
+        notes.append("the LSM's readout (ridge regression on filtered spikes) runs on the host: not counted")
+    own = kind in ("Network", "LSM")      # delays: neurorec's Linear nodes carry the connection's delay_ms
 
     def through_delays(src, seen=()):
         """The node behind a chain of Delay nodes (delays are noted, not checked)."""
         if kinds.get(src) != "Delay" or src in seen:
             return [src]
-        notes.append(f"NIR Delay node {src!r}: chip delay support not checked")
+        if not own:
+            notes.append(f"NIR Delay node {src!r}: chip delay support not checked")
         return [s for p in preds.get(src, []) for s in through_delays(p, (*seen, src))]
     n_in = 0
     for k, v in nodes.items():
@@ -182,7 +241,8 @@ def _from_nir(graph) -> _Graph:
         if kinds[k] not in _NIR_NEURONS:
             continue
         size = int(np.prod(np.asarray(v.v_threshold if hasattr(v, "v_threshold") else v.tau).shape))
-        layers[k] = _Layer(k, size, _NIR_NEURONS[kinds[k]])
+        layers[k] = _Layer(names[k], size, _NIR_NEURONS[kinds[k]], decay=_nir_decay(v, kinds[k], dt_s, disc))
+    delay_notes = []
     for k, layer in layers.items():
         for p in preds.get(k, []):
             if kinds.get(p) not in ("Linear", "Affine"):
@@ -192,15 +252,23 @@ def _from_nir(graph) -> _Graph:
                 s = _INPUT if kinds.get(src) == "Input" else src
                 if s != _INPUT and s not in layers:
                     continue
-                layer.inputs.append((s, _csr(W.T)))
-    out = set(layers)
+                layer.inputs.append((_INPUT if s == _INPUT else names[s], _csr(W.T)))
+            c = getattr(nodes[p], "metadata", None) or {}
+            if own and isinstance(c, dict) and float(np.asarray(c.get("delay_ms", 0.0))):
+                order = int(np.asarray(c.get("connection", 0)))
+                delay_notes.append((order, f"connection {_meta_text(c.get('source'))}->{_meta_text(c.get('target'))}"
+                                           f" has a delay of {float(np.asarray(c['delay_ms'])):g} ms: chip delay "
+                                           "support not checked"))
+    notes += [n for _, n in sorted(delay_notes)]
+    out = {layer.name for layer in layers.values()}
     for layer in layers.values():
         for src, _ in layer.inputs:
             if src != layer.name:
                 out.discard(src)
-    for n in out:
-        layers[n].is_output = True
-    return _Graph(_topological(layers), n_in, sorted(set(notes)))
+    for layer in layers.values():
+        layer.is_output = layer.name in out
+    by_name = {layer.name: layer for layer in layers.values()}
+    return _Graph(_topological(by_name), n_in, list(dict.fromkeys(notes)))
 
 
 def _topological(layers: dict) -> list:
@@ -364,7 +432,9 @@ def check(model, target, chips: int = 1) -> FitReport:
     ------
     ValueError
         Unknown target (the message lists the known profiles), an unfitted model, an unreadable
-        NIR graph.
+        NIR graph (one line naming the file: ``"... is not a NIR file (not readable as HDF5: ...)"``).
+    FileNotFoundError, IsADirectoryError
+        A ``.nir`` path that does not exist or is a folder.
     TypeError
         A model of another kind.
     """

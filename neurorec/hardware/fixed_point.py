@@ -182,7 +182,10 @@ def arithmetic(profile, weight_bits: int | None = None) -> dict:
     Raises
     ------
     ValueError
-        A bit width missing or out of range, or a decay rule the integer engine does not implement.
+        A MAC baseline (``kind="mac"``, e.g. ``"cmos45"``) or a profile with neither
+        ``weight_bits`` nor ``membrane_bits`` (the message lists the packaged neuromorphic profiles
+        the integer engine can run), a bit width missing or out of range, or a decay rule the
+        integer engine does not implement.
     """
     if isinstance(profile, str):
         from neurorec.hardware.chips import load_profile
@@ -193,6 +196,34 @@ def arithmetic(profile, weight_bits: int | None = None) -> dict:
                          "dict with weight_bits, membrane_bits, synapse_bits, threshold_bits, decay, decay_bits.")
     name = _field(profile, "name")
     label = f"profile {name!r}" if name else "the profile"
+    kind = _field(profile, "kind")
+    if kind == "mac" or (kind is not None and _field(profile, "weight_bits") is None
+                         and _field(profile, "membrane_bits") is None):
+        what = ("is a MAC baseline for classical models, not a chip with integer neuron arithmetic" if kind == "mac"
+                else "gives no integer neuron arithmetic (its weight_bits and membrane_bits are unknown)")
+        raise ValueError(f"{name or 'the profile'} {what}; quantize for one of: "
+                         f"{', '.join(_integer_profiles()) or 'no packaged profile'}.")
+    return _arithmetic(profile, name, label, weight_bits)
+
+
+def _integer_profiles() -> list:
+    """Packaged neuromorphic profiles whose fields give the integer engine's arithmetic."""
+    from neurorec.hardware.chips import load_profile, profile_names
+
+    names = []
+    for n in profile_names():
+        p = load_profile(n)
+        if p.kind != "neuromorphic":
+            continue
+        try:
+            _arithmetic(p, n, n, None)
+        except ValueError:
+            continue
+        names.append(n)
+    return names
+
+
+def _arithmetic(profile, name, label: str, weight_bits) -> dict:
     wb = weight_bits if weight_bits is not None else _field(profile, "weight_bits")
     if wb is None:
         raise ValueError(f"{label} gives no weight_bits; pass weight_bits=... to quantize.")

@@ -414,6 +414,10 @@ def to_nir(model, *, path=None, discretisation: str = "exact", strict: bool = Tr
 
     disc = _check_disc(discretisation)
     approx = _Approx(bool(strict))
+    if hasattr(model, "int_weights_") or type(model).__name__ == "QuantizedSpikingClassifier":
+        raise ValueError(f"{type(model).__name__} runs in a chip's integer arithmetic, which NIR (continuous-time, "
+                         "real-valued) cannot describe; export the float SpikingClassifier it was quantised from "
+                         "(its integer weights are in int_weights_).")
     if isinstance(model, SpikingClassifier):
         graph = _classifier_graph(model, disc, approx)
     elif isinstance(model, Network):
@@ -691,12 +695,22 @@ def _read(graph_or_path):
         # without nir's type inference, which prepends an Input node to every node no edge feeds (a
         # population without input): neurorec checks the shapes along every path itself
         graph = nir.read(path, type_check=False)
-    except Exception as exc:  # h5py, KeyError, AssertionError, ... from a corrupt file
+    except OSError as exc:  # h5py: no HDF5 signature, a truncated file, ...
+        raise ValueError(f"{path!r} is not a NIR file (not readable as HDF5: {_h5_reason(exc)})") from None
+    except Exception as exc:  # KeyError, AssertionError, ... from an HDF5 file that holds no NIR graph
         msg = str(exc).splitlines()[0] if str(exc) else ""
-        raise ValueError(f"cannot read NIR file {path!r}: {type(exc).__name__}: {msg}") from None
+        raise ValueError(f"{path!r} is not a NIR file (HDF5, but no readable NIR graph: "
+                         f"{type(exc).__name__}: {msg})") from None
     if not isinstance(graph, nir.NIRGraph):
         raise ValueError(f"NIR file {path!r} holds a {type(graph).__name__}, not a NIRGraph.")
     return graph, path
+
+
+def _h5_reason(exc: BaseException) -> str:
+    """h5py's reason, without its wrapper: 'Unable to synchronously open file (file signature not found)'."""
+    msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    m = re.fullmatch(r"Unable to (?:synchronously )?open file \((.*)\)", msg)
+    return m.group(1) if m else msg
 
 
 def _flatten(graph, prefix: str = ""):
@@ -794,6 +808,8 @@ def from_nir(graph_or_path, *, dt: float | None = None, discretisation: str | No
         except (ValueError, TypeError):
             raise ValueError(f"NIR graph{'' if path is None else ' ' + repr(path)}: its 'neurorec' metadata is not "
                              "a JSON object.") from None
+    nodes, edges = _flatten(graph)
+    _check_nodes(nodes, edges)  # an unsupported node is named before any complaint about dt
     if dt is None:
         if "dt" not in meta:
             raise ValueError("the NIR graph has no 'dt' in its metadata (snntorch and norse write none): pass "
@@ -814,8 +830,6 @@ def from_nir(graph_or_path, *, dt: float | None = None, discretisation: str | No
                               "in ms, not seconds; the network is read at the step you gave.", stacklevel=2)
     disc = discretisation if discretisation is not None else (_meta_str(meta.get("discretisation")) or "euler")
     disc = _check_disc(disc)
-    nodes, edges = _flatten(graph)
-    _check_nodes(nodes, edges)
     _check_shapes(nodes, edges)
     if info.get("kind"):
         nodes, edges = _drop_inserted_inputs(nodes, edges)
