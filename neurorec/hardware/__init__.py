@@ -5,7 +5,8 @@
 - :mod:`~neurorec.hardware.chips`: chip profiles (``profiles()``, ``load_profile(name)``), every
   figure with its source; the TOML files ship as package data (``neurorec/hardware/profiles/``).
 - :mod:`~neurorec.hardware.fixed_point`: ``quantize(model, profile)``, fixed-point emulation in
-  integer arithmetic, and quantisation-aware fine-tuning.
+  integer arithmetic, and quantisation-aware fine-tuning; :mod:`~neurorec.hardware.fixed_point_network`
+  the same emulation for a spiking ``Network``.
 - :mod:`~neurorec.hardware.fit`: ``check(model, target)``, does a network fit a chip.
 - :mod:`~neurorec.hardware.operations`: ``energy(model, X, profile)``, counted operations times the
   profile's energy per operation.
@@ -24,6 +25,9 @@ _LAZY = {
     "load_profile": "neurorec.hardware.chips",
     "ChipProfile": "neurorec.hardware.chips",
     "quantize": "neurorec.hardware.fixed_point",
+    "QuantizedSpikingClassifier": "neurorec.hardware.fixed_point",
+    "quantize_network": "neurorec.hardware.fixed_point_network",
+    "QuantizedNetwork": "neurorec.hardware.fixed_point_network",
     "check": "neurorec.hardware.fit",
     "FitReport": "neurorec.hardware.fit",
     "energy": "neurorec.hardware.operations",

@@ -122,7 +122,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -131,11 +131,15 @@ from neurorec.backends.ops import require
 from neurorec.models.spiking import coding
 from neurorec.models.spiking.snn import SpikingClassifier
 
+if TYPE_CHECKING:
+    from neurorec.hardware.fixed_point_network import QuantizedNetwork
+
 __all__ = ["quantize", "QuantizedSpikingClassifier", "arithmetic", "decay_constant", "int_decay", "SUPPORTED_MODELS",
            "DECAY_RULES"]
 
-#: Model classes :func:`quantize` converts.
-SUPPORTED_MODELS = ("SpikingClassifier",)
+#: Model classes :func:`quantize` converts (a ``Network`` through
+#: :func:`neurorec.hardware.fixed_point_network.quantize_network`).
+SUPPORTED_MODELS = ("SpikingClassifier", "Network")
 #: Profile ``decay`` values the integer engine implements.
 DECAY_RULES = ("bitshift", "multiplicative")
 _FIELDS = ("name", "weight_bits", "membrane_bits", "synapse_bits", "threshold_bits", "decay", "decay_bits")
@@ -845,7 +849,8 @@ class QuantizedSpikingClassifier(SpikingClassifier):
 # the entry point
 # ---------------------------------------------------------------------------------------------
 def quantize(model, profile, *, weight_bits: int | None = None, input_bits: int = 8, input_range: float | None = None,
-             headroom_bits: int = 4, fine_tune=None, epochs: int = 10, lr: float = 5e-4) -> QuantizedSpikingClassifier:
+             headroom_bits: int = 4, fine_tune=None, epochs: int = 10,
+             lr: float = 5e-4) -> QuantizedSpikingClassifier | QuantizedNetwork:
     """Convert a fitted spiking classifier to a chip profile's integer arithmetic (PTQ), optionally
     followed by quantisation-aware fine-tuning.
 
@@ -854,6 +859,10 @@ def quantize(model, profile, *, weight_bits: int | None = None, input_bits: int 
     model : SpikingClassifier
         A fitted :class:`~neurorec.models.spiking.SpikingClassifier` (or a
         :class:`QuantizedSpikingClassifier`, re-quantised from its float weights). Not changed.
+        A :class:`~neurorec.models.spiking.Network` is passed to
+        :func:`neurorec.hardware.fixed_point_network.quantize_network` (with ``weight_bits``,
+        ``input_bits``, ``input_range``, ``headroom_bits``), which returns a
+        :class:`~neurorec.hardware.fixed_point_network.QuantizedNetwork`.
     profile : str, ChipProfile, dict or object
         The target's arithmetic: a name for :func:`neurorec.hardware.chips.load_profile`, a
         :class:`~neurorec.hardware.chips.ChipProfile`, or any dict/object with ``weight_bits``,
@@ -868,7 +877,7 @@ def quantize(model, profile, *, weight_bits: int | None = None, input_bits: int 
 
     Returns
     -------
-    QuantizedSpikingClassifier
+    QuantizedSpikingClassifier (QuantizedNetwork for a Network)
         A new model with the same hyperparameters, the float weights, and the integer model
         (``int_weights_``, ``int_threshold_``, ...); ``predict``/``score``/``decision_function`` run
         the integer engine on ``backend`` (numpy or torch, identical results).
@@ -886,10 +895,19 @@ def quantize(model, profile, *, weight_bits: int | None = None, input_bits: int 
     >>> q = quantize(clf, "xylo")                                     # doctest: +SKIP
     >>> q.score(X_test, y_test), q.int_weights_["hidden.0.weight"].max()   # doctest: +SKIP
     """
+    from neurorec.models.spiking.network import Network
+
+    if isinstance(model, Network):
+        from neurorec.hardware.fixed_point_network import quantize_network
+
+        if fine_tune is not None:
+            raise ValueError("fine_tune is for SpikingClassifier; a Network has no training loop to fine-tune.")
+        return quantize_network(model, profile, weight_bits=weight_bits, input_bits=input_bits,
+                                input_range=input_range, headroom_bits=headroom_bits)
     if not isinstance(model, SpikingClassifier):
         raise TypeError(f"quantize supports {', '.join(SUPPORTED_MODELS)} (neurorec.models.spiking."
-                        f"SpikingClassifier); got {type(model).__name__}. Networks, LSMs and non-spiking models have "
-                        f"no integer engine yet.")
+                        f"SpikingClassifier, neurorec.models.spiking.Network); got {type(model).__name__}. LSMs and "
+                        f"non-spiking models have no integer engine yet.")
     if not hasattr(model, "weights_"):
         raise ValueError(f"model must be fitted before quantize(): call {type(model).__name__}.fit(...) first.")
     ar = arithmetic(profile, weight_bits)
