@@ -438,6 +438,8 @@ def main(argv=None) -> dict:
             ap.error(f"--device {args.device}: torch {torch.__version__} sees no CUDA device")
     cuda = device.type == "cuda"
     if cuda:
+        if device.index is None:   # "cuda": the current device (set_device needs an index)
+            device = torch.device("cuda", torch.cuda.current_device())
         torch.cuda.set_device(device)  # the events and synchronize calls below use the current device
     if args.quick:
         args.repeats, args.warmup = min(args.repeats, 2), min(args.warmup, 1)

@@ -13,6 +13,8 @@ Parameter names are part of neurorec's file format: the numpy inference path in
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
@@ -78,14 +80,21 @@ class RecurrentNet(nn.Module):
 
     # ----------------------------------------------------------------- forward
     def run(self, x, lengths, hx=None):
-        """Recurrent part: per-step outputs (B, T, width), final state per sequence."""
+        """Recurrent part: per-step outputs (B, T, width), final state per sequence.
+
+        On CUDA the cuDNN kernels run in full float32: cuDNN's RNNs use TF32 tensor cores by
+        default on Ampere and later GPUs (``torch.backends.cudnn.allow_tf32``), whose 10-bit
+        mantissa moved outputs by ~1e-3 against the numpy engine on an H200. The flag is set for
+        this call only (a context manager), never globally.
+        """
         T = x.shape[1]
         uniform = bool((lengths == T).all())
-        if uniform:
-            out, h = self.rnn(x, hx)
-            return out, h
-        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        out, h = self.rnn(packed, hx)
+        with _full_fp32(x):
+            if uniform:
+                out, h = self.rnn(x, hx)
+                return out, h
+            packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+            out, h = self.rnn(packed, hx)
         out, _ = pad_packed_sequence(out, batch_first=True, total_length=T)
         return out, h
 
@@ -113,6 +122,14 @@ class RecurrentNet(nn.Module):
         if self.bn is not None:
             feat = self.bn(feat)
         return self.head(feat)
+
+
+def _full_fp32(x):
+    """cuDNN without TF32 for the duration of one call on a CUDA tensor (a no-op elsewhere)."""
+    if not x.is_cuda:
+        return contextlib.nullcontext()
+    c = torch.backends.cudnn
+    return c.flags(enabled=c.enabled, benchmark=c.benchmark, deterministic=c.deterministic, allow_tf32=False)
 
 
 def _masked_mean(a, lengths):
