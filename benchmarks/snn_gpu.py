@@ -130,9 +130,10 @@ def _race(fns: dict, repeats: int, warmup: int, timed) -> dict:
 # ---------------------------------------------------------------------------------------------
 
 
-def _leaky(snn, surrogate):
+def _leaky(snn, surrogate, device):
+    """snntorch's Leaky, moved to ``device`` (it keeps beta and the threshold as tensors)."""
     return snn.Leaky(beta=BETA, threshold=THRESHOLD, reset_mechanism="subtract",
-                     spike_grad=surrogate.atan(alpha=ATAN_ALPHA))
+                     spike_grad=surrogate.atan(alpha=ATAN_ALPHA)).to(device)
 
 
 def _fused_net(lif_multistep, layers):
@@ -147,7 +148,7 @@ def _fused_net(lif_multistep, layers):
 
 def _snntorch_loop(torch, snn, surrogate, layers):
     """The snntorch tutorial loop: at every step each Linear then its Leaky."""
-    lifs = [_leaky(snn, surrogate) for _ in layers]
+    lifs = [_leaky(snn, surrogate, layers[0].weight.device) for _ in layers]
 
     def forward(x, record=False):
         mems = [lif.init_leaky() for lif in lifs]
@@ -165,7 +166,7 @@ def _snntorch_loop(torch, snn, surrogate, layers):
 
 def _snntorch_layerwise(torch, snn, surrogate, layers):
     """The same Leaky loop, each Linear applied once to the whole (T, B, N) block."""
-    lifs = [_leaky(snn, surrogate) for _ in layers]
+    lifs = [_leaky(snn, surrogate, layers[0].weight.device) for _ in layers]
 
     def forward(x, record=False):
         out, h = [], x
