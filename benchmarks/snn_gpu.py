@@ -356,7 +356,7 @@ def _lif_only(torch, libs, device, T, B, N, seed, args):
     g = torch.Generator().manual_seed(seed)
     base = (0.5 * torch.randn(T, B, N, generator=g) + 0.1).to(device)
     cur = base.clone().requires_grad_()
-    lif = _leaky(snn, surrogate)
+    lif = _leaky(snn, surrogate, device)
 
     def fused():
         return lif_multistep(cur, BETA, THRESHOLD, "subtract", surrogate="atan", alpha=ATAN_ALPHA)[0]
