@@ -232,3 +232,93 @@ def test_bad_hyperparameters_are_refused(cls, params, match):
     X, _ = _gaussian(50)
     with pytest.raises(ValueError, match=match):
         cls(**params).fit(X)
+
+
+# ---------------------------------------------------------------- score (issue 13)
+def test_score_of_sanger_and_oja_at_convergence_is_pcas_explained_variance_ratio():
+    from sklearn.decomposition import PCA
+
+    X, _ = _gaussian(2000)
+    k = 3
+    ratio = PCA(n_components=k).fit(X).explained_variance_ratio_.sum()       # 10 / 14.4 = 0.69
+    s = Sanger(n_components=k, lr=0.005, lr_decay=1e-3, epochs=3, seed=0).fit(X)
+    o = Oja(n_components=k, lr=0.005, lr_decay=1e-3, epochs=3, seed=0).fit(X)
+    assert abs(s.score(X, X) - ratio) < 2e-3 and abs(o.score(X) - ratio) < 2e-3
+    # by hand: exactly PCA's ratio when the rows are PCA's axes (any sign, any scale)
+    s.components_ = PCA(n_components=k).fit(X).components_ * np.array([[-3.0], [1.0], [0.5]])
+    assert s.score(X) == pytest.approx(ratio, rel=1e-12)
+    # plain Hebb: the direction counts, not its (unbounded) norm
+    h = Hebb(lr=0.001, seed=0).fit(X)
+    assert np.linalg.norm(h.components_) > 1e3
+    assert h.score(X) == pytest.approx(PCA(n_components=1).fit(X).explained_variance_ratio_[0], abs=2e-3)
+    # on new data: the variance about the training mean that the span keeps, by hand
+    Z = X[:50] + 1.0
+    Q = np.linalg.qr(s.components_.T)[0]
+    Zc = Z - s.mean_
+    assert s.score(Z) == pytest.approx(((Zc @ Q) ** 2).sum() / (Zc ** 2).sum(), rel=1e-10)
+    with pytest.raises(ValueError, match="no variance"):
+        s.score(s.mean_[None])
+
+
+def test_score_of_bcm_is_its_objective_and_training_raises_it():
+    K = 5
+    rng = np.random.default_rng(100)
+    P = np.eye(K)
+    X = P[rng.integers(0, K, 20000)] + 0.05 * rng.random((20000, K))
+    m = BCM(n_components=3, lr=0.01, lr_decay=1e-3, tau_theta=50, seed=0)
+    m0 = m.clone().partial_fit(X[:1])            # one update: the weights are their initial draw
+    m.fit(X)
+    Y = X @ m.components_.T                      # center=False: no mean subtracted
+    by_hand = np.mean((Y ** 3).mean(0) / 3 - (Y ** 2).mean(0) ** 2 / 4)
+    assert m.score(X) == pytest.approx(by_hand, rel=1e-12)
+    assert m.score(X) > m0.score(X) + 1.0        # measured: 2.11 after training, 0.0096 at the start
+
+
+def test_score_of_anti_hebbian_is_one_minus_the_mean_squared_output_correlation():
+    rng = np.random.default_rng(0)
+    n = 5
+    A = 0.5 * rng.standard_normal((n, n)) + np.eye(n)
+    X = rng.standard_normal((4000, n)) @ A.T
+    m = AntiHebbian(lr=0.05, epochs=100, batch_size=400, seed=0).fit(X)
+    R = np.corrcoef(m.transform(X).T)
+    assert m.score(X) == pytest.approx(1 - (R[~np.eye(n, dtype=bool)] ** 2).mean(), rel=1e-12)
+    R0 = np.corrcoef(X.T)
+    assert m.score(X) > 0.99 > 1 - (R0[~np.eye(n, dtype=bool)] ** 2).mean()   # measured 0.99988 vs 0.867
+    one = AntiHebbian(seed=0).fit(X[:, :1])
+    assert one.score(X[:, :1]) == 1.0
+
+
+@pytest.mark.parametrize("make", MODELS)
+def test_score_is_unfitted_checked_and_finite(make):
+    X, _ = _gaussian(100, seed=4)
+    m = make(seed=0)
+    with pytest.raises(NotFittedError):
+        m.score(X)
+    assert np.isfinite(m.fit(X).score(X, X))
+    with pytest.raises(ValueError, match="features"):
+        m.score(X[:, :3])
+
+
+# ---------------------------------------------------------------- non-numeric input (issue 13)
+BAD_DTYPES = {
+    "complex": lambda X: X.astype(np.complex128),
+    "str": lambda X: X.astype(str),
+    "bytes": lambda X: X.astype(bytes),
+    "object": lambda X: X.astype(object),
+    "datetime64": lambda X: np.arange(X.size).astype("datetime64[s]").reshape(X.shape),
+    "timedelta64": lambda X: np.arange(X.size).astype("timedelta64[s]").reshape(X.shape),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_DTYPES))
+@pytest.mark.parametrize("make", MODELS)
+def test_non_numeric_input_is_refused_everywhere(make, kind):
+    X, _ = _gaussian(60, seed=4)
+    bad = BAD_DTYPES[kind](X)
+    fitted = make(seed=0).fit(X)
+    calls = [lambda: make(seed=0).fit(bad), lambda: make(seed=0).partial_fit(bad),
+             lambda: fitted.partial_fit(bad), lambda: fitted.transform(bad), lambda: fitted.score(bad),
+             lambda: make(seed=0).fit_transform(bad)]
+    for call in calls:
+        with pytest.raises(ValueError, match=r"X must hold real numbers .*got dtype"):
+            call()

@@ -322,3 +322,155 @@ def test_hopfield_layers_match_the_model_and_learn():
     acc = (head(pool(xs)[:, 0]).argmax(1) == ys).float().mean().item()
     assert acc > 0.85
     assert pool.log_beta.grad is not None
+
+
+# ---------------------------------------------------------------- issue 13: overflow, ties, dtypes
+BACKENDS = ["numpy", "torch"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_modern_hopfield_never_returns_nan_for_a_huge_beta_or_huge_inputs(backend, dtype):
+    if backend == "torch":
+        pytest.importorskip("torch")
+    from neurorec.models.hopfield import ModernHopfield
+
+    rng = np.random.default_rng(0)
+    P = rng.standard_normal((5, 16))
+    cues = P + 0.1 * rng.standard_normal(P.shape)
+    # beta = 1e308: the softmax is the nearest pattern (was all-NaN)
+    m = ModernHopfield(beta=1e308, backend=backend, dtype=dtype).fit(P)
+    np.testing.assert_allclose(m.predict(cues), P, atol=1e-5)
+    assert np.isfinite(m.energy(cues)).all()
+    # huge inputs: refused with a message when the dtype cannot hold them, else answered
+    if dtype == "float32":
+        with pytest.raises(ValueError, match=r"cues holds values up to 2.*float32"):
+            ModernHopfield(backend=backend, dtype=dtype).fit(P).predict(P * -1e39)
+        with pytest.raises(ValueError, match=r"X holds values .*float32"):
+            ModernHopfield(backend=backend, dtype=dtype).fit(P * 1e39)
+        with pytest.raises(ValueError, match=r"overlaps .* overflow float32"):
+            ModernHopfield(backend=backend, dtype=dtype).fit(P * 1e20).predict(P * 1e20)
+    else:
+        out = ModernHopfield(backend=backend, dtype=dtype).fit(P).predict(P * -1e39)
+        assert np.isfinite(out).all()           # the pattern most aligned with each cue
+        np.testing.assert_array_equal(out, P[np.argmax(-(P @ P.T), axis=1)])
+    # a grid of scales and temperatures: a finite answer or a ValueError, never NaN
+    for beta in (1e-300, 1.0, 1e30, 1e308):
+        for scale in (1e-30, 1.0, 1e15, 1e30):
+            try:
+                out = ModernHopfield(beta=beta, max_steps=3, backend=backend, dtype=dtype).fit(P * scale)
+                out = out.predict(cues * scale)
+            except ValueError:
+                continue
+            assert np.isfinite(out).all(), (beta, scale)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_dense_memory_recalls_in_float32_without_underflow_or_overflow(dtype):
+    """exp(x - N) underflowed to 0 in float32 (cues stuck: 15 % recalled) and x ** 40 overflowed
+    to inf (NaN states); both are now scaled by the largest term of each cue."""
+    from neurorec.models.hopfield import DenseAssociativeMemory
+
+    rng = np.random.default_rng(1)
+    xi = rng.choice([-1.0, 1.0], (20, N))
+    cues = np.where(rng.random(xi.shape) < 0.3, -xi, xi)
+    for kw in ({"interaction": "exponential"}, {"degree": 40}):
+        out = DenseAssociativeMemory(dtype=dtype, seed=0, **kw).fit(xi).predict(cues)
+        np.testing.assert_array_equal(out, xi)
+
+
+def _tie_case():
+    """10 random patterns of 125 units, cues with 20 % flipped bits, and the cue/unit pairs whose
+    Hebbian field is exactly 0 in integer arithmetic (float32 rounds them to +-1e-8)."""
+    rng = np.random.default_rng(0)
+    xi = rng.choice([-1.0, 1.0], (10, 125))
+    cues = np.where(rng.random(xi.shape) < 0.2, -xi, xi)
+    Wn = xi.T @ xi                                   # N * W, exact integers
+    np.fill_diagonal(Wn, 0.0)
+    return xi, cues, cues @ Wn == 0
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_zero_field_keeps_the_state_on_both_backends(dtype):
+    pytest.importorskip("torch")
+    xi, cues, tie = _tie_case()
+    assert tie.sum() == 7
+    out = {}
+    for backend in BACKENDS:
+        m = Hopfield(update="sync", max_steps=1, dtype=dtype, backend=backend).fit(xi)
+        out[backend] = m.predict(cues)
+        np.testing.assert_array_equal(out[backend][tie], cues[tie])   # ties keep their state
+        expected = np.where(tie, cues, np.sign(cues @ (xi.T @ xi - 10 * np.eye(125))))
+        np.testing.assert_array_equal(out[backend], expected)
+    np.testing.assert_array_equal(out["numpy"], out["torch"])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_backends_recall_the_same_states_in_float32_asynchronously(dtype):
+    """The reproducer of issue 13: seed 17 disagreed by 1 bit of 125 in float32."""
+    pytest.importorskip("torch")
+    for seed in (17, 0, 3):
+        rng = np.random.default_rng(seed)
+        xi = rng.choice([-1.0, 1.0], (10, 125))
+        cues = np.where(rng.random(xi.shape) < 0.2, -xi, xi)
+        a = Hopfield(seed=0, dtype=dtype).fit(xi).recall(cues)
+        b = Hopfield(seed=0, dtype=dtype, backend="torch").fit(xi).recall(cues)
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_array_equal(a[1], b[1])
+
+
+def _memories():
+    from neurorec.models.hopfield import DenseAssociativeMemory, ModernHopfield
+
+    return {"Hopfield": Hopfield, "ModernHopfield": ModernHopfield, "DenseAssociativeMemory": DenseAssociativeMemory}
+
+
+BAD_DTYPES = {
+    "complex": lambda X: X.astype(np.complex128),
+    "str": lambda X: X.astype(str),
+    "bytes": lambda X: X.astype(bytes),
+    "object": lambda X: X.astype(object),
+    "datetime64": lambda X: (X > 0).astype(np.int64).astype("datetime64[s]"),
+    "timedelta64": lambda X: (X > 0).astype(np.int64).astype("timedelta64[s]"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_DTYPES))
+@pytest.mark.parametrize("name", ["Hopfield", "ModernHopfield", "DenseAssociativeMemory"])
+def test_non_numeric_patterns_and_cues_are_refused(name, kind):
+    cls = _memories()[name]
+    X = _patterns(4)[:, :30]
+    bad = BAD_DTYPES[kind](X)
+    fitted = cls().fit(X)
+    calls = {"X": [lambda: cls().fit(bad), lambda: cls().fit(bad, X)],
+             "y": [lambda: cls().fit(X, bad)],
+             "cues": [lambda: fitted.predict(bad), lambda: fitted.recall(bad), lambda: fitted.recall(bad[0])],
+             "states": [lambda: fitted.energy(bad)]}
+    for arg, fns in calls.items():
+        for call in fns:
+            with pytest.raises(ValueError, match=rf"{arg} must hold real numbers .*got dtype"):
+                call()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_cuda_follows_the_same_tie_rule_and_stable_softmax(dtype):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    from neurorec.models.hopfield import DenseAssociativeMemory, ModernHopfield
+
+    xi, cues, tie = _tie_case()
+    for update in ("sync", "async"):
+        a = Hopfield(update=update, seed=0, dtype=dtype).fit(xi).recall(cues)
+        b = Hopfield(update=update, seed=0, dtype=dtype, backend="torch", device="cuda").fit(xi).recall(cues)
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_array_equal(a[1], b[1])
+    P = np.random.default_rng(0).standard_normal((5, 16))
+    out = ModernHopfield(beta=1e308, dtype=dtype, backend="torch", device="cuda").fit(P).predict(P + 0.01)
+    np.testing.assert_allclose(out, P, atol=1e-5)
+    rng = np.random.default_rng(1)
+    X = rng.choice([-1.0, 1.0], (20, N))
+    noisy = np.where(rng.random(X.shape) < 0.3, -X, X)
+    for kw in ({"interaction": "exponential"}, {"degree": 40}):
+        m = DenseAssociativeMemory(dtype=dtype, seed=0, backend="torch", device="cuda", **kw)
+        np.testing.assert_array_equal(m.fit(X).predict(noisy), X)

@@ -1,7 +1,9 @@
 r"""Hebbian learners: plain Hebb, Oja, Sanger (GHA), BCM and Földiák's anti-Hebbian decorrelation.
 
-Every model here is an unsupervised feature map with ``fit(X)``, ``partial_fit(X)`` (online) and
-``transform(X)``. ``X`` is ``(n_samples, n_features)``; a batch of sequences
+Every model here is an unsupervised feature map with ``fit(X)``, ``partial_fit(X)`` (online),
+``transform(X)`` and ``score(X)`` (higher is better; what it measures is the rule's own goal, given
+in each class's docstring; ``y`` is accepted and ignored, as in scikit-learn's decompositions).
+``X`` is ``(n_samples, n_features)``; a batch of sequences
 ``(batch, time, features)`` is accepted too and its time axis is flattened into samples (the
 rules see every time step as one sample; ``transform`` gives ``(batch, time, n_components)``
 back).
@@ -39,7 +41,7 @@ import math
 
 import numpy as np
 
-from neurorec._validation import check_finite, check_positive_int
+from neurorec._validation import check_finite, check_positive_int, numeric_array
 from neurorec.backends.ops import Ops
 from neurorec.base import Model
 
@@ -48,13 +50,8 @@ __all__ = ["Hebb", "Oja", "Sanger", "BCM", "AntiHebbian"]
 
 def _as_samples(X, name: str, n_features: int | None = None) -> tuple[np.ndarray, tuple]:
     """``(samples (n, f) float64, leading shape)``: a (batch, time, f) array is flattened."""
-    if hasattr(X, "detach") and hasattr(X, "cpu"):  # a torch tensor
-        X = X.detach().cpu().numpy()
-    try:
-        a = np.asarray(X, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be an array of real numbers with shape (n_samples, n_features) "
-                         f"or (batch, time, features): {exc}") from None
+    a = numeric_array(X, name, "real numbers with shape (n_samples, n_features) or (batch, time, features)")
+    a = a.astype(np.float64)
     if a.ndim not in (2, 3) or 0 in a.shape:
         raise ValueError(f"{name} must have shape (n_samples, n_features) or (batch, time, features), "
                          f"non-empty; got shape {a.shape}.")
@@ -200,6 +197,22 @@ class _Hebbian(Model):
     def fit_transform(self, X, y=None) -> np.ndarray:
         return self.fit(X).transform(X)
 
+    def score(self, X, y=None) -> float:
+        """The rule's goal measured on ``X`` (see the class docstring); ``y`` is ignored."""
+        self._check_fitted("score")
+        Xs, _ = _as_samples(X, "X", self.n_features_in_)
+        return float(self._score(Xs - self.mean_))
+
+    def _score(self, Xc: np.ndarray) -> float:
+        """Explained variance of the best linear reconstruction of ``Xc`` from ``y = W x``."""
+        total = float((Xc ** 2).sum())
+        if total == 0.0:
+            raise ValueError("X has no variance about the training mean (mean_): the explained variance "
+                             "score is undefined; pass at least one sample that differs from mean_.")
+        W = self.components_
+        residual = Xc - (Xc @ np.linalg.pinv(W)) @ W
+        return 1.0 - float((residual ** 2).sum()) / total
+
 
 _COMMON_DOC = """
     lr : float
@@ -245,6 +258,16 @@ class Hebb(_Hebbian):
     components_ : ndarray (n_components, n_features)
     mean_ : ndarray (n_features,)
     n_features_in_, n_samples_seen_, n_updates_ : int
+
+
+    Notes
+    -----
+    Score: :meth:`score` is the explained variance of the best linear reconstruction of the centred input
+    from the outputs, :math:`1 - \|X_c - X_c W^{+} W\|_F^2 / \|X_c\|_F^2` with
+    :math:`X_c = X - \bar x` (``mean_``) and :math:`W^{+}` the pseudo-inverse: the fraction of the
+    variance about ``mean_`` that lies in the span of the learned rows, in [0, 1]. On the training
+    data, at convergence to the top-k principal subspace it equals
+    ``sklearn.decomposition.PCA(k).fit(X).explained_variance_ratio_.sum()``.
 
     References
     ----------
@@ -305,6 +328,16 @@ class Oja(_Hebbian):
     mean_ : ndarray (n_features,)
     n_features_in_, n_samples_seen_, n_updates_ : int
 
+
+    Notes
+    -----
+    Score: :meth:`score` is the explained variance of the best linear reconstruction of the centred input
+    from the outputs, :math:`1 - \|X_c - X_c W^{+} W\|_F^2 / \|X_c\|_F^2` with
+    :math:`X_c = X - \bar x` (``mean_``) and :math:`W^{+}` the pseudo-inverse: the fraction of the
+    variance about ``mean_`` that lies in the span of the learned rows, in [0, 1]. On the training
+    data, at convergence to the top-k principal subspace it equals
+    ``sklearn.decomposition.PCA(k).fit(X).explained_variance_ratio_.sum()``.
+
     References
     ----------
     E. Oja (1982), A simplified neuron model as a principal component analyzer, J. Math. Biol.
@@ -354,6 +387,16 @@ class Sanger(Oja):
     mean_ : ndarray (n_features,)
     n_features_in_, n_samples_seen_, n_updates_ : int
 
+
+    Notes
+    -----
+    Score: :meth:`score` is the explained variance of the best linear reconstruction of the centred input
+    from the outputs, :math:`1 - \|X_c - X_c W^{+} W\|_F^2 / \|X_c\|_F^2` with
+    :math:`X_c = X - \bar x` (``mean_``) and :math:`W^{+}` the pseudo-inverse: the fraction of the
+    variance about ``mean_`` that lies in the span of the learned rows, in [0, 1]. On the training
+    data, at convergence to the top-k principal subspace it equals
+    ``sklearn.decomposition.PCA(k).fit(X).explained_variance_ratio_.sum()``.
+
     References
     ----------
     T. D. Sanger (1989), Optimal unsupervised learning in a single-layer linear feedforward neural
@@ -398,6 +441,15 @@ class BCM(_Hebbian):
     mean_ : ndarray (n_features,)
     n_features_in_, n_samples_seen_, n_updates_ : int
 
+
+    Notes
+    -----
+    Score: :meth:`score` is the BCM objective that the rule ascends (Intrator & Cooper 1992), averaged
+    over the units, :math:`\frac1k\sum_i \big(\tfrac13 E[y_i^3] - \tfrac14 E[y_i^2]^2\big)` with
+    :math:`y = (X - \bar x) W^\top` and :math:`E` the mean over the samples of ``X`` (its gradient
+    is :math:`E[y_i (y_i - \theta_i) x]` with :math:`\theta_i = E[y_i^2]`, the rule's increment).
+    It is higher for selective units; it is not normalised (it scales as :math:`|y|^4`).
+
     References
     ----------
     E. L. Bienenstock, L. N. Cooper & P. W. Munro (1982), J. Neurosci. 2(1); N. Intrator &
@@ -437,6 +489,10 @@ class BCM(_Hebbian):
     def _init_state(self, k):
         return {"theta_": np.zeros(k)}
 
+    def _score(self, Xc):
+        Y = Xc @ self.components_.T
+        return float(np.mean((Y ** 3).mean(0) / 3.0 - (Y ** 2).mean(0) ** 2 / 4.0))
+
     def _update(self, ops, W, Xb, lr, state):
         B = Xb.shape[0]
         Y = Xb @ W.T
@@ -469,6 +525,15 @@ class AntiHebbian(_Hebbian):
         :math:`(I - V)^{-1}`; :meth:`transform` gives :math:`y = (I - V)^{-1}(x - \bar x)`.
     mean_ : ndarray (n_features,)
     n_features_in_, n_samples_seen_, n_updates_ : int
+
+
+    Notes
+    -----
+    Score: :meth:`score` measures decorrelation, the rule's goal:
+    :math:`1 - \frac{1}{n(n-1)}\sum_{i \ne j} r_{ij}^2` with :math:`r_{ij}` the Pearson correlation of
+    outputs :math:`i` and :math:`j` over the samples of ``X`` (an output that is constant on ``X``
+    counts as uncorrelated with every other). 1 means fully decorrelated outputs; a single
+    feature scores 1.
 
     References
     ----------
@@ -505,6 +570,18 @@ class AntiHebbian(_Hebbian):
         Y = xp.linalg.solve(eye - V, Xb.T).T
         G = (Y.T @ Y) / Xb.shape[0]
         return V - lr * (G - xp.diag(xp.diag(G)))
+
+    def _score(self, Xc):
+        n = Xc.shape[1]
+        if n == 1:
+            return 1.0
+        Y = Xc @ self.components_.T
+        Y = Y - Y.mean(0)
+        sd = np.sqrt((Y ** 2).sum(0))
+        Z = Y / np.where(sd > 0, sd, 1.0)
+        R = Z.T @ Z
+        off = R[~np.eye(n, dtype=bool)]
+        return 1.0 - float((off ** 2).mean())
 
     def _finish(self):
         n = self.lateral_.shape[0]

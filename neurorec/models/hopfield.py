@@ -3,16 +3,26 @@ r"""Classical binary Hopfield associative memory (Hopfield 1982).
 States are :math:`s \in \{-1, +1\}^N` (patterns given as 0/1 are mapped to -1/+1 and recalled
 back as 0/1). The weights are learned from the stored patterns :math:`\xi^\mu` by one of three
 rules, and recall iterates :math:`s_i \leftarrow \mathrm{sign}(\sum_j W_{ij} s_j)` (a unit whose
-field is exactly 0 keeps its state) until no unit changes. Every update that changes a unit
+field is 0 keeps its state; see *Ties* below) until no unit changes. Every update that changes a unit
 lowers the energy :math:`E(s) = -\tfrac12 s^\top W s` when :math:`W` is symmetric with a
 non-negative diagonal and the updates are asynchronous, so asynchronous recall always settles.
+
+Ties. A field is computed in the model's dtype, and a summation order that differs between
+backends (numpy's and torch's matrix products) can turn an exact 0 into :math:`\pm 10^{-8}` in
+float32. So a field :math:`h_i` counts as a tie, and unit :math:`i` keeps its state, when
+:math:`|h_i| \le 2 (N + 2)\,\varepsilon \sum_j |W_{ij}|` (:math:`\varepsilon` the unit roundoff of the
+dtype: the textbook bound on the rounding error of the dot product, doubled); the bound is
+computed once, in float64, for both backends. A field that is exactly 0 in real arithmetic is
+therefore a tie on both backends in float32 and float64, and the backends recall the same states
+unless a field lies within a few rounding errors of the bound itself.
+:class:`DenseAssociativeMemory` applies the same rule to the difference of its two energy terms.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from neurorec._validation import check_finite, check_positive_int
+from neurorec._validation import check_finite, check_positive_int, numeric_array
 from neurorec.backends.ops import Ops
 from neurorec.base import Model
 
@@ -29,7 +39,8 @@ def _as_states(X, name: str, n_features: int | None = None) -> tuple[np.ndarray,
     ``(n, rows, cols)`` (a recall task's layout), flattened to ``rows * cols`` units; use
     :func:`_restore` to give results back in the caller's shape.
     """
-    a = np.asarray(X, dtype=np.float64)
+    a = numeric_array(X, name, "real numbers with shape (n, n_units), (n_units,) or (n, rows, cols)")
+    a = a.astype(np.float64)
     shape = a.shape
     if a.ndim == 1:
         a = a[None]
@@ -82,8 +93,19 @@ def _memory(X, y, as_array):
     return (out[0][np.sort(first)], *out[1:])
 
 
-def _sign_keep(xp, field, current):
-    """sign(field), keeping the current state where the field is exactly 0."""
+def _tie_bound(W: np.ndarray, dtype) -> np.ndarray:
+    """Per unit, the magnitude below which a field ``s @ W[:, i]`` of +-1 states counts as 0 (see
+    the module's *Ties*): twice the rounding-error bound of the dot product in ``dtype``."""
+    n = W.shape[0]
+    return 2.0 * (n + 2) * np.finfo(np.dtype(dtype)).eps * np.abs(W).sum(0)
+
+
+def _sign_keep(xp, field, current, bound=None):
+    """sign(field), keeping the current state where the field is 0, or at most ``bound`` in
+    magnitude (a tie; see the module's *Ties*). A NaN field gives a NaN state, refused at the end
+    of :func:`_settle`."""
+    if bound is not None:
+        field = xp.where(xp.abs(field) <= bound, xp.zeros_like(field), field)
     new = xp.sign(field)
     return xp.where(new == 0, current, new)
 
@@ -92,16 +114,17 @@ def _settle(model, cues, fields):
     """The asynchronous (or synchronous) recall loop shared by :class:`Hopfield` and
     :class:`DenseAssociativeMemory`.
 
-    ``fields(ops)`` returns ``(unit_field, all_fields)``: ``unit_field(s, i)`` is the field deciding
-    unit ``i`` (B,), ``all_fields(s)`` the fields of every unit for a synchronous update, or
-    ``None`` for asynchronous sweeps in a random order drawn from ``model.seed``. Returns
+    ``fields(ops)`` returns ``(unit_field, all_fields, bound)``: ``unit_field(s, i)`` is the field
+    deciding unit ``i`` (B,), ``all_fields(s)`` the fields of every unit for a synchronous update,
+    or ``None`` for asynchronous sweeps in a random order drawn from ``model.seed``; ``bound`` the
+    per-unit tie bound (N,) as a backend array (``None``: the fields already zero their ties). Returns
     ``(states, steps)`` in the patterns' encoding (see :meth:`Hopfield.recall`).
     """
     model._check_fitted("recall")
     s0, _, shape = _as_patterns(cues, "cues", model.n_features_in_)
     ops = Ops(model.backend, model.device, model.dtype)
     xp = ops.xp
-    unit_field, all_fields = fields(ops)
+    unit_field, all_fields, bound = fields(ops)
     s = ops.asarray(s0.copy())  # updated in place: never the caller's array
     B, N = s0.shape
     steps = np.full(B, model.max_steps, dtype=np.int64)
@@ -110,16 +133,19 @@ def _settle(model, cues, fields):
     for step in range(1, model.max_steps + 1):
         before = s.clone() if ops.is_torch else s.copy()
         if all_fields is not None:
-            s = _sign_keep(xp, all_fields(s), s)
+            s = _sign_keep(xp, all_fields(s), s, bound)
         else:
             for i in rng.permutation(N).tolist():
-                s[:, i] = _sign_keep(xp, unit_field(s, i), s[:, i])
+                s[:, i] = _sign_keep(xp, unit_field(s, i), s[:, i], None if bound is None else bound[i])
         changed = ops.to_numpy((s != before).any(1))
         steps[active & ~changed] = step - 1  # sweeps that changed a unit
         active &= changed
         if not active.any():
             break
     out = ops.to_numpy(s).astype(np.float64)
+    if not np.isfinite(out).all():
+        raise FloatingPointError(f"{type(model).__name__}'s recall produced NaN states (a local field "
+                                 f"overflowed {model.dtype}); use dtype='float64'.")
     if model.binary01_:
         out = (out + 1.0) / 2.0
     return _restore(out, shape), _restore(steps, shape)
@@ -252,13 +278,34 @@ class Hopfield(Model):
         in the same shape, ``steps`` as ``(n,)`` (a scalar for one cue)."""
         def fields(ops):
             W = ops.asarray(self.W_)
-            return (lambda s, i: s @ W[:, i]), ((lambda s: s @ W) if self.update == "sync" else None)
+            # the bound of the weights as the backend holds them (float32: rounded once, identically)
+            bound = ops.asarray(_tie_bound(ops.to_numpy(W).astype(np.float64), self.dtype))
+            return ((lambda s, i: s @ W[:, i]), ((lambda s: s @ W) if self.update == "sync" else None),
+                    bound)
 
         return _settle(self, cues, fields)
 
     def predict(self, X):
         """The recalled states of the cues ``X``, in the shape of ``X`` (see :meth:`recall`)."""
         return self.recall(X)[0]
+
+
+def _check_range(a: np.ndarray, name: str, dtype) -> None:
+    """Refuse values that the model's dtype cannot hold (they would become inf, then NaN)."""
+    big = float(np.finfo(np.dtype(dtype)).max)
+    top = float(np.abs(a).max())
+    if top > big:
+        raise ValueError(f"{name} holds values up to {top:.3g} in magnitude, beyond the largest {dtype} "
+                         f"({big:.3g}); rescale them or use dtype='float64'.")
+
+
+def _check_overlaps(ops, d, dtype) -> None:
+    """Refuse overlaps ``cue . pattern`` that overflowed the dtype (the softmax would be NaN)."""
+    finite = ops.xp.isfinite(d).all()
+    if not bool(finite):
+        raise ValueError(f"the overlaps of the cues with the stored patterns overflow {dtype} (values near "
+                         f"{float(np.finfo(np.dtype(dtype)).max):.3g}); rescale the cues and patterns or use "
+                         f"dtype='float64'.")
 
 
 def _check_beta(beta) -> None:
@@ -285,7 +332,11 @@ class ModernHopfield(Model):
     Parameters
     ----------
     beta : float
-        Inverse temperature.
+        Inverse temperature, any positive finite number. The softmax is computed as
+        :math:`\mathrm{softmax}(\beta (X^\top\xi - \max X^\top\xi))`, which never overflows, so a huge
+        ``beta`` gives the nearest pattern (ties share the weight) instead of NaN (a ``beta`` beyond
+        the dtype's largest number acts as that number). Cues or patterns
+        beyond the dtype's range, or whose overlaps overflow it, are refused with a ValueError.
     max_steps : int
         Updates per recall (1: the one-step retrieval of the paper; more: iterate until the
         state moves less than ``tol``).
@@ -330,7 +381,9 @@ class ModernHopfield(Model):
         if not (isinstance(self.tol, int | float) and self.tol >= 0):
             raise ValueError(f"tol must be >= 0, got {self.tol!r}.")
         Ops(self.backend, self.device, self.dtype)
-        self.patterns_, _ = _memory(X, y, _as_states)
+        patterns, _ = _memory(X, y, _as_states)
+        _check_range(patterns, "X" if y is None else "y", self.dtype)
+        self.patterns_ = patterns
         self.n_features_in_ = self.patterns_.shape[1]
         return self
 
@@ -341,9 +394,15 @@ class ModernHopfield(Model):
         self._check_fitted("energy")
         s, shape = _as_states(states, "states", self.n_features_in_)
         X = self.patterns_
-        M = np.sqrt((X ** 2).sum(1).max())
-        e = (-logsumexp(self.beta * s @ X.T, axis=1) / self.beta + 0.5 * (s ** 2).sum(1)
-             + np.log(len(X)) / self.beta + 0.5 * M ** 2)
+        with np.errstate(over="ignore", invalid="ignore"):
+            M = np.sqrt((X ** 2).sum(1).max())
+            d = s @ X.T
+            dmax = d.max(1)
+            # lse(beta d) / beta = max d + lse(beta (d - max d)) / beta: finite for any finite beta
+            e = (-(dmax + logsumexp(self.beta * (d - dmax[:, None]), axis=1) / self.beta)
+                 + 0.5 * (s ** 2).sum(1) + np.log(len(X)) / self.beta + 0.5 * M ** 2)
+        if not np.isfinite(e).all():
+            raise FloatingPointError("the energy overflowed float64 (states or patterns too large); rescale them.")
         return _restore(e, shape)
 
     def recall(self, cues):
@@ -351,18 +410,27 @@ class ModernHopfield(Model):
         (n_units,) or (n, rows, cols)), and the number of updates each took."""
         self._check_fitted("recall")
         s0, shape = _as_states(cues, "cues", self.n_features_in_)
+        _check_range(s0, "cues", self.dtype)
         ops = Ops(self.backend, self.device, self.dtype)
         xp = ops.xp
         X = ops.asarray(self.patterns_)
         s = ops.asarray(s0)
         steps = np.zeros(len(s0), dtype=np.int64)
+        # beta as the dtype holds it: a larger one would be inf there, and inf * 0 is NaN
+        beta = min(float(self.beta), float(np.finfo(np.dtype(self.dtype)).max))
         for step in range(1, self.max_steps + 1):
-            a = self.beta * (s @ X.T)
+            with np.errstate(over="ignore", invalid="ignore"):   # an overflow is refused just below
+                d = s @ X.T
+            _check_overlaps(ops, d, self.dtype)
+            # softmax(beta d) = softmax(beta (d - max d)): the largest logit is exactly 0, so no
+            # beta or input size overflows it (beta * (d - max) may be -inf: weight 0, not NaN)
             if ops.is_torch:
-                p = xp.softmax(a, dim=1)
+                p = xp.softmax(beta * (d - d.amax(1, keepdim=True)), dim=1)
             else:
-                p = np.exp(a - a.max(1, keepdims=True))
-                p /= p.sum(1, keepdims=True)
+                from scipy.special import softmax
+
+                with np.errstate(over="ignore"):
+                    p = softmax(beta * (d - d.max(1, keepdims=True)), axis=1)
             new = p @ X
             delta = ops.to_numpy(xp.abs(new - s).amax(1) if ops.is_torch else np.abs(new - s).max(1))
             moving = delta > self.tol
@@ -371,6 +439,9 @@ class ModernHopfield(Model):
             if not moving.any():
                 break
         out = ops.to_numpy(s).astype(np.float64)
+        if not np.isfinite(out).all():
+            raise FloatingPointError(f"ModernHopfield's retrieved states overflowed {self.dtype}; rescale the "
+                                     f"patterns or use dtype='float64'.")
         return _restore(out, shape), _restore(steps, shape)
 
     def predict(self, X):
@@ -448,6 +519,23 @@ class DenseAssociativeMemory(Model):
         # exp(x - N) keeps the values finite; a common factor does not change any sign
         return xp.exp(x - self.n_features_in_)
 
+    def _F_scaled(self, ops, a, b):
+        """``F(a)``, ``F(b)`` (B, P) times a positive per-cue factor, so that the largest term is 1
+        in magnitude: neither overflows nor underflows as a whole, and no sign changes.
+        Polynomial: :math:`(x/m)^n` with :math:`m = \\max|x|`; exponential: :math:`e^{x - m}` with
+        :math:`m = \\max x`."""
+        xp = ops.xp
+
+        def rowmax(v):
+            return (v.amax(1) if ops.is_torch else v.max(1))[:, None]
+
+        if self.interaction == "polynomial":
+            m = xp.maximum(rowmax(xp.abs(a)), rowmax(xp.abs(b)))
+            m = xp.where(m == 0, xp.ones_like(m), m)
+            return (a / m) ** self.degree, (b / m) ** self.degree
+        m = xp.maximum(rowmax(a), rowmax(b))
+        return xp.exp(a - m), xp.exp(b - m)
+
     def energy(self, states) -> np.ndarray:
         """:math:`-\\sum_\\mu F(\\xi^\\mu \\cdot s)` of each state (exponential: times :math:`e^{-N}`)."""
         self._check_fitted("energy")
@@ -461,12 +549,19 @@ class DenseAssociativeMemory(Model):
         def fields(ops):
             Xi = ops.asarray(self.patterns_)
 
-            def unit_field(s, i):
-                rest = s @ Xi.T - s[:, i:i + 1] * Xi[:, i][None, :]   # (B, P): sum over j != i
-                return (self._F(ops.xp, rest + Xi[:, i][None, :]).sum(1)
-                        - self._F(ops.xp, rest - Xi[:, i][None, :]).sum(1))
+            P = self.patterns_.shape[0]
+            eps = float(np.finfo(np.dtype(self.dtype)).eps)
 
-            return unit_field, None
+            def unit_field(s, i):
+                xp = ops.xp
+                rest = s @ Xi.T - s[:, i:i + 1] * Xi[:, i][None, :]   # (B, P): sum over j != i
+                fa, fb = self._F_scaled(ops, rest + Xi[:, i][None, :], rest - Xi[:, i][None, :])
+                field = fa.sum(1) - fb.sum(1)
+                # a tie (see the module's *Ties*): within the rounding bound of the two sums
+                bound = 2.0 * (P + 2) * eps * (xp.abs(fa).sum(1) + xp.abs(fb).sum(1))
+                return xp.where(xp.abs(field) <= bound, xp.zeros_like(field), field)
+
+            return unit_field, None, None
 
         return _settle(self, cues, fields)
 
