@@ -17,6 +17,7 @@ from neurorec._validation import (
 )
 from neurorec.backends import get_ops
 from neurorec.base import Model
+from neurorec.models._generate import DivergenceGuard, check_n_steps, check_on_divergence, divergence_threshold
 from neurorec.models.readout import RidgeAccumulator
 
 __all__ = ["LinearAR"]
@@ -136,3 +137,42 @@ class LinearAR(Model):
         if self.task_ == "classification":
             return self.classes_[out.argmax(1)]
         return batch.unpad(out)
+
+    def generate(self, n_steps: int, warmup, *, on_divergence: str = "raise") -> np.ndarray:
+        """Closed-loop forecast of ``n_steps`` steps after ``warmup`` (see :meth:`ESN.generate`):
+        the output at the last warm-up step is the forecast of the next input; it enters the delay
+        window as the newest input, and so on. Needs a one-step forecaster (outputs == features).
+
+        ``n_steps`` and ``on_divergence`` as for :meth:`ESN.generate`: lengths whose output exceeds
+        2**31 values are refused up front; a trajectory that turns non-finite or exceeds 1e6 x the
+        warm-up's largest magnitude raises a ``FloatingPointError`` naming the step (``"raise"``,
+        default) or warns (``"warn"``).
+
+        Returns
+        -------
+        ndarray (batch, n_steps, outputs), or (n_steps, outputs) for one warm-up sequence.
+        """
+        self._check_fitted("generate")
+        batch = check_sequences(warmup, "warmup", n_features=self.n_features_in_, dtype=np.dtype(self.dtype))
+        n_steps = check_n_steps(n_steps, batch.batch, self.n_outputs_, self.dtype)
+        check_on_divergence(on_divergence)
+        if self.task_ != "regression" or self.n_outputs_ != self.n_features_in_:
+            raise ValueError(f"generate needs a one-step forecaster (outputs == features); this model "
+                             f"maps {self.n_features_in_} features to {self.n_outputs_} outputs ({self.task_}).")
+        if not batch.uniform:
+            raise ValueError("generate needs warm-up sequences of equal length.")
+        guard = DivergenceGuard(type(self).__name__, divergence_threshold(batch.data), on_divergence)
+        ops = get_ops(self.backend, self.device, self.dtype)
+        W, b = ops.asarray(self.W_out_), ops.asarray(self.b_out_)
+        B, T, F = batch.data.shape
+        # the delay window at the last warm-up step, newest first (zeros before the start), as in predict
+        window = delay_embed(batch, self.delays)[:, -1]
+        out = np.empty((B, n_steps, F), dtype=np.dtype(self.dtype))
+        for t in range(n_steps):
+            y = ops.to_numpy(ops.asarray(window) @ W + b)
+            out[:, t] = y
+            if guard.due(t + 1):
+                guard.check(out[:, guard.checked:t + 1], guard.checked)
+            window = np.concatenate([y.astype(window.dtype), window[:, : -F]], 1) if self.delays > 1 else y
+        guard.check(out[:, guard.checked:], guard.checked)
+        return out[0] if batch.single else out

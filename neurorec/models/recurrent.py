@@ -43,6 +43,7 @@ import numpy as np
 from neurorec._validation import SeqBatch, check_labels, check_positive_int, check_sequence_targets, check_sequences
 from neurorec.backends.ops import require
 from neurorec.base import Model
+from neurorec.models._generate import DivergenceGuard, check_n_steps, check_on_divergence, divergence_threshold
 
 __all__ = ["RecurrentModel", "Elman", "Jordan", "LSTM", "GRU"]
 
@@ -453,16 +454,22 @@ class RecurrentModel(Model):
         out, _ = _np_rnn(self._cell, xn, batch.lengths, self.weights_, self.layers, self.bidirectional)
         return batch.unpad(out.astype(batch.data.dtype))
 
-    def generate(self, n_steps: int, warmup) -> np.ndarray:
+    def generate(self, n_steps: int, warmup, *, on_divergence: str = "raise") -> np.ndarray:
         """Closed-loop forecast of ``n_steps`` steps after ``warmup`` (see :meth:`ESN.generate`):
         the output at the last warm-up step is the forecast of the next input, and is fed back.
+
+        ``n_steps`` and ``on_divergence`` as for :meth:`ESN.generate`: lengths whose output exceeds
+        2**31 values are refused up front; a trajectory that turns non-finite or exceeds 1e6 x the
+        largest of the warm-up's magnitude and the training targets' ``|mean| + std`` raises a
+        ``FloatingPointError`` naming the step (``"raise"``, default) or warns (``"warn"``).
 
         Returns
         -------
         ndarray (batch, n_steps, outputs), or (n_steps, outputs) for one warm-up sequence.
         """
         batch = self._check_X(warmup, "generate", name="warmup")
-        check_positive_int(n_steps, "n_steps")
+        n_steps = check_n_steps(n_steps, batch.batch, getattr(self, "n_outputs_", 1), self.dtype)
+        check_on_divergence(on_divergence)
         if self.task_ != "regression" or self.n_outputs_ != self.n_features_in_:
             raise ValueError(f"generate needs a one-step forecaster (outputs == features); this model "
                              f"maps {self.n_features_in_} features to {getattr(self, 'n_outputs_', '?')} "
@@ -474,11 +481,15 @@ class RecurrentModel(Model):
         a = (self.y_scale_ / self.x_scale_).astype(self.x_scale_.dtype)
         b = ((self.y_mean_ - self.x_mean_) / self.x_scale_).astype(self.x_scale_.dtype)
         xn = SeqBatch(_apply(batch, self.x_mean_, self.x_scale_), batch.lengths, batch.single, batch.ragged)
+        guard = DivergenceGuard(type(self).__name__, divergence_threshold(
+            batch.data, np.abs(self.y_mean_) + self.y_scale_), on_divergence)
         if self.backend == "numpy":
-            out = _np_generate(self, xn, n_steps, a, b)
+            out = _np_generate(self, xn, n_steps, a, b, guard)
         else:
-            out = _torch_generate(self, xn, n_steps, a, b)
-        out = (out * self.y_scale_ + self.y_mean_).astype(out.dtype)
+            out = _torch_generate(self, xn, n_steps, a, b, guard)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = (out * self.y_scale_ + self.y_mean_).astype(out.dtype)
+        guard.check(out[:, guard.checked:], guard.checked)
         return out[0] if batch.single else out
 
     @property
@@ -755,7 +766,14 @@ def _np_masked_mean(a, lengths):
     return (a * m[..., None]).sum(1) / lengths[:, None].astype(a.dtype)
 
 
-def _np_generate(model, batch: SeqBatch, n_steps: int, a, b) -> np.ndarray:
+def _np_guard(model, guard, out, s):
+    """Check the generated steps up to ``s`` (in the caller's scale) every few steps."""
+    if guard is not None and guard.due(s + 1):
+        with np.errstate(over="ignore", invalid="ignore"):
+            guard.check(out[:, guard.checked:s + 1] * model.y_scale_ + model.y_mean_, guard.checked)
+
+
+def _np_generate(model, batch: SeqBatch, n_steps: int, a, b, guard=None) -> np.ndarray:
     w = model.weights_
     x = batch.data.astype(np.dtype(model.dtype), copy=False)
     B = x.shape[0]
@@ -764,12 +782,13 @@ def _np_generate(model, batch: SeqBatch, n_steps: int, a, b) -> np.ndarray:
     if model._cell == "jordan":
         # the context after the last valid warm-up step, per sequence
         o, c = np.empty((B, model.n_outputs_), x.dtype), np.empty((B, model.n_outputs_), x.dtype)
-        for b in range(B):
-            ob, cb = _np_jordan(model, x[b:b + 1, : last[b] + 1])
-            o[b], c[b] = ob[0, -1], cb[0]
+        for i in range(B):           # (not ``b``: that is the feedback offset)
+            ob, cb = _np_jordan(model, x[i:i + 1, : last[i] + 1])
+            o[i], c[i] = ob[0, -1], cb[0]
         y = o
         for s in range(n_steps):
             out[:, s] = y
+            _np_guard(model, guard, out, s)
             if s + 1 < n_steps:
                 o_next, c = _np_jordan(model, (y * a + b)[:, None], c)
                 y = o_next[:, 0]
@@ -779,17 +798,24 @@ def _np_generate(model, batch: SeqBatch, n_steps: int, a, b) -> np.ndarray:
     ones = np.ones(B, np.int64)
     for s in range(n_steps):
         out[:, s] = y
+        _np_guard(model, guard, out, s)
         if s + 1 < n_steps:
             top, state = _np_rnn(model._cell, (y * a + b)[:, None], ones, w, model.layers, False, state=state)
             y = top[:, 0] @ w["head.weight"].T + w["head.bias"]
     return out
 
 
-def _torch_generate(model, batch: SeqBatch, n_steps: int, a, b) -> np.ndarray:
+def _torch_generate(model, batch: SeqBatch, n_steps: int, a, b, guard=None) -> np.ndarray:
     torch = require("torch")
     net = model._net()
     dev = next(net.parameters()).device
     a, b = torch.as_tensor(a).to(dev), torch.as_tensor(b).to(dev)
+    ys, ym = torch.as_tensor(model.y_scale_).to(dev), torch.as_tensor(model.y_mean_).to(dev)
+
+    def check(s):
+        if guard is not None and guard.due(s + 1):
+            guard.check(torch.stack(outs[guard.checked:s + 1], 1) * ys + ym, guard.checked)
+
     x = torch.as_tensor(batch.data).to(dev)
     lengths = torch.as_tensor(batch.lengths)
     B = x.shape[0]
@@ -797,13 +823,14 @@ def _torch_generate(model, batch: SeqBatch, n_steps: int, a, b) -> np.ndarray:
     with torch.no_grad():
         if model._cell == "jordan":
             ys, cs = [], []
-            for b in range(B):
-                o, c = net._jordan(x[b:b + 1, : int(lengths[b])])
+            for i in range(B):       # (not ``b``: that is the feedback offset)
+                o, c = net._jordan(x[i:i + 1, : int(lengths[i])])
                 ys.append(o[:, -1])
                 cs.append(c)
             y, c = torch.cat(ys), torch.cat(cs)
             for s in range(n_steps):
                 outs.append(y)
+                check(s)
                 if s + 1 < n_steps:
                     y, c = net.jordan_step(y * a + b, c)
         else:
@@ -811,6 +838,7 @@ def _torch_generate(model, batch: SeqBatch, n_steps: int, a, b) -> np.ndarray:
             y = net.head(top[torch.arange(B, device=dev), (lengths - 1).to(dev)])
             for s in range(n_steps):
                 outs.append(y)
+                check(s)
                 if s + 1 < n_steps:
                     top, h = net.rnn((y * a + b)[:, None], h)
                     y = net.head(top[:, 0])

@@ -32,6 +32,7 @@ from neurorec._validation import (
 )
 from neurorec.backends import get_ops
 from neurorec.base import Model
+from neurorec.models._generate import DivergenceGuard, check_n_steps, check_on_divergence, divergence_threshold
 from neurorec.models.readout import RidgeAccumulator, RLSReadout
 
 __all__ = ["ESN", "random_reservoir", "spectral_radius"]
@@ -620,7 +621,7 @@ class ESN(Model):
             outs[:, t] = y
         return ops.to_numpy(states), ops.to_numpy(outs)
 
-    def generate(self, n_steps: int, warmup) -> np.ndarray:
+    def generate(self, n_steps: int, warmup, *, on_divergence: str = "raise") -> np.ndarray:
         """Closed-loop (autonomous) forecast of ``n_steps`` steps after ``warmup``.
 
         The model is driven by the ``warmup`` sequence(s) ``u[0..T-1]``; its last output is the
@@ -628,17 +629,25 @@ class ESN(Model):
         forecasts of ``u[T] .. u[T+n_steps-1]``. Needs a regressor whose outputs have the input's dimension (a one-step
         forecaster, trained with ``y[t] = u[t+1]``).
 
+        ``n_steps`` must be an integer >= 1 whose output (batch x n_steps x outputs values) stays
+        within 2**31 values; longer requests are refused up front with the memory they would need.
+        A trajectory that turns non-finite or exceeds 1e6 x the warm-up's largest magnitude has
+        diverged: ``on_divergence="raise"`` (default) raises a ``FloatingPointError`` naming the
+        step and the threshold, ``"warn"`` warns (``RuntimeWarning``) and returns it as computed.
+
         Returns
         -------
         ndarray of shape (batch, n_steps, outputs), or (n_steps, outputs) for one warm-up
         sequence.
         """
         batch = self._check_X(warmup, "generate", name="warmup")
-        check_positive_int(n_steps, "n_steps")
+        n_steps = check_n_steps(n_steps, batch.batch, self.n_outputs_, self.dtype)
+        check_on_divergence(on_divergence)
         if self.task_ != "regression" or self.n_outputs_ != self.n_features_in_:
             raise ValueError(f"generate needs a one-step forecaster (outputs == features); this model "
                              f"maps {self.n_features_in_} features to {self.n_outputs_} outputs "
                              f"({self.task_}).")
+        guard = DivergenceGuard(type(self).__name__, divergence_threshold(batch.data), on_divergence)
         if not batch.uniform:
             raise ValueError("generate needs warm-up sequences of equal length.")
         ops = self._ops()
@@ -656,6 +665,8 @@ class ESN(Model):
         out = ops.empty((batch.batch, n_steps, self.n_outputs_))
         for t in range(n_steps):
             out[:, t] = y            # the forecast of the step after the last one seen
+            if guard.due(t + 1):     # raises on divergence (or warns once and carries on)
+                guard.check(out[:, guard.checked:t + 1], guard.checked)
             if t == n_steps - 1:
                 break
             u = y
@@ -664,5 +675,6 @@ class ESN(Model):
                 pre = pre + y @ WfbT
             _step(ops, h, pre, WT, float(self.leak_rate), self.activation, W_dense)
             y = self._readout(self._features(h, u))
+        guard.check(out[:, guard.checked:], guard.checked)
         res = ops.to_numpy(out)
         return res[0] if batch.single else res
