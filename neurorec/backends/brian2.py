@@ -14,6 +14,7 @@ Everything is local to one call: an explicit ``Network``, the time step passed t
 from __future__ import annotations
 
 import dataclasses
+import sys
 
 import numpy as np
 
@@ -22,6 +23,27 @@ from neurorec.backends.ops import require
 __all__ = ["CODEGEN_TARGETS", "run_brian2", "run_network_brian2"]
 
 CODEGEN_TARGETS = ("cython", "numpy")
+
+_compile_notice_shown = False  # the cython notice is printed once per process
+
+
+def cython_cache_dir() -> str | None:
+    """Where brian2 keeps its compiled Cython extensions (``prefs.codegen.runtime.cython.cache_dir``,
+    by default ``~/.cython/brian_extensions``)."""
+    from brian2.codegen.runtime.cython_rt.extension_manager import get_cython_cache_dir
+
+    return get_cython_cache_dir()
+
+
+def _announce_cython_compile() -> None:
+    """Print, once per process and before the first cython build, one line to stderr saying that brian2
+    compiles and where it caches the result (a first run in a fresh environment compiles for minutes)."""
+    global _compile_notice_shown
+    if _compile_notice_shown:
+        return
+    _compile_notice_shown = True
+    print(f"neurorec: brian2 is compiling its Cython code, or loading it from its cache in {cython_cache_dir()} "
+          f"(a first run in a fresh environment can take minutes)", file=sys.stderr, flush=True)
 
 
 def _codeobj_class(target: str):
@@ -32,6 +54,7 @@ def _codeobj_class(target: str):
     if target == "cython":
         from brian2.codegen.runtime.cython_rt import CythonCodeObject
 
+        _announce_cython_compile()
         return CythonCodeObject
     raise ValueError(f"codegen_target must be one of {CODEGEN_TARGETS}, got {target!r}.")
 
