@@ -13,6 +13,7 @@ _LAZY = {
     "LinearAR": "neurorec.models",
     "load": "neurorec.base",
     "Model": "neurorec.base",
+    "ModelFileError": "neurorec.base",
     "compare": "neurorec.experiment",
 }
 

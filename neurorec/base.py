@@ -8,9 +8,13 @@ Models follow scikit-learn's estimator rules (``__init__`` only stores hyperpara
 
 Files written by :meth:`Model.save` are a single ``.safetensors`` file: the learned arrays
 as tensors, and in the header's metadata a JSON document with the class, the
-hyperparameters, the non-array learned attributes, the library versions and a SHA-256 of
-the tensor bytes, so a file that is not a neurorec model, or was altered, is refused on
-load. No pickle is involved anywhere.
+hyperparameters, the non-array learned attributes, the library versions and a SHA-256
+(``sha256``) that covers the whole header (canonical JSON, without the ``sha256`` field itself)
+and the tensor bytes, so a file that is not a neurorec model, or was altered (a weight, a
+hyperparameter, the class name), is refused on load with a :class:`ModelFileError`. After
+loading, the hyperparameters are checked as ``fit`` checks them. Files of format version 1
+(whose checksum covered the tensors only) still load, with a :class:`UserWarning` that their
+header is not covered; save them again to upgrade them. No pickle is involved in the files.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -25,10 +30,20 @@ from sklearn.base import BaseEstimator
 from sklearn.base import clone as _sk_clone
 from sklearn.exceptions import NotFittedError
 
-__all__ = ["Model", "NotFittedError", "load", "FORMAT_NAME", "FORMAT_VERSION"]
+__all__ = ["Model", "ModelFileError", "NotFittedError", "load", "FORMAT_NAME", "FORMAT_VERSION"]
 
 FORMAT_NAME = "neurorec-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2      # 2: the checksum covers the header too; 1: the tensors only (still read, with a warning)
+
+
+class ModelFileError(ValueError):
+    """A model (or training checkpoint) file is not one neurorec can load: not a safetensors
+    file, no neurorec header, altered after saving, an unknown class, a file of another class,
+    bad learned attribute names or invalid hyperparameters. A subclass of ValueError."""
+
+
+class ModelClassError(ModelFileError, TypeError):
+    """``Cls.load`` was given a file that holds another class. Also a TypeError, as before."""
 
 _REGISTRY: dict[str, type] = {}
 
@@ -102,6 +117,14 @@ class Model(BaseEstimator):
         return {"total": total, "trained": int(sum(v.size for k, v in arrays.items()
                                                    if k in trained or k.split(_SEP)[0] in trained))}
 
+    # -- pickling / copying ------------------------------------------------------------
+    def __getstate__(self):
+        # caches (backend modules, compiled runs, device copies of weights) are rebuilt on use;
+        # they may hold modules or device objects that cannot be pickled or deep-copied
+        state = dict(super().__getstate__())
+        state.pop("_cache", None)
+        return state
+
     # -- persistence -----------------------------------------------------------------
     def save(self, path) -> Path:
         """Write the fitted model to ``path`` (a ``.safetensors`` file), atomically."""
@@ -125,8 +148,8 @@ class Model(BaseEstimator):
             "params": params,
             "state": state,
             "versions": _versions(),
-            "sha256": _digest(tensors),
         }
+        header["sha256"] = _file_digest(header, tensors)
         path = Path(path)
         if not path.parent.is_dir():
             raise FileNotFoundError(f"cannot save to {path}: the folder {path.parent} does not exist.")
@@ -143,7 +166,8 @@ class Model(BaseEstimator):
         """Read a model written by :meth:`save`; see :func:`neurorec.load`."""
         model = load(path)
         if not isinstance(model, cls):
-            raise TypeError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}.")
+            raise ModelClassError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}; load it with "
+                                  f"{type(model).__name__}.load or neurorec.load.")
         return model
 
 
@@ -152,11 +176,14 @@ def load(path) -> Model:
 
     Raises
     ------
-    ValueError
-        If the file is not a neurorec model file, names an unknown class, or its tensors
-        do not match the checksum written with them (the file was altered).
+    FileNotFoundError
+        If there is no file at ``path``.
+    ModelFileError
+        (a ValueError) If the file is not a neurorec model file, names an unknown class, does
+        not match the checksum written with it (its header or its tensors were altered), holds
+        learned attributes with invalid names, or hyperparameters that ``fit`` would refuse.
     """
-    from safetensors import SafetensorError, safe_open
+    from safetensors import safe_open
 
     import neurorec.models  # noqa: F401  (registers the built-in classes)
 
@@ -167,21 +194,72 @@ def load(path) -> Model:
         with safe_open(str(path), framework="numpy") as f:
             meta = f.metadata() or {}
             tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except (SafetensorError, OSError, ValueError, Exception) as exc:  # noqa: B014
-        raise ValueError(f"{path} is not a neurorec model file (not a readable safetensors file: {exc}).") from None
+    except Exception as exc:
+        raise ModelFileError(f"{path} is not a neurorec model file (not a readable safetensors file: "
+                             f"{exc}).") from None
     try:
         header = json.loads(meta["neurorec"])
-        ok = header.get("format") == FORMAT_NAME
-    except (KeyError, TypeError, json.JSONDecodeError):
+        ok = isinstance(header, dict) and header.get("format") == FORMAT_NAME
+    except (KeyError, TypeError, ValueError):
         ok = False
     if not ok:
-        raise ValueError(f"{path} is not a neurorec model file (no neurorec header in its metadata).")
-    if header.get("format_version", 0) > FORMAT_VERSION:
-        raise ValueError(f"{path} was written by a newer neurorec (format {header['format_version']}).")
-    if _digest(tensors) != header.get("sha256"):
-        raise ValueError(f"{path} was modified after it was saved: its weights do not match the checksum.")
-    cls = _REGISTRY.get(header["class"])
-    module = str(header["class"]).rpartition(".")[0]
+        raise ModelFileError(f"{path} is not a neurorec model file (no neurorec header in its metadata).")
+    version = header.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ModelFileError(f"{path} is not a valid neurorec model file: format_version={version!r}, "
+                             f"allowed: an int from 1 to {FORMAT_VERSION}.")
+    if version > FORMAT_VERSION:
+        raise ModelFileError(f"{path} was written by a newer neurorec (format_version={version}; this one "
+                             f"reads 1 to {FORMAT_VERSION}).")
+    for key, kind in (("class", str), ("params", dict), ("state", dict)):
+        if not isinstance(header.get(key), kind):
+            raise ModelFileError(f"{path} is not a valid neurorec model file: its header's {key!r} is "
+                                 f"{header.get(key)!r}, expected a {kind.__name__}.")
+    cls = _resolve_class(header["class"])
+    if cls is None:
+        raise ModelFileError(f"{path} holds an unknown model class {header['class']!r}; import the module "
+                             f"that defines it before loading.")
+    expected = _file_digest(header, tensors) if version >= 2 else _digest(tensors)
+    if expected != header.get("sha256"):
+        what = "its header or weights do not" if version >= 2 else "its weights do not"
+        raise ModelFileError(f"{path} was modified after it was saved: {what} match the checksum.")
+    if version < 2:
+        warnings.warn(f"{path} was written by an older neurorec (format_version=1): its checksum covers the "
+                      f"weights but not the header (class, hyperparameters, state). Save it again to upgrade it.",
+                      UserWarning, stacklevel=2)
+    names = list(header["state"]) + [k.split(_SEP, 1)[0] for k in tensors]
+    bad = [k for k in names if not (isinstance(k, str) and k.endswith("_") and not k.startswith("_")
+                                    and k.isidentifier())]
+    if bad:
+        raise ModelFileError(f"{path} is not a valid neurorec model file: {bad[0]!r} is not a learned "
+                             f"attribute name (public, ending in '_').")
+    try:
+        model = cls(**header["params"])
+    except Exception as exc:
+        raise ModelFileError(f"{path} is not a valid {cls.__name__} file: its hyperparameters "
+                             f"{sorted(header['params'])} are refused by {cls.__name__}(...): {exc}") from None
+    _check_loaded_params(model, path)
+    try:
+        for k, v in header["state"].items():
+            setattr(model, k, v)
+        groups: dict = {}
+        for k, v in tensors.items():
+            if _SEP in k:
+                attr, key = k.split(_SEP, 1)
+                groups.setdefault(attr, {})[key] = v
+            else:
+                setattr(model, k, v)
+        for attr, d in groups.items():
+            setattr(model, attr, d)
+    except Exception as exc:
+        raise ModelFileError(f"{path} is not a valid {cls.__name__} file: its learned attributes cannot be "
+                             f"restored ({type(exc).__name__}: {exc}).") from None
+    return model
+
+
+def _resolve_class(name: str):
+    cls = _REGISTRY.get(name)
+    module = name.rpartition(".")[0]
     if cls is None and module.startswith("neurorec."):
         # a neurorec class outside neurorec.models (e.g. neurorec.hardware.fixed_point): its own
         # module registers it when imported; only neurorec's modules are imported this way
@@ -189,31 +267,40 @@ def load(path) -> Model:
             import importlib
 
             importlib.import_module(module)
-        except ImportError:
+        except Exception:
             pass
-        cls = _REGISTRY.get(header["class"])
-    if cls is None:
-        raise ValueError(f"{path} holds an unknown model class {header['class']!r}; import the module "
-                         f"that defines it before loading.")
-    names = list(header["state"]) + [k.split(_SEP, 1)[0] for k in tensors]
-    bad = [k for k in names if not (isinstance(k, str) and k.endswith("_") and not k.startswith("_")
-                                    and k.isidentifier())]
-    if bad:
-        raise ValueError(f"{path} is not a valid neurorec model file: {bad[0]!r} is not a learned "
-                         f"attribute name (public, ending in '_').")
-    model = cls(**header["params"])
-    for k, v in header["state"].items():
-        setattr(model, k, v)
-    groups: dict = {}
-    for k, v in tensors.items():
-        if _SEP in k:
-            attr, key = k.split(_SEP, 1)
-            groups.setdefault(attr, {})[key] = v
-        else:
-            setattr(model, k, v)
-    for attr, d in groups.items():
-        setattr(model, attr, d)
-    return model
+        cls = _REGISTRY.get(name)
+    return cls
+
+
+def _check_loaded_params(model: Model, path) -> None:
+    """Refuse hyperparameters that ``fit`` would refuse, with the model's own validation.
+
+    Only ValueError/TypeError (a bad value) refuse the file; an environment problem such as a
+    CUDA device that this machine lacks (RuntimeError) or a missing optional engine (ImportError)
+    does not: the model loads and ``set_params`` can move it (e.g. ``device="cpu"``)."""
+    check = getattr(model, "_validate_params", None)
+    if check is None:
+        return
+    try:
+        check()
+    except (ValueError, TypeError) as exc:
+        raise ModelFileError(f"{path} holds invalid hyperparameters for {type(model).__name__}: {exc}") from None
+    except Exception:
+        pass
+
+
+def _canonical(obj) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def _file_digest(header: dict, tensors: dict) -> str:
+    """SHA-256 over the canonical JSON of the header (without ``sha256``) and the tensors' digest."""
+    h = hashlib.sha256()
+    h.update(_canonical({k: v for k, v in header.items() if k != "sha256"}))
+    h.update(b"\n")
+    h.update(_digest(tensors).encode())
+    return h.hexdigest()
 
 
 _SEP = "/"

@@ -10,10 +10,18 @@ loading a checkpoint from someone else cannot run code.
 
 Files are written atomically: to ``<path>.tmp``, flushed to disk, then moved over ``path``
 with :func:`os.replace`, so a run killed while writing leaves the previous checkpoint intact.
+
+The metadata also holds ``sha256``, a SHA-256 over the format name, the JSON document exactly as
+stored and every tensor (name, dtype, shape, bytes). A checkpoint whose weights, epoch, ``finished``
+flag, optimizer settings or anything else were changed after it was written, or one written
+without that checksum (format ``neurorec-train-checkpoint/1``), is refused with a
+:class:`CheckpointError` (a :class:`neurorec.ModelFileError`, hence a ValueError) instead of
+being resumed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -23,11 +31,30 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
+from neurorec.base import ModelFileError
+
 __all__ = ["load_checkpoint_info", "save_checkpoint", "read_checkpoint", "flatten_optimizer_state",
-           "unflatten_optimizer_state", "encode_json", "decode_json", "META_KEY", "FORMAT"]
+           "unflatten_optimizer_state", "encode_json", "decode_json", "META_KEY", "FORMAT", "CheckpointError"]
 
 META_KEY = "neurorec.train"
-FORMAT = "neurorec-train-checkpoint/1"
+FORMAT = "neurorec-train-checkpoint/2"     # /2: with the whole-file sha256; /1 files are refused
+
+
+class CheckpointError(ModelFileError):
+    """A training checkpoint is not readable, not a neurorec.train checkpoint, or was altered
+    after it was written. A :class:`neurorec.ModelFileError` (and so a ValueError)."""
+
+
+def _digest(fmt: str, meta_json: str, tensors: dict[str, torch.Tensor]) -> str:
+    h = hashlib.sha256()
+    h.update(fmt.encode())
+    h.update(b"\n")
+    h.update(meta_json.encode())
+    for k in sorted(tensors):
+        t = tensors[k].detach().to("cpu").contiguous()
+        h.update(b"\n" + k.encode() + b"\n" + str(t.dtype).encode() + b"\n" + str(list(t.shape)).encode() + b"\n")
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
 
 
 # -- JSON with tuples and tensors ----------------------------------------------------------
@@ -106,7 +133,8 @@ def save_checkpoint(path: str | os.PathLike, tensors: dict[str, torch.Tensor], i
     tmp = path.with_name(path.name + ".tmp")
     # safetensors wants contiguous CPU tensors that share no memory (tied weights would).
     flat = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in tensors.items()}
-    metadata = {"format": FORMAT, META_KEY: json.dumps(info)}
+    meta_json = json.dumps(info)
+    metadata = {"format": FORMAT, META_KEY: meta_json, "sha256": _digest(FORMAT, meta_json, flat)}
     try:
         save_file(flat, str(tmp), metadata=metadata)
         with open(tmp, "r+b") as fh:
@@ -117,26 +145,54 @@ def save_checkpoint(path: str | os.PathLike, tensors: dict[str, torch.Tensor], i
         raise
 
 
-def _metadata(path: Path) -> dict:
+def _raw_metadata(path: Path) -> dict:
     try:
         with safe_open(str(path), framework="pt") as fh:
             meta = fh.metadata() or {}
     except Exception as exc:
-        raise ValueError(f"{path} is not a safetensors file ({exc}).") from None
+        raise CheckpointError(f"{path} is not a safetensors file ({exc}).") from None
     if META_KEY not in meta:
-        raise ValueError(f"{path} is a safetensors file but not a neurorec.train checkpoint "
-                         f"(no {META_KEY!r} metadata).")
-    return json.loads(meta[META_KEY])
+        raise CheckpointError(f"{path} is a safetensors file but not a neurorec.train checkpoint "
+                              f"(no {META_KEY!r} metadata).")
+    if meta.get("format") != FORMAT or "sha256" not in meta:
+        raise CheckpointError(f"{path} has checkpoint format {meta.get('format')!r} without the checksum this "
+                              f"neurorec needs (format {FORMAT!r}); it was written by an older neurorec. "
+                              f"Pass resume=False to start over, or delete it.")
+    return meta
 
 
-def load_checkpoint_info(path: str | os.PathLike) -> dict:
+def _parse(path: Path, meta: dict) -> dict:
+    try:
+        info = json.loads(meta[META_KEY])
+    except ValueError as exc:
+        raise CheckpointError(f"{path}: its {META_KEY!r} metadata is not valid JSON ({exc}).") from None
+    if not isinstance(info, dict):
+        raise CheckpointError(f"{path}: its {META_KEY!r} metadata is a {type(info).__name__}, expected an object.")
+    return info
+
+
+def _verify(path: Path, meta: dict, tensors: dict[str, torch.Tensor]) -> None:
+    if _digest(meta["format"], meta[META_KEY], tensors) != meta["sha256"]:
+        raise CheckpointError(f"checkpoint {path} was modified after it was written: its contents do not match "
+                              f"its sha256 checksum; refusing to resume from it. Pass resume=False to start over.")
+
+
+def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        return load_file(str(path), device="cpu")
+    except Exception as exc:
+        raise CheckpointError(f"{path} is not a readable safetensors file ({exc}).") from None
+
+
+def load_checkpoint_info(path: str | os.PathLike, verify: bool = True) -> dict:
     """The JSON part of a checkpoint written by :func:`~neurorec.train.fit_module`.
-
-    Only the file header is read, so this is cheap even for large models.
 
     Parameters
     ----------
     path : str or os.PathLike
+    verify : bool, default True
+        Check the whole file against its checksum (reads the tensors too). With ``False`` only
+        the file header is read, which is cheap even for large models, but not checked.
 
     Returns
     -------
@@ -144,15 +200,29 @@ def load_checkpoint_info(path: str | os.PathLike) -> dict:
         Keys include ``epoch`` (last completed epoch, 1-based), ``finished`` (bool),
         ``history`` (:meth:`History.to_dict` form), ``best_epoch``, ``best_value``,
         ``bad_epochs``, ``fingerprint``, ``optimizer`` and ``scheduler``.
+
+    Raises
+    ------
+    CheckpointError
+        (a ValueError) If the file is not a checkpoint, or was altered after it was written.
     """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    return _metadata(path)
+    meta = _raw_metadata(path)
+    info = _parse(path, meta)
+    if verify:
+        _verify(path, meta, _read_tensors(path))
+    return info
 
 
 def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
-    """Tensors (on the CPU) and the JSON part of a checkpoint."""
+    """Tensors (on the CPU) and the JSON part of a checkpoint, after checking its checksum.
+
+    Raises :class:`CheckpointError` if the file is not a checkpoint or was altered."""
     path = Path(path)
-    info = _metadata(path)
-    return load_file(str(path), device="cpu"), info
+    meta = _raw_metadata(path)
+    info = _parse(path, meta)
+    tensors = _read_tensors(path)
+    _verify(path, meta, tensors)
+    return tensors, info
