@@ -234,9 +234,19 @@ _COMMON_DOC = """
         Seeds the initial weights and the shuffling (a private :class:`numpy.random.Generator`).
 """
 
+_RECONSTRUCTION_SCORE_DOC = r"""    Notes
+    -----
+    Score: :meth:`score` is the explained variance of the best linear reconstruction of the centred input
+    from the outputs, :math:`1 - \|X_c - X_c W^{+} W\|_F^2 / \|X_c\|_F^2` with
+    :math:`X_c = X - \bar x` (``mean_``) and :math:`W^{+}` the pseudo-inverse: the fraction of the
+    variance about ``mean_`` that lies in the span of the learned rows, in [0, 1]. On the training
+    data, at convergence to the top-k principal subspace it equals
+    ``sklearn.decomposition.PCA(k).fit(X).explained_variance_ratio_.sum()``.
+"""
+
 
 class Hebb(_Hebbian):
-    r"""Plain Hebbian learning of linear units, :math:`\Delta W = \eta\, y x^\top`, :math:`y = Wx`.
+    __doc__ = r"""Plain Hebbian learning of linear units, :math:`\Delta W = \eta\, y x^\top`, :math:`y = Wx`.
 
     In expectation (centred inputs) :math:`\dot W = W C` with :math:`C` the input covariance, so
     each row's component along the top eigenvector :math:`e_1` grows like
@@ -260,14 +270,7 @@ class Hebb(_Hebbian):
     n_features_in_, n_samples_seen_, n_updates_ : int
 
 
-    Notes
-    -----
-    Score: :meth:`score` is the explained variance of the best linear reconstruction of the centred input
-    from the outputs, :math:`1 - \|X_c - X_c W^{+} W\|_F^2 / \|X_c\|_F^2` with
-    :math:`X_c = X - \bar x` (``mean_``) and :math:`W^{+}` the pseudo-inverse: the fraction of the
-    variance about ``mean_`` that lies in the span of the learned rows, in [0, 1]. On the training
-    data, at convergence to the top-k principal subspace it equals
-    ``sklearn.decomposition.PCA(k).fit(X).explained_variance_ratio_.sum()``.
+    """ + _RECONSTRUCTION_SCORE_DOC + r"""
 
     References
     ----------
@@ -306,7 +309,7 @@ class Hebb(_Hebbian):
 
 
 class Oja(_Hebbian):
-    r"""Oja's rule: a Hebbian unit with implicit weight normalisation that extracts the first
+    __doc__ = r"""Oja's rule: a Hebbian unit with implicit weight normalisation that extracts the first
     principal component.
 
     .. math:: \Delta w = \eta\, y\,(x - y\, w), \qquad y = w^\top x.
@@ -329,14 +332,7 @@ class Oja(_Hebbian):
     n_features_in_, n_samples_seen_, n_updates_ : int
 
 
-    Notes
-    -----
-    Score: :meth:`score` is the explained variance of the best linear reconstruction of the centred input
-    from the outputs, :math:`1 - \|X_c - X_c W^{+} W\|_F^2 / \|X_c\|_F^2` with
-    :math:`X_c = X - \bar x` (``mean_``) and :math:`W^{+}` the pseudo-inverse: the fraction of the
-    variance about ``mean_`` that lies in the span of the learned rows, in [0, 1]. On the training
-    data, at convergence to the top-k principal subspace it equals
-    ``sklearn.decomposition.PCA(k).fit(X).explained_variance_ratio_.sum()``.
+    """ + _RECONSTRUCTION_SCORE_DOC + r"""
 
     References
     ----------
@@ -366,7 +362,7 @@ class Oja(_Hebbian):
 
 
 class Sanger(Oja):
-    r"""Sanger's generalised Hebbian algorithm (GHA): the top-k principal components in order.
+    __doc__ = r"""Sanger's generalised Hebbian algorithm (GHA): the top-k principal components in order.
 
     .. math:: \Delta W = \eta\,\big(y x^\top - \mathrm{LT}(y y^\top)\, W\big), \qquad y = Wx,
 
@@ -388,14 +384,7 @@ class Sanger(Oja):
     n_features_in_, n_samples_seen_, n_updates_ : int
 
 
-    Notes
-    -----
-    Score: :meth:`score` is the explained variance of the best linear reconstruction of the centred input
-    from the outputs, :math:`1 - \|X_c - X_c W^{+} W\|_F^2 / \|X_c\|_F^2` with
-    :math:`X_c = X - \bar x` (``mean_``) and :math:`W^{+}` the pseudo-inverse: the fraction of the
-    variance about ``mean_`` that lies in the span of the learned rows, in [0, 1]. On the training
-    data, at convergence to the top-k principal subspace it equals
-    ``sklearn.decomposition.PCA(k).fit(X).explained_variance_ratio_.sum()``.
+    """ + _RECONSTRUCTION_SCORE_DOC + r"""
 
     References
     ----------
@@ -409,7 +398,7 @@ class Sanger(Oja):
 
 
 class BCM(_Hebbian):
-    r"""BCM rule with a sliding modification threshold (Intrator & Cooper 1992 form).
+    __doc__ = r"""BCM rule with a sliding modification threshold (Intrator & Cooper 1992 form).
 
     .. math::
         y_i = w_i^\top x, \qquad
@@ -503,7 +492,7 @@ class BCM(_Hebbian):
 
 
 class AntiHebbian(_Hebbian):
-    r"""Anti-Hebbian decorrelation by lateral weights (Földiák 1990).
+    __doc__ = r"""Anti-Hebbian decorrelation by lateral weights (Földiák 1990).
 
     The outputs feed back through symmetric lateral weights :math:`V` (zero diagonal),
     :math:`y = x + V y`, settled exactly: :math:`y = (I - V)^{-1} x`. The lateral weights follow
