@@ -237,3 +237,13 @@ def test_cuda_graph_path_equals_the_eager_loop_and_numpy():
     np.testing.assert_allclose(graphed.transform(X), eager.transform(X), atol=1e-12, rtol=0)
     np.testing.assert_allclose(graphed.transform(X), ref.transform(X), atol=1e-10, rtol=0)
     np.testing.assert_allclose(graphed.predict(X), ref.predict(X), atol=1e-8, rtol=0)
+
+
+def test_a_loop_free_reservoir_is_refused_for_what_it_is():
+    """ESN(units=10, seed=1) draws 8 non-zero weights that form no loop (spectral radius 0): the error says so
+    instead of calling the matrix 'all zeros' (issue 13)."""
+    X = np.random.default_rng(0).normal(size=(1, 100, 1)).astype(np.float32)
+    with pytest.raises(ValueError, match=r"has 8 non-zero weights but spectral radius 0 \(nilpotent"):
+        ESN(units=10, seed=1).fit(X[:, :-1], X[:, 1:])
+    with pytest.raises(ValueError, match="is all zeros"):
+        ESN(units=3, connectivity=0.01, seed=0).fit(X[:, :-1], X[:, 1:])

@@ -71,7 +71,12 @@ def random_reservoir(units: int, n_features: int, *, spectral_radius_: float = 0
     W = np.where(mask, rng_W.standard_normal((units, units)), 0.0)
     rho = spectral_radius(W) if W.any() else 0.0
     if spectral_radius_ > 0 and rho == 0:
-        raise ValueError("the random recurrent matrix is all zeros; raise connectivity or units.")
+        nnz = int(np.count_nonzero(W))
+        what = ("is all zeros" if nnz == 0 else
+                f"has {nnz} non-zero weights but spectral radius 0 (nilpotent: no recurrent loop), so it cannot be "
+                f"rescaled to spectral_radius={spectral_radius_!r}")
+        raise ValueError(f"the random recurrent matrix ({units} units, connectivity={connectivity!r}) {what}; raise "
+                         f"connectivity or units, or try another seed.")
     if rho > 0:
         W *= spectral_radius_ / rho
     scale = np.broadcast_to(np.asarray(input_scaling, dtype=np.float64), (n_features,))
