@@ -108,19 +108,6 @@ def place(graph, as_if: bool = False):
     return dyn, memory, cores, dropped
 
 
-def output_problem(out: Path) -> str | None:
-    """Why ``out`` cannot be written (checked before the placement), or None."""
-    import os
-
-    if out.is_dir():
-        return f"{out} is a folder; give the name of the .npz file to write"
-    folder = out.absolute().parent
-    if not folder.is_dir():
-        return f"cannot write {out}: the folder {folder} does not exist"
-    if not os.access(folder, os.W_OK | os.X_OK) or (out.exists() and not os.access(out, os.W_OK)):
-        return f"cannot write {out}: permission denied"
-    return None
-
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="Place a neurorec .nir graph on DYNAP-CNN/Speck with sinabs.")
@@ -137,6 +124,8 @@ def main(argv=None) -> int:
     if not args.nir_file.is_file():
         print(f"error: no file at {args.nir_file}", file=sys.stderr)
         return 2
+    from neurorec.hardware._scripts import output_problem
+
     problem = output_problem(args.out)
     if problem:
         print(f"error: {problem}", file=sys.stderr)

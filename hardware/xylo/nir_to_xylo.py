@@ -103,19 +103,6 @@ def to_xylo_spec(graph, dt: float | None = None, weight_bits: int = 8) -> dict:
     return {k: np.asarray(v) for k, v in spec.items() if k not in ("mapped_graph", "aliases")}
 
 
-def output_problem(out: Path) -> str | None:
-    """Why ``out`` cannot be written (checked before the mapping), or None."""
-    import os
-
-    if out.is_dir():
-        return f"{out} is a folder; give the name of the .npz file to write"
-    folder = out.absolute().parent
-    if not folder.is_dir():
-        return f"cannot write {out}: the folder {folder} does not exist"
-    if not os.access(folder, os.W_OK | os.X_OK) or (out.exists() and not os.access(out, os.W_OK)):
-        return f"cannot write {out}: permission denied"
-    return None
-
 
 def _map_quietly(graph, dt, weight_bits):
     """to_xylo_spec with the vendor's warnings collected, not printed (rockpool's logging also
@@ -165,6 +152,8 @@ def main(argv=None) -> int:
     if not args.nir_file.is_file():
         print(f"error: no file at {args.nir_file}", file=sys.stderr)
         return 2
+    from neurorec.hardware._scripts import output_problem
+
     problem = output_problem(args.out)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
