@@ -29,8 +29,10 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.base import clone as _sk_clone
 from sklearn.exceptions import NotFittedError
+from sklearn.utils.metaestimators import available_if
 
-__all__ = ["Model", "ModelFileError", "NotFittedError", "load", "FORMAT_NAME", "FORMAT_VERSION"]
+__all__ = ["Model", "ModelFileError", "NotFittedError", "ScoresToProba", "fitted_as_classifier", "load",
+           "FORMAT_NAME", "FORMAT_VERSION"]
 
 FORMAT_NAME = "neurorec-model"
 FORMAT_VERSION = 2      # 2: the checksum covers the header too; 1: the tensors only (still read, with a warning)
@@ -62,11 +64,20 @@ class Model(BaseEstimator):
     bools and lists/dicts of those as JSON.
     """
 
+    _param_spec: dict = {}      # hyperparameter name -> neurorec._params constraint
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         _REGISTRY[_qualname(cls)] = cls
 
     # -- contract helpers ------------------------------------------------------------
+    def _validate_params(self) -> None:
+        """Check every hyperparameter against ``_param_spec`` (called at the start of ``fit`` and
+        on :func:`load`); models add cross-parameter checks after calling this."""
+        from neurorec._params import check_params
+
+        check_params(self)
+
     def clone(self) -> Model:
         """A new, unfitted model with the same hyperparameters."""
         return _sk_clone(self)
@@ -82,23 +93,78 @@ class Model(BaseEstimator):
     def _learned(self) -> dict:
         return {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_")}
 
+    # -- scikit-learn integration -----------------------------------------------------
+    def _estimator_kind(self) -> str | None:
+        """``"classifier"``, ``"regressor"``, ``"transformer"`` or ``None`` (scikit-learn's tags).
+
+        The default reads the ``task`` hyperparameter of models that do both (``ESN``, the
+        recurrent baselines, ...): ``task="classification"`` is a classifier, ``"regression"``
+        a regressor, ``"auto"`` neither (it decides at ``fit``). Single-purpose models override it.
+        """
+        return {"classification": "classifier", "regression": "regressor"}.get(getattr(self, "task", None))
+
+    def __sklearn_tags__(self):
+        from sklearn.utils import ClassifierTags, RegressorTags, TransformerTags
+
+        tags = super().__sklearn_tags__()
+        kind = self._estimator_kind()
+        if kind == "classifier":
+            tags.estimator_type = "classifier"
+            tags.classifier_tags = ClassifierTags()
+            tags.target_tags.required = True
+        elif kind == "regressor":
+            tags.estimator_type = "regressor"
+            tags.regressor_tags = RegressorTags()
+            tags.target_tags.required = True
+            tags.target_tags.multi_output = True        # per-step targets may have several outputs
+        if kind == "transformer" or callable(getattr(self, "transform", None)):
+            # features (states, projections, spike counts), computed in the model's dtype
+            dtype = getattr(self, "dtype", None)
+            tags.transformer_tags = TransformerTags(preserves_dtype=[dtype] if isinstance(dtype, str) else [])
+        tags.input_tags.three_d_array = True
+        tags.input_tags.allow_nan = False
+        tags.non_deterministic = getattr(self, "seed", 0) is None
+        return tags
+
+    @available_if(lambda self: callable(getattr(self, "transform", None)))
+    def fit_transform(self, X, y=None, **fit_params):
+        """``fit(X, y)`` then ``transform(X)`` (for models that make features)."""
+        return self.fit(X, y, **fit_params).transform(X)
+
+    def _score_skip(self) -> int:
+        """Leading steps of every sequence that :meth:`score` leaves out (the ``washout``)."""
+        return int(getattr(self, "washout", 0) or 0)
+
     def score(self, X, y) -> float:
         """Accuracy for a model fitted as a classifier (``task_ == "classification"``); for a
         sequence regressor the coefficient of determination :math:`R^2 = 1 - \\mathrm{NMSE}`
-        averaged over outputs (scikit-learn's convention: higher is better). Task metrics such
-        as NRMSE are in :mod:`neurorec.metrics`."""
+        averaged over outputs (scikit-learn's convention: higher is better), over the steps
+        after the first ``washout`` of every sequence (the start-up transient, left out of
+        training too, and of ``compare``'s scores). Task metrics such as NRMSE are in
+        :mod:`neurorec.metrics`."""
         from neurorec import metrics
         from neurorec._validation import check_labels, check_sequence_targets, check_sequences
 
         self._check_fitted("score")
-        batch = check_sequences(X, "X", n_features=getattr(self, "n_features_in_", None))
         if getattr(self, "task_", None) == "classification":
-            check_labels(y, batch.batch, "y", classes=self.classes_)
-            return metrics.accuracy(np.asarray(y), self.predict(X))
+            pred = np.asarray(self.predict(X))
+            check_labels(y, len(pred), "y", classes=self.classes_)
+            return float(np.mean(np.asarray(y).astype(pred.dtype, copy=False) == pred))
+        batch = check_sequences(X, "X", n_features=getattr(self, "n_features_in_", None))
         Yt = check_sequence_targets(y, batch, "y")
         pred = self.predict(X)
-        pred = np.concatenate(pred) if batch.ragged else np.asarray(pred).reshape(-1, Yt.shape[2])
-        return metrics.r2(Yt[batch.mask()], pred)
+        if batch.ragged:
+            P = np.zeros(Yt.shape, dtype=np.float64)
+            for i, p in enumerate(pred):
+                P[i, : batch.lengths[i]] = np.asarray(p).reshape(batch.lengths[i], -1)
+        else:
+            P = np.asarray(pred, dtype=np.float64).reshape(Yt.shape)
+        skip = self._score_skip()
+        keep = batch.mask() & (np.arange(Yt.shape[1])[None, :] >= skip)
+        if not keep.any():
+            raise ValueError(f"score: washout={skip} leaves no step to score: the longest sequence in X has "
+                             f"{int(batch.lengths.max())} steps.")
+        return metrics.r2(Yt[keep], P[keep])
 
     @property
     def n_parameters_(self) -> dict:
@@ -138,7 +204,9 @@ class Model(BaseEstimator):
                 raise TypeError(f"cannot save object array {k}")
             tensors[k] = np.ascontiguousarray(v).reshape(v.shape)    # keeps 0-d arrays 0-d
         for k, v in learned.items():
-            if not (isinstance(v, np.ndarray) or _is_array_dict(v)):
+            if isinstance(v, np.ndarray) and v.dtype.kind in "US":
+                state[k] = {"__ndarray__": v.tolist(), "dtype": v.dtype.str}   # e.g. string class labels
+            elif not (isinstance(v, np.ndarray) or _is_array_dict(v)):
                 state[k] = _to_json(v, k)
         params = {k: _to_json(v, k) for k, v in self.get_params(deep=False).items()}
         header = {
@@ -169,6 +237,57 @@ class Model(BaseEstimator):
             raise ModelClassError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}; load it with "
                                   f"{type(model).__name__}.load or neurorec.load.")
         return model
+
+
+def fitted_as_classifier(model) -> bool:
+    """For ``sklearn.utils.available_if``: ``predict_proba`` / ``decision_function`` exist on a
+    dual model fitted (or, unfitted, configured) as a classifier, and not on a regressor, as
+    scikit-learn expects of regressors."""
+    task_ = getattr(model, "task_", None)
+    if task_ is not None:
+        return task_ == "classification"
+    return getattr(model, "task", "classification") != "regression"
+
+
+class ScoresToProba:
+    """``predict_proba`` for classifiers whose readout gives scores, not probabilities.
+
+    :math:`p = \\mathrm{softmax}(s / T)` over the class scores :math:`s` (``decision_function``'s
+    per-class scores), with one temperature :math:`T > 0` fitted on the training set by
+    minimising the log-loss (temperature scaling, Guo et al. 2017, "On calibration of modern
+    neural networks", ICML). It is monotone, so ``argmax(predict_proba) == predict`` wherever
+    ``predict`` is the arg-max of the scores. Fitted on training data, the probabilities are
+    as calibrated as the training fit is representative: check them on held-out data.
+    """
+
+    def _fit_temperature(self, scores, idx) -> None:
+        from scipy.optimize import minimize_scalar
+        from scipy.special import log_softmax
+
+        s = np.asarray(scores, dtype=np.float64)
+        idx = np.asarray(idx).reshape(-1)
+        rows = np.arange(len(idx))
+
+        def nll(log_t):
+            return float(-log_softmax(s / np.exp(log_t), axis=1)[rows, idx].mean())
+
+        res = minimize_scalar(nll, bounds=(-12.0, 12.0), method="bounded")
+        self.proba_temperature_ = float(np.exp(res.x))
+
+    @staticmethod
+    def _softmax(scores, temperature: float) -> np.ndarray:
+        from scipy.special import softmax
+
+        return softmax(np.asarray(scores, dtype=np.float64) / temperature, axis=1)
+
+    @staticmethod
+    def _binary_decision(scores) -> np.ndarray:
+        """scikit-learn's shape for ``decision_function``: (n,) for two classes (positive means
+        ``classes_[1]``), (n, n_classes) otherwise."""
+        scores = np.asarray(scores)
+        if scores.ndim == 2 and scores.shape[1] == 2:
+            return scores[:, 1] - scores[:, 0]
+        return scores
 
 
 def load(path) -> Model:
@@ -241,6 +360,11 @@ def load(path) -> Model:
     _check_loaded_params(model, path)
     try:
         for k, v in header["state"].items():
+            if isinstance(v, dict) and set(v) == {"__ndarray__", "dtype"}:
+                dt = np.dtype(v["dtype"])
+                if dt.kind not in "US":
+                    raise ValueError(f"{k} has dtype {dt}, not a string dtype")
+                v = np.array(v["__ndarray__"], dtype=dt)
             setattr(model, k, v)
         groups: dict = {}
         for k, v in tensors.items():
@@ -314,6 +438,8 @@ def _flat_arrays(learned: dict) -> dict:
     """Learned arrays by tensor name: ``attr`` for an array, ``attr/key`` for a dict of arrays."""
     out = {}
     for k, v in learned.items():
+        if isinstance(v, np.ndarray) and v.dtype.kind in "US":
+            continue                        # string arrays (class labels) go in the JSON state
         if isinstance(v, np.ndarray):
             out[k] = v
         elif _is_array_dict(v):

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import neurorec
+from neurorec._validation import TaskWarning
 from neurorec.base import NotFittedError
 from neurorec.models import ESN, LinearAR
 from neurorec.testing import make_classification_data, make_regression_data
@@ -77,6 +78,12 @@ def test_fit_rejects_malformed_X(a, model):
 def test_fit_rejects_malformed_y(y, model):
     ok = (y.ndim == 3 and y.shape[:2] == X_REG.shape[:2] and y.shape[2] > 0 and np.isfinite(y).all())
     if ok:
+        return
+    labels = y.ndim == 1 and len(y) == X_REG.shape[0] and np.isfinite(y).all() and np.all(y == np.round(y))
+    if labels:
+        # one whole-number float per sequence: read as class labels, and said so (task="auto")
+        with pytest.warns(TaskWarning, match="class labels"):
+            model.clone().fit(X_REG, y)
         return
     with pytest.raises(ValueError):
         model.clone().fit(X_REG, y)

@@ -9,6 +9,8 @@ labels ``(batch,)``; sequence targets are float32 ``(batch, time, out)``.
 * Loaders of data bundled in installed packages (nothing is downloaded):
   :func:`load_digits_sequences`, :func:`load_mnist_sample`, :func:`load_mnist1d`,
   :func:`load_japanese_vowels`, :func:`load_santafe_laser`.
+* aeon/sktime collections ``(n, channels, time)``: :func:`from_aeon`, :func:`to_aeon`;
+  :class:`LayoutWarning` when a batch looks transposed.
 * :class:`SequenceScaler`: per-feature standardisation over all steps of all sequences.
 * Tasks: :func:`get_task`, :func:`list_tasks`, :func:`register_task`; :class:`Task`,
   :class:`TaskData`, :class:`Split`.
@@ -22,6 +24,8 @@ Example
 ((1, 3600, 1), 100)
 """
 
+from .._validation import LayoutWarning
+from .aeon import from_aeon, to_aeon
 from .datasets import (
     load_digits_sequences,
     load_japanese_vowels,
@@ -52,4 +56,7 @@ __all__ = [
     "get_task",
     "list_tasks",
     "register_task",
+    "from_aeon",
+    "to_aeon",
+    "LayoutWarning",
 ]

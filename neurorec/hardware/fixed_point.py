@@ -126,6 +126,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from neurorec import _params as _P
 from neurorec._validation import check_labels, check_sequences
 from neurorec.backends.ops import require
 from neurorec.models.spiking import coding
@@ -616,6 +617,14 @@ class QuantizedSpikingClassifier(SpikingClassifier):
         self.qat_epochs = qat_epochs
         self.qat_lr = qat_lr
 
+    _param_spec = {
+        **SpikingClassifier._param_spec,
+        "profile": _P.Any(),            # a profile name, path or ChipProfile: checked by arithmetic()
+        "weight_bits": _P.Any(),        # None (the profile's) or an int: checked by arithmetic()
+        "input_bits": _P.Int(2, 16), "input_range": _P.NoneOK() | _P.Real(0, closed="neither"),
+        "headroom_bits": _P.Int(0, 16), "qat_epochs": _P.Int(0), "qat_lr": _P.Real(0, closed="neither"),
+    }
+
     # ------------------------------------------------------------------ quantisation
     def _check_qparams(self) -> dict:
         ar = arithmetic(self.profile, self.weight_bits)
@@ -679,6 +688,7 @@ class QuantizedSpikingClassifier(SpikingClassifier):
     def fit(self, X, y, X_val=None, y_val=None) -> QuantizedSpikingClassifier:
         """Train the float network (as :meth:`SpikingClassifier.fit`), quantise it, and fine-tune it
         quantisation-aware for ``qat_epochs`` epochs (with the validation data, if given)."""
+        self._validate_params()
         self._check_qparams()
         super().fit(X, y, X_val, y_val)
         self._quantize_weights()

@@ -7,16 +7,20 @@ linear map of the last few inputs, its recurrent state is not doing much.
 from __future__ import annotations
 
 import numpy as np
+from sklearn.utils.metaestimators import available_if
 
+from neurorec import _params as P
 from neurorec._validation import (
     SeqBatch,
-    check_labels,
-    check_positive_int,
     check_sequence_targets,
     check_sequences,
+    encode_labels,
+    is_table,
+    resolve_task,
+    tabular_as_sequences,
 )
 from neurorec.backends import get_ops
-from neurorec.base import Model
+from neurorec.base import Model, ScoresToProba, fitted_as_classifier
 from neurorec.models._generate import DivergenceGuard, check_n_steps, check_on_divergence, divergence_threshold
 from neurorec.models.readout import RidgeAccumulator
 
@@ -33,7 +37,7 @@ def delay_embed(batch: SeqBatch, delays: int) -> np.ndarray:
     return out
 
 
-class LinearAR(Model):
+class LinearAR(ScoresToProba, Model):
     r"""Ridge regression on delayed inputs (a linear autoregressive / NARX-free baseline).
 
     Sequence regression:
@@ -56,25 +60,40 @@ class LinearAR(Model):
         Leading steps of each sequence left out of training (regression).
     backend, device, dtype
         As for every neurorec model; the closed-form sums run on the chosen backend.
+    task : {"auto", "classification", "regression"}
+        As for :class:`neurorec.models.ESN`: ``"classification"`` reads one label per sequence
+        (any sortable labels) and a 2-D ``X`` as a table of samples (each row a one-step
+        sequence); ``"regression"`` per-step targets, a 2-D ``X`` being one sequence; ``"auto"``
+        infers it from ``y`` and refuses the ambiguous 2-D ``X`` with integer or string ``y``.
+        ``score`` of a regressor leaves out the first ``washout`` steps of every sequence.
 
     Attributes
     ----------
     W_out_, b_out_ : ndarray
     classes_ : ndarray (classification)
+    proba_temperature_ : float
+        Temperature of ``predict_proba``'s softmax over the ridge scores (classification;
+        :class:`neurorec.base.ScoresToProba`).
     n_features_in_, n_outputs_ : int
     task_ : {"regression", "classification"}
+    target_1d_ : bool
+        The regression target was 1-D: ``predict`` returns 1-D too.
     """
 
     _supported_kinds = frozenset({"forecast", "classify"})
+    _param_spec = {"delays": P.Int(1), "ridge": P.Real(0), "washout": P.Int(0), "backend": P.Options("numpy", "torch"),
+                   "device": P.Str(), "dtype": P.Options("float32", "float64"),
+                   "task": P.Options("auto", "classification", "regression")}
 
     def __init__(self, delays: int = 10, ridge: float = 1e-6, washout: int = 0,
-                 backend: str = "numpy", device: str = "cpu", dtype: str = "float32"):
+                 backend: str = "numpy", device: str = "cpu", dtype: str = "float32", task: str = "auto"):
         self.delays = delays
         self.ridge = ridge
         self.washout = washout
         self.backend = backend
         self.device = device
         self.dtype = dtype
+        self.task = task
 
     def _is_fitted(self) -> bool:
         return hasattr(self, "W_out_")
@@ -93,23 +112,26 @@ class LinearAR(Model):
 
     def fit(self, X, y) -> LinearAR:
         """Fit on sequences ``X`` and labels (batch,) or per-step targets (batch, time, out)."""
-        check_positive_int(self.delays, "delays")
-        check_positive_int(self.washout, "washout", minimum=0)
-        if self.ridge < 0:
-            raise ValueError(f"ridge must be >= 0, got {self.ridge}.")
+        self._validate_params()
         ops = get_ops(self.backend, self.device, self.dtype)
-        batch = check_sequences(X, "X", dtype=np.dtype(self.dtype))
-        yarr = None if isinstance(y, list) or y is None else np.asarray(y)
+        task = resolve_task(self.task, X, y, model="LinearAR")
+        tabular = task == "classification" and is_table(X)
+        if task == "classification":
+            X = tabular_as_sequences(X)
+        batch = check_sequences(X, "X", dtype=np.dtype(self.dtype), layout_warning=not tabular)
+        for k in ("classes_", "proba_temperature_", "target_1d_"):
+            self.__dict__.pop(k, None)
         self.n_features_in_ = batch.data.shape[2]
-        if yarr is not None and yarr.ndim == 1 and not batch.single and yarr.dtype.kind in "iub":
-            labels = check_labels(yarr, batch.batch, "y")
-            self.classes_, idx = np.unique(labels, return_inverse=True)
+        if task == "classification":
+            self.classes_, idx = encode_labels(y, batch.batch, "y")
             self.task_ = "classification"
             Z = self._features(batch)
             Y = np.eye(len(self.classes_), dtype=Z.dtype)[idx]
         else:
             Yt = check_sequence_targets(y, batch, "y", dtype=np.dtype(self.dtype))
             self.task_ = "regression"
+            self.target_1d_ = bool(batch.single and (np.asarray(y).ndim == 1 if not isinstance(y, list)
+                                                     else all(np.ndim(v) == 0 for v in y)))
             m = batch.mask()
             m[:, : self.washout] = False
             if not m.any():
@@ -121,10 +143,15 @@ class LinearAR(Model):
         dt = np.dtype(self.dtype)
         self.W_out_, self.b_out_ = W.astype(dt), b.astype(dt)
         self.n_outputs_ = W.shape[1]
+        if self.task_ == "classification":
+            self._fit_temperature(ops.to_numpy(ops.asarray(Z) @ ops.asarray(self.W_out_) + ops.asarray(self.b_out_)),
+                                  idx)
         return self
 
     def _scores(self, X, method):
         self._check_fitted(method)
+        if self.task_ == "classification":
+            X = tabular_as_sequences(X)
         batch = check_sequences(X, "X", n_features=self.n_features_in_, dtype=np.dtype(self.dtype))
         ops = get_ops(self.backend, self.device, self.dtype)
         Z = ops.asarray(self._features(batch))
@@ -136,7 +163,29 @@ class LinearAR(Model):
         batch, out = self._scores(X, "predict")
         if self.task_ == "classification":
             return self.classes_[out.argmax(1)]
-        return batch.unpad(out)
+        out = batch.unpad(out)
+        if getattr(self, "target_1d_", False) and batch.single and out.shape[-1] == 1:
+            return out[:, 0]
+        return out
+
+    def _class_scores(self, X, method):
+        self._check_fitted(method)
+        if self.task_ != "classification":
+            raise ValueError(f"{method} is for classifiers; this LinearAR was fitted for regression.")
+        return self._scores(X, method)[1].astype(np.float64)
+
+    @available_if(fitted_as_classifier)
+    def decision_function(self, X) -> np.ndarray:
+        """Ridge class scores: (batch, n_classes), or (batch,) for two classes (positive means
+        ``classes_[1]``)."""
+        return self._binary_decision(self._class_scores(X, "decision_function"))
+
+    @available_if(fitted_as_classifier)
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities: softmax of the ridge scores at the temperature fitted on the
+        training set (``proba_temperature_``); ``argmax`` equals ``predict``. Not a probabilistic
+        model: check calibration on held-out data."""
+        return self._softmax(self._class_scores(X, "predict_proba"), self.proba_temperature_)
 
     def generate(self, n_steps: int, warmup, *, on_divergence: str = "raise") -> np.ndarray:
         """Closed-loop forecast of ``n_steps`` steps after ``warmup`` (see :meth:`ESN.generate`):

@@ -38,16 +38,36 @@ regression of the clean rows from the noisy rows, read out by the task by its si
 
 from __future__ import annotations
 
-import numpy as np
+import os
 
-from neurorec._validation import SeqBatch, check_labels, check_positive_int, check_sequence_targets, check_sequences
+import numpy as np
+from sklearn.utils.metaestimators import available_if
+
+from neurorec import _params as P
+from neurorec._validation import (
+    SeqBatch,
+    check_labels,
+    check_sequence_targets,
+    check_sequences,
+    encode_labels,
+    is_table,
+    resolve_task,
+    tabular_as_sequences,
+)
 from neurorec.backends.ops import require
-from neurorec.base import Model
+from neurorec.base import Model, fitted_as_classifier
 from neurorec.models._generate import DivergenceGuard, check_n_steps, check_on_divergence, divergence_threshold
 
 __all__ = ["RecurrentModel", "Elman", "Jordan", "LSTM", "GRU"]
 
 _BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
+
+
+def _is_1d(y) -> bool:
+    """A 1-D target (one value per step of one sequence), however it was passed."""
+    if isinstance(y, (list, tuple)):
+        return len(y) > 0 and all(np.ndim(v) == 0 for v in y)
+    return np.asarray(y).ndim == 1
 
 
 class RecurrentModel(Model):
@@ -130,6 +150,15 @@ class RecurrentModel(Model):
     device : str
         ``"cpu"`` or a CUDA device for the torch backend.
     dtype : {"float32", "float64"}
+    task : {"auto", "classification", "regression"}
+        What ``fit`` learns. ``"classification"``: one label per sequence (integers, strings or
+        any sortable labels; ``predict`` returns them); a 2-D ``X`` is a table of samples, each
+        row a one-step sequence; scikit-learn sees a classifier (stratified cross-validation,
+        ``predict_proba``). ``"regression"``: per-step targets; a 2-D ``X`` is one sequence;
+        scikit-learn sees a regressor. ``"auto"`` (default) infers it from ``y``
+        (:func:`neurorec._validation.resolve_task`; a 2-D ``X`` with integer or string ``y`` is
+        ambiguous and refused). ``task_`` says what was fitted. ``score`` of a regressor leaves
+        out the first ``washout`` steps of every sequence.
     seed : int or None
         Seeds initialisation, shuffling and dropout; a CPU training is reproducible.
     """
@@ -145,7 +174,7 @@ class RecurrentModel(Model):
                  init: str = "orthogonal", context_decay: float = 0.0, normalize: bool = True,
                  checkpoint: str | None = None,
                  progress: bool = False, backend: str = "torch", device: str = "cpu", dtype: str = "float32",
-                 seed: int | None = None):
+                 task: str = "auto", seed: int | None = None):
         self.units = units
         self.layers = layers
         self.bidirectional = bidirectional
@@ -175,6 +204,7 @@ class RecurrentModel(Model):
         self.backend = backend
         self.device = device
         self.dtype = dtype
+        self.task = task
         self.seed = seed
 
     # a recall task (noisy cue rows -> clean pattern rows) is per-step sequence regression;
@@ -182,33 +212,28 @@ class RecurrentModel(Model):
     _supported_kinds = frozenset({"forecast", "classify", "recall"})
 
     # ------------------------------------------------------------------ checks
+    _param_spec = {
+        "units": P.Int(1), "layers": P.Int(1), "bidirectional": P.Bool(), "pooling": P.Options("last", "mean"),
+        "batch_norm": P.Bool(), "dropout": P.Real(0, 1, closed="left"),
+        "optimizer": P.Options("adam", "adamw", "rmsprop", "sgd"), "lr": P.Real(0, closed="neither"),
+        "momentum": P.Real(0, 1, closed="left"), "weight_decay": P.Real(0), "l1": P.Real(0),
+        "lr_schedule": P.Options(None, "plateau", "cosine", "step"), "epochs": P.Int(1), "batch_size": P.Int(1),
+        "clip_norm": P.NoneOK() | P.Real(0, closed="neither"), "early_stopping": P.Bool(), "patience": P.Int(1),
+        "validation_fraction": P.Real(0, 1, closed="left"), "monitor": P.Options("metric", "loss"),
+        "window": P.Int(2), "washout": P.Int(0), "init": P.Options("orthogonal", "xavier", "torch"),
+        "context_decay": P.Real(0, 1, closed="left"), "normalize": P.Bool(),
+        "checkpoint": P.Any(),         # None, a str or a path: checked in _validate_params
+        "progress": P.Bool(), "backend": P.Options("numpy", "torch"), "device": P.Str(),
+        "dtype": P.Options("float32", "float64"), "task": P.Options("auto", "classification", "regression"),
+        "seed": P.Seed(),
+    }
+
     def _validate_params(self) -> None:
-        check_positive_int(self.units, "units")
-        check_positive_int(self.layers, "layers")
-        check_positive_int(self.epochs, "epochs")
-        check_positive_int(self.batch_size, "batch_size")
-        check_positive_int(self.window, "window", minimum=2)
-        check_positive_int(self.washout, "washout", minimum=0)
-        check_positive_int(self.patience, "patience")
-        choices = {"pooling": ("last", "mean"), "optimizer": ("adam", "adamw", "rmsprop", "sgd"),
-                   "lr_schedule": (None, "plateau", "cosine", "step"), "monitor": ("metric", "loss"),
-                   "init": ("orthogonal", "xavier", "torch"), "backend": ("numpy", "torch"),
-                   "dtype": ("float32", "float64")}
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}.")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}.")
-        if not 0.0 <= self.validation_fraction < 1.0:
-            raise ValueError(f"validation_fraction must be in [0, 1), got {self.validation_fraction!r}.")
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr!r}.")
-        if not 0.0 <= self.context_decay < 1.0:
-            raise ValueError(f"context_decay must be in [0, 1), got {self.context_decay!r}.")
-        if not 0.0 <= self.momentum < 1.0:
-            raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}.")
-        if self.clip_norm is not None and (isinstance(self.clip_norm, bool) or not self.clip_norm > 0):
-            raise ValueError(f"clip_norm must be None or a number > 0, got {self.clip_norm!r}.")
+        super()._validate_params()
+        c = self.checkpoint
+        if not (c is None or (isinstance(c, (str, os.PathLike)) and str(c) != "")):
+            raise P.ParameterError(f"{type(self).__name__}(checkpoint={c!r}) is invalid: checkpoint must be None or "
+                                   f"a file path (str or os.PathLike), got {c!r} ({type(c).__name__}).")
         if self.backend == "numpy" and str(self.device) != "cpu":
             raise ValueError(f"the numpy backend runs on device='cpu' only, got device={self.device!r}.")
         if self._cell == "jordan" and (self.bidirectional or self.batch_norm):
@@ -269,9 +294,14 @@ class RecurrentModel(Model):
         if (X_val is None) != (y_val is None):
             raise ValueError("X_val and y_val go together: pass both or neither.")
         dt = np.dtype(self.dtype)
-        batch = check_sequences(X, "X", dtype=dt)
-        yarr = None if y is None or isinstance(y, list) else np.asarray(y)
-        is_clf = yarr is not None and yarr.ndim == 1 and not batch.single and yarr.dtype.kind in "iub"
+        task = resolve_task(self.task, X, y, model=type(self).__name__)
+        is_clf = task == "classification"
+        tabular = is_clf and is_table(X)
+        if is_clf:
+            X = tabular_as_sequences(X)
+            if X_val is not None:
+                X_val = tabular_as_sequences(X_val)
+        batch = check_sequences(X, "X", dtype=dt, layout_warning=not tabular)
         for k in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
             delattr(self, k)
         self.__dict__.pop("_cache", None)
@@ -283,8 +313,7 @@ class RecurrentModel(Model):
         xn = _apply(batch, x_mean, x_scale)
         vb = None if X_val is None else check_sequences(X_val, "X_val", n_features=batch.data.shape[2], dtype=dt)
         if is_clf:
-            labels = check_labels(yarr, batch.batch, "y")
-            classes, idx = np.unique(labels, return_inverse=True)
+            classes, idx = encode_labels(y, batch.batch, "y")
             train = (xn, batch.lengths, idx.astype(np.int64))
             val = None
             if vb is not None:
@@ -382,6 +411,7 @@ class RecurrentModel(Model):
         else:
             self.y_mean_, self.y_scale_ = y_mean, y_scale
             self.task_ = "regression"
+            self.target_1d_ = bool(batch.single and _is_1d(y))
         self.__dict__["_cache"] = {"net": net, "key": self._cache_key()}
         return self
 
@@ -397,6 +427,8 @@ class RecurrentModel(Model):
     # ------------------------------------------------------------------ inference
     def _check_X(self, X, method: str, name: str = "X") -> SeqBatch:
         self._check_fitted(method)
+        if self.task_ == "classification" and name == "X":
+            X = tabular_as_sequences(X)         # a classifier reads a 2-D X as a table of samples
         return check_sequences(X, name, n_features=self.n_features_in_, dtype=np.dtype(self.dtype))
 
     def _outputs(self, batch: SeqBatch) -> np.ndarray:
@@ -419,19 +451,26 @@ class RecurrentModel(Model):
             return out
         return (out * self.y_scale_ + self.y_mean_).astype(out.dtype)
 
-    def decision_function(self, X) -> np.ndarray:
-        """Class scores (logits) (batch, n_classes) of a classifier."""
-        batch = self._check_X(X, "decision_function")
+    def _logits(self, X, method: str) -> np.ndarray:
+        self._check_fitted(method)
         if self.task_ != "classification":
-            raise ValueError(f"decision_function is for classifiers; this {type(self).__name__} was "
-                             f"fitted for regression.")
-        return self._outputs(batch)
+            raise ValueError(f"{method} is for classifiers; this {type(self).__name__} was fitted for regression.")
+        return self._outputs(self._check_X(X, method)).astype(np.float64)
 
+    @available_if(fitted_as_classifier)
+    def decision_function(self, X) -> np.ndarray:
+        """Class scores (logits) of a classifier: (batch, n_classes), or (batch,) for two classes
+        (the logit difference; positive means ``classes_[1]``, scikit-learn's convention)."""
+        s = self._logits(X, "decision_function")
+        return s[:, 1] - s[:, 0] if s.shape[1] == 2 else s
+
+    @available_if(fitted_as_classifier)
     def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities (softmax of the scores), (batch, n_classes)."""
-        s = self.decision_function(X).astype(np.float64)
-        e = np.exp(s - s.max(1, keepdims=True))
-        return e / e.sum(1, keepdims=True)
+        """Class probabilities (softmax of the logits, the model trained with cross-entropy),
+        (batch, n_classes), columns in ``classes_`` order."""
+        from scipy.special import softmax
+
+        return softmax(self._logits(X, "predict_proba"), axis=1)
 
     def predict(self, X):
         """Per-step outputs (batch, time, outputs) in the caller's layout, or class labels."""
@@ -439,20 +478,27 @@ class RecurrentModel(Model):
         out = self._outputs(batch)
         if self.task_ == "classification":
             return self.classes_[out.argmax(1)]
-        return batch.unpad(out)
+        out = batch.unpad(out)
+        if getattr(self, "target_1d_", False) and batch.single and out.shape[-1] == 1:
+            return out[:, 0]
+        return out
 
+    @available_if(lambda self: self._cell != "jordan")
     def transform(self, X):
         """Hidden states of the top recurrent layer after every step, (batch, time, units) (both
         directions concatenated for a bidirectional network, ``2 * units``), in the caller's
         layout, computed with the numpy inference path from the trained weights. Jordan networks
-        have no hidden recurrent state (their context is the output) and raise."""
+        have no hidden recurrent state (their context is the output) and no ``transform``."""
         if self._cell == "jordan":
             raise ValueError("transform returns recurrent hidden states; a Jordan network's recurrence runs "
                              "through its outputs (use predict).")
         batch = self._check_X(X, "transform")
         xn = _apply(batch, self.x_mean_, self.x_scale_)
         out, _ = _np_rnn(self._cell, xn, batch.lengths, self.weights_, self.layers, self.bidirectional)
-        return batch.unpad(out.astype(batch.data.dtype))
+        out = batch.unpad(out.astype(batch.data.dtype))
+        if self.task_ == "classification" and is_table(X):
+            return out[:, 0]                    # a table in, (samples, units) out
+        return out
 
     def generate(self, n_steps: int, warmup, *, on_divergence: str = "raise") -> np.ndarray:
         """Closed-loop forecast of ``n_steps`` steps after ``warmup`` (see :meth:`ESN.generate`):
@@ -533,7 +579,8 @@ def _holdout(arrays: tuple, fraction: float, rng, stratify=None):
     if stratify is not None and np.bincount(stratify).min() >= 2:
         n_val = max(n_val, len(np.unique(stratify)))    # every class in the validation set
     if n - n_val < 1:
-        raise ValueError(f"validation_fraction={fraction} leaves no training sample out of {n}.")
+        raise ValueError(f"validation_fraction={fraction} leaves no training sample out of n_samples={n}; "
+                         f"pass more sequences, validation_fraction=0 or early_stopping=False.")
     if stratify is not None and np.bincount(stratify).min() >= 2 and n_val >= len(np.unique(stratify)):
         from sklearn.model_selection import train_test_split
 

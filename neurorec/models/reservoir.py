@@ -22,16 +22,20 @@ Lukoševičius (2012), "A practical guide to applying echo state networks".
 from __future__ import annotations
 
 import numpy as np
+from sklearn.utils.metaestimators import available_if
 
+from neurorec import _params as P
 from neurorec._validation import (
     SeqBatch,
-    check_labels,
-    check_positive_int,
     check_sequence_targets,
     check_sequences,
+    encode_labels,
+    is_table,
+    resolve_task,
+    tabular_as_sequences,
 )
 from neurorec.backends import get_ops
-from neurorec.base import Model
+from neurorec.base import Model, ScoresToProba, fitted_as_classifier
 from neurorec.models._generate import DivergenceGuard, check_n_steps, check_on_divergence, divergence_threshold
 from neurorec.models.readout import RidgeAccumulator, RLSReadout
 
@@ -39,6 +43,13 @@ __all__ = ["ESN", "random_reservoir", "spectral_radius"]
 
 _ACTIVATIONS = ("tanh", "identity", "relu", "sigmoid")
 _CLASSIFY = ("last", "mean", "vote")
+
+
+def _is_1d(y) -> bool:
+    """A 1-D target (one value per step of one sequence), however it was passed."""
+    if isinstance(y, (list, tuple)):
+        return len(y) > 0 and all(np.ndim(v) == 0 for v in y)
+    return np.asarray(y).ndim == 1
 
 
 def spectral_radius(W: np.ndarray) -> float:
@@ -111,7 +122,7 @@ def _step(ops, h, pre, WT, leak: float, activation: str, W=None, tmp=None):
     return h
 
 
-class ESN(Model):
+class ESN(ScoresToProba, Model):
     r"""Leaky-integrator echo state network with a ridge or RLS readout.
 
     The reservoir update (reservoirpy's convention; Jaeger et al. 2007):
@@ -164,6 +175,15 @@ class ESN(Model):
         For classification: readout on the last state, on the mean state over the sequence
         (after ``washout`` when the sequence is longer), or trained on every step with the
         sequence's label and decided by a majority vote of the per-step predictions.
+    task : {"auto", "classification", "regression"}
+        What ``fit`` learns. ``"classification"``: one label per sequence (integers, strings or
+        any sortable labels; ``predict`` returns them), and a 2-D ``X`` is read as a table of
+        samples (each row a one-step sequence); scikit-learn sees a classifier (stratified
+        cross-validation, ``predict_proba``). ``"regression"``: per-step targets; a 2-D ``X`` is one
+        sequence; scikit-learn sees a regressor. ``"auto"`` (default) infers it from ``y`` (see
+        :func:`neurorec._validation.resolve_task`): per-step targets -> regression, one discrete
+        label per sequence of a 3-D ``X`` -> classification; a 2-D ``X`` with integer or string
+        ``y`` is ambiguous and refused. ``task_`` says what was fitted.
     chunk_size : int
         Time steps simulated per chunk (bounds memory: ``batch * chunk_size * units`` floats).
     backend : {"numpy", "torch"}
@@ -186,8 +206,14 @@ class ESN(Model):
         Trained readout.
     classes_ : ndarray
         Class labels (classification only).
+    proba_temperature_ : float
+        Temperature of ``predict_proba``'s softmax over the readout scores, fitted on the training
+        set (classification only; see :class:`neurorec.base.ScoresToProba`).
     n_features_in_, n_outputs_ : int
     task_ : {"regression", "classification"}
+        The task fitted (``task``, or what ``"auto"`` inferred).
+    target_1d_ : bool
+        The regression target was 1-D (one sequence, one output): ``predict`` returns 1-D too.
 
     Examples
     --------
@@ -207,7 +233,7 @@ class ESN(Model):
                  washout: int = 0, input_to_readout: bool = True, feedback: bool = False,
                  feedback_scaling: float = 1.0, classify: str = "last", chunk_size: int = 1024,
                  backend: str = "numpy", device: str = "cpu", dtype: str = "float32",
-                 cuda_graph: bool = True, seed=None):
+                 cuda_graph: bool = True, task: str = "auto", seed=None):
         self.units = units
         self.spectral_radius = spectral_radius
         self.leak_rate = leak_rate
@@ -230,6 +256,7 @@ class ESN(Model):
         self.device = device
         self.dtype = dtype
         self.cuda_graph = cuda_graph
+        self.task = task
         self.seed = seed
 
     @property
@@ -238,26 +265,37 @@ class ESN(Model):
         return frozenset({"forecast"}) if self.feedback else frozenset({"forecast", "classify"})
 
     # ------------------------------------------------------------------ checks / setup
+    _param_spec = {
+        "units": P.Int(1), "spectral_radius": P.Real(0), "leak_rate": P.Real(0, 1, closed="right"),
+        "input_scaling": P.Any(),        # a scale or one per feature: checked in _validate_params
+        "bias_scaling": P.Real(0), "connectivity": P.Real(0, 1, closed="right"),
+        "input_connectivity": P.Real(0, 1, closed="right"), "activation": P.Options(*_ACTIVATIONS),
+        "ridge": P.Real(0), "readout": P.Options("ridge", "rls"), "rls_forgetting": P.Real(0, 1, closed="right"),
+        "rls_delta": P.Real(0, closed="neither"), "washout": P.Int(0), "input_to_readout": P.Bool(),
+        "feedback": P.Bool(), "feedback_scaling": P.Real(0), "classify": P.Options(*_CLASSIFY),
+        "chunk_size": P.Int(1), "backend": P.Options("numpy", "torch"), "device": P.Str(),
+        "dtype": P.Options("float32", "float64"), "cuda_graph": P.Bool(),
+        "task": P.Options("auto", "classification", "regression"), "seed": P.Seed(),
+    }
+
     def _validate_params(self) -> None:
-        check_positive_int(self.units, "units")
-        check_positive_int(self.chunk_size, "chunk_size")
-        check_positive_int(self.washout, "washout", minimum=0)
-        if not 0 < self.leak_rate <= 1:
-            raise ValueError(f"leak_rate must be in (0, 1], got {self.leak_rate}.")
-        if self.spectral_radius < 0:
-            raise ValueError(f"spectral_radius must be >= 0, got {self.spectral_radius}.")
-        for name in ("connectivity", "input_connectivity"):
-            v = getattr(self, name)
-            if not 0 < v <= 1:
-                raise ValueError(f"{name} must be in (0, 1], got {v}.")
-        if self.ridge < 0:
-            raise ValueError(f"ridge must be >= 0, got {self.ridge}.")
-        if self.activation not in _ACTIVATIONS:
-            raise ValueError(f"activation must be one of {_ACTIVATIONS}, got {self.activation!r}.")
-        if self.readout not in ("ridge", "rls"):
-            raise ValueError(f"readout must be 'ridge' or 'rls', got {self.readout!r}.")
-        if self.classify not in _CLASSIFY:
-            raise ValueError(f"classify must be one of {_CLASSIFY}, got {self.classify!r}.")
+        super()._validate_params()
+        v = self.input_scaling
+        ok = P.Real(0).ok(v)
+        if not ok and not isinstance(v, (str, bytes, bool)):
+            try:
+                a = np.asarray(v)
+                ok = a.ndim == 1 and a.size > 0 and a.dtype.kind in "iuf" and bool(np.all(np.isfinite(a))) \
+                    and bool(np.all(a >= 0))
+            except (TypeError, ValueError):
+                ok = False
+        if not ok:
+            raise P.ParameterError(f"ESN(input_scaling={v!r}) is invalid: input_scaling must be a real number in "
+                                   f"[0, inf) or a 1-D sequence of them (one per input feature), got {v!r} "
+                                   f"({type(v).__name__}).")
+        if self.feedback and self.task == "classification":
+            raise P.ParameterError("ESN(feedback=True, task='classification') is invalid: output feedback needs "
+                                   "per-step targets, so a feedback ESN only does regression.")
 
     def _is_fitted(self) -> bool:
         return hasattr(self, "W_out_")
@@ -445,18 +483,19 @@ class ESN(Model):
             / (time, outputs) for sequence regression.
         """
         self._validate_params()
-        batch = check_sequences(X, "X", dtype=np.dtype(self.dtype))
-        yarr = None if y is None else np.asarray(y) if not isinstance(y, list) else None
-        is_clf = (yarr is not None and yarr.ndim == 1 and not batch.single
-                  and yarr.dtype.kind in "iub")
-        for k in [k for k in vars(self) if k in ("W_out_", "b_out_", "classes_", "n_outputs_", "task_")]:
+        task = resolve_task(self.task, X, y, model="ESN")
+        if task == "classification" and self.feedback:
+            raise ValueError("feedback=True is for sequence regression, not classification.")
+        tabular = task == "classification" and is_table(X)
+        if task == "classification":
+            X = tabular_as_sequences(X)
+        batch = check_sequences(X, "X", dtype=np.dtype(self.dtype), layout_warning=not tabular)
+        for k in [k for k in vars(self) if k in ("W_out_", "b_out_", "classes_", "n_outputs_", "task_",
+                                                 "proba_temperature_", "target_1d_")]:
             delattr(self, k)
         self._cache_reset()     # backend copies and CUDA graphs of the previous weights
-        if is_clf:
-            labels = check_labels(yarr, batch.batch, "y")
-            classes, idx = np.unique(labels, return_inverse=True)
-            if self.feedback:
-                raise ValueError("feedback=True is for sequence regression, not classification.")
+        if task == "classification":
+            classes, idx = encode_labels(y, batch.batch, "y")
             self.n_features_in_ = batch.data.shape[2]
             self._init_reservoir(batch.data.shape[2], 0)
             Z, Y = self._classifier_design(batch, idx, len(classes))
@@ -474,9 +513,13 @@ class ESN(Model):
             self._init_reservoir(batch.data.shape[2], Yt.shape[2])
             W, b = self._fit_regression(batch, Yt)
             self.task_ = "regression"
+            self.target_1d_ = bool(batch.single and _is_1d(y))
         self.n_outputs_ = W.shape[1]
         dt = np.dtype(self.dtype)
         self.W_out_, self.b_out_ = W.astype(dt), b.astype(dt)
+        if self.task_ == "classification":
+            scores, votes = self._class_scores(batch)
+            self._fit_temperature(self._proba_scores(scores, votes), idx)
         return self
 
     def _cache_reset(self):
@@ -558,7 +601,10 @@ class ESN(Model):
         return Z @ self._bw("W_out_") + self._bw("b_out_")
 
     def transform(self, X):
-        """Reservoir states for ``X``: (batch, time, units) in the caller's layout."""
+        """Reservoir states for ``X``: (batch, time, units) in the caller's layout; for a classifier
+        given a 2-D table, (samples, units): each row's state after one step."""
+        if getattr(self, "task_", None) == "classification" and is_table(X):
+            return self.transform(tabular_as_sequences(X))[:, 0]
         batch = self._check_X(X, "transform", need_readout=self.feedback)
         if self.feedback:
             states, _ = self._run_feedback(batch)
@@ -567,13 +613,36 @@ class ESN(Model):
         parts = [ops.to_numpy(S) for _, S, _ in self._run_chunks(batch)]
         return batch.unpad(np.concatenate(parts).transpose(1, 0, 2))
 
-    def decision_function(self, X) -> np.ndarray:
-        """Class scores (batch, n_classes) of a classifier (mean per-step score for "vote")."""
-        batch = self._check_X(X, "decision_function")
+    def _check_clf_X(self, X, method: str) -> SeqBatch:
+        self._check_fitted(method)
         if self.task_ != "classification":
-            raise ValueError("decision_function is for classifiers; this ESN was fitted for regression.")
-        scores, _ = self._class_scores(batch)
-        return scores
+            raise ValueError(f"{method} is for classifiers; this ESN was fitted for regression.")
+        return self._check_X(tabular_as_sequences(X), method)
+
+    @available_if(fitted_as_classifier)
+    def decision_function(self, X) -> np.ndarray:
+        """Class scores of a classifier: (batch, n_classes), or (batch,) for two classes (positive
+        means ``classes_[1]``, scikit-learn's convention); the mean per-step score for "vote"."""
+        scores, _ = self._class_scores(self._check_clf_X(X, "decision_function"))
+        return self._binary_decision(scores)
+
+    @staticmethod
+    def _proba_scores(scores, votes):
+        # for "vote" the decision is the majority vote (ties broken by the mean score): the vote
+        # share leads, the mean score orders within a tie, so argmax(proba) == predict
+        if votes is None:
+            return scores
+        return votes / votes.sum(1, keepdims=True) * 1e3 + scores
+
+    @available_if(fitted_as_classifier)
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities (batch, n_classes), columns in ``classes_`` order: a softmax over the
+        readout's class scores with the temperature fitted on the training set
+        (``proba_temperature_``; :class:`neurorec.base.ScoresToProba`). ``argmax`` equals
+        ``predict``. The ridge readout is not a probabilistic model: check calibration on
+        held-out data before reading these as confidences."""
+        scores, votes = self._class_scores(self._check_clf_X(X, "predict_proba"))
+        return self._softmax(self._proba_scores(scores, votes), self.proba_temperature_)
 
     def _class_scores(self, batch: SeqBatch):
         ops = self._ops()
@@ -590,21 +659,28 @@ class ESN(Model):
         return mean, votes
 
     def predict(self, X):
-        """Per-step outputs (batch, time, outputs), or class labels (batch,) for a classifier."""
-        batch = self._check_X(X, "predict")
-        ops = self._ops()
+        """Per-step outputs (batch, time, outputs), or class labels (batch,) for a classifier.
+
+        A regressor fitted on one sequence with a 1-D target returns a 1-D prediction."""
+        self._check_fitted("predict")
         if self.task_ == "classification":
-            scores, votes = self._class_scores(batch)
+            scores, votes = self._class_scores(self._check_clf_X(X, "predict"))
             if votes is None:
                 return self.classes_[scores.argmax(1)]
             # majority vote; ties broken by the mean per-step score
             top = votes.max(1, keepdims=True)
             return self.classes_[np.where(votes == top, scores, -np.inf).argmax(1)]
+        batch = self._check_X(X, "predict")
+        ops = self._ops()
         if self.feedback:
             _, out = self._run_feedback(batch)
-            return batch.unpad(out)
-        parts = [ops.to_numpy(self._readout(self._features(S, Uc))) for _, S, Uc in self._run_chunks(batch)]
-        return batch.unpad(np.concatenate(parts).transpose(1, 0, 2))
+        else:
+            parts = [ops.to_numpy(self._readout(self._features(S, Uc))) for _, S, Uc in self._run_chunks(batch)]
+            out = np.concatenate(parts).transpose(1, 0, 2)
+        out = batch.unpad(out)
+        if getattr(self, "target_1d_", False) and batch.single and out.shape[-1] == 1:
+            return out[:, 0]
+        return out
 
     def _run_feedback(self, batch: SeqBatch, h=None, y_prev=None):
         """Step-by-step run feeding the model's own previous output back (feedback=True)."""

@@ -20,10 +20,21 @@ from collections.abc import Mapping
 
 import numpy as np
 from scipy import signal, sparse
+from sklearn.utils.metaestimators import available_if
 
-from neurorec._validation import SeqBatch, check_labels, check_positive_int, check_sequence_targets, check_sequences
+from neurorec import _params as P
+from neurorec._validation import (
+    SeqBatch,
+    check_positive_int,
+    check_sequence_targets,
+    check_sequences,
+    encode_labels,
+    is_table,
+    resolve_task,
+    tabular_as_sequences,
+)
 from neurorec.backends.ops import Ops
-from neurorec.base import Model
+from neurorec.base import Model, ScoresToProba, fitted_as_classifier
 from neurorec.models.readout import RidgeAccumulator
 from neurorec.models.spiking.network import STDP, Connection, Network, Population, count_synops
 from neurorec.models.spiking.neurons import SynapticLIF
@@ -38,7 +49,7 @@ _STDP_FIELDS = tuple(f.name for f in dataclasses.fields(STDP))
 _STDP_WEIGHTS = ("a_pre", "a_post", "w_min", "w_max")  # in units of the largest initial excitatory weight
 
 
-class LSM(Model):
+class LSM(ScoresToProba, Model):
     r"""Liquid state machine (Maass, Natschläger & Markram 2002) with a ridge readout.
 
     Liquid (``units`` neurons, :class:`~neurorec.models.spiking.neurons.SynapticLIF`, time step
@@ -167,6 +178,13 @@ class LSM(Model):
     stdp_connections : {"ee", "e"}
         Plastic synapses: excitatory to excitatory, or every synapse of an excitatory neuron
         (onto excitatory and inhibitory neurons).
+    task : {"auto", "classification", "regression"}
+        As for :class:`neurorec.models.ESN`: ``"classification"`` reads one label per sequence
+        (any sortable labels) and a 2-D ``X`` as a table of samples (each row a one-step
+        sequence, i.e. ``steps_per_input`` simulation steps); ``"regression"`` per-step targets,
+        a 2-D ``X`` being one sequence; ``"auto"`` infers it from ``y`` and refuses a 2-D ``X``
+        with integer or string ``y``. ``score`` of a regressor leaves out the first ``washout``
+        steps. ``predict_proba`` is a temperature-scaled softmax of the ridge scores.
 
     Attributes
     ----------
@@ -207,7 +225,7 @@ class LSM(Model):
                  input_to_readout: bool = True, ridge: float = 1e-4, washout: int = 0, classify: str = "mean",
                  normalize: bool = True, batch_size: int = 128, codegen_target: str = "cython",
                  backend: str = "numpy", device: str = "cpu", dtype: str = "float64", seed=None,
-                 stdp: dict | None = None, stdp_epochs: int = 1, stdp_connections: str = "ee"):
+                 stdp: dict | None = None, stdp_epochs: int = 1, stdp_connections: str = "ee", task: str = "auto"):
         self.units = units
         self.exc_fraction = exc_fraction
         self.connectivity = connectivity
@@ -238,11 +256,28 @@ class LSM(Model):
         self.stdp = stdp
         self.stdp_epochs = stdp_epochs
         self.stdp_connections = stdp_connections
+        self.task = task
 
     _supported_kinds = frozenset({"forecast", "classify"})
 
     # ------------------------------------------------------------------ checks / setup
+    _param_spec = {
+        "units": P.Int(1), "exc_fraction": P.Real(0, 1, closed="right"), "connectivity": P.Real(0, 1, closed="right"),
+        "weight": P.Real(0), "inhibition": P.Real(0), "input_scaling": P.Real(0),
+        "input_connectivity": P.Real(0, 1, closed="right"), "bias": P.Real(), "bias_spread": P.Real(0),
+        "tau_mem": P.Real(0, closed="neither"), "tau_syn": P.Real(0, closed="neither"), "refractory": P.Real(0),
+        "dt": P.Real(0, closed="neither"), "steps_per_input": P.Int(1), "features": P.Options(*_FEATURES),
+        "tau_filter": P.Real(0, closed="neither"), "input_to_readout": P.Bool(), "ridge": P.Real(0),
+        "washout": P.Int(0), "classify": P.Options(*_CLASSIFY), "normalize": P.Bool(), "batch_size": P.Int(1),
+        "codegen_target": P.Options(*_CODEGEN), "backend": P.Options("numpy", "torch"), "device": P.Str(),
+        "dtype": P.Options("float32", "float64"), "seed": P.Seed(),
+        "stdp": P.Any(),                # None or a dict of STDP parameters: checked by _stdp_rule
+        "stdp_epochs": P.Int(1), "stdp_connections": P.Options(*_STDP_CONNECTIONS),
+        "task": P.Options("auto", "classification", "regression"),
+    }
+
     def _validate_params(self) -> None:
+        super()._validate_params()
         check_positive_int(self.units, "units")
         check_positive_int(self.steps_per_input, "steps_per_input")
         check_positive_int(self.batch_size, "batch_size")
@@ -468,14 +503,15 @@ class LSM(Model):
         (or ``(time, outputs)`` for a single sequence) a sequence regressor.
         """
         self._validate_params()
+        is_cls = resolve_task(self.task, X, y, model="LSM") == "classification"
+        tabular = is_cls and is_table(X)
+        batch = check_sequences(tabular_as_sequences(X) if is_cls else X, "X", dtype=np.float64,
+                                layout_warning=not tabular)
+        if is_cls:
+            classes, idx = encode_labels(y, batch.batch, "y")
         for k in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
             delattr(self, k)
-        batch = check_sequences(X, "X", dtype=np.float64)
-        yarr = None if y is None else np.asarray(y) if not isinstance(y, list) else None
-        is_cls = yarr is not None and yarr.ndim == 1 and not batch.single and yarr.dtype.kind in "iub"
-        if is_cls:
-            classes, idx = np.unique(check_labels(yarr, batch.batch, "y"), return_inverse=True)
-        else:
+        if not is_cls:
             Y = check_sequence_targets(y, batch, "y", dtype=np.float64)
             if self.washout >= int(batch.lengths.max()):
                 raise ValueError(f"washout={self.washout} leaves no step to train on: the longest "
@@ -500,42 +536,70 @@ class LSM(Model):
             P = self._pooled(Z, batch)
             acc = RidgeAccumulator(ops, P.shape[1], len(classes))
             acc.add(P, np.eye(len(classes))[idx])
+            pooled = P
         else:
             self.task_ = "regression"
+            self.target_1d_ = bool(batch.single and (np.asarray(y).ndim == 1 if not isinstance(y, list)
+                                                     else all(np.ndim(v) == 0 for v in y)))
             self.n_outputs_ = Y.shape[2]
             t = np.arange(Z.shape[1])[None, :]
             rows = m & (t >= np.minimum(self.washout, batch.lengths[:, None] - 1))
             acc = RidgeAccumulator(ops, Z.shape[2], Y.shape[2])
             acc.add(Z[rows], Y[rows])
         self.W_out_, self.b_out_ = acc.solve(self.ridge)
+        if is_cls:
+            self._fit_temperature(pooled @ self.W_out_ + self.b_out_, idx)
         self._record_stats(stats)
         return self
 
     def _check_X(self, X, method: str) -> SeqBatch:
         self._check_fitted(method)
+        if self.task_ == "classification":
+            X = tabular_as_sequences(X)         # a classifier reads a 2-D X as a table of samples
         return check_sequences(X, "X", n_features=self.n_features_in_, dtype=np.float64)
 
     def transform(self, X):
-        """Readout features (batch, time, D) at the end of every input step, in the caller's layout."""
+        """Readout features (batch, time, D) at the end of every input step, in the caller's layout;
+        for a classifier given a 2-D table, (samples, D)."""
         batch = self._check_X(X, "transform")
         Z, stats = self._simulate(batch)
         self._record_stats(stats)
-        return batch.unpad(Z)
+        out = batch.unpad(Z)
+        return out[:, 0] if self.task_ == "classification" and is_table(X) else out
 
-    def decision_function(self, X) -> np.ndarray:
-        """Class scores (batch, n_classes) of a classifier."""
-        batch = self._check_X(X, "decision_function")
+    def _class_scores(self, X, method: str) -> np.ndarray:
+        self._check_fitted(method)
         if self.task_ != "classification":
-            raise ValueError("decision_function is for a model fitted as a classifier (integer labels).")
+            raise ValueError(f"{method} is for a model fitted as a classifier; this LSM was fitted for regression.")
+        batch = self._check_X(X, method)
         Z, stats = self._simulate(batch)
         self._record_stats(stats)
         return self._pooled(Z, batch) @ self.W_out_ + self.b_out_
 
+    @available_if(fitted_as_classifier)
+    def decision_function(self, X) -> np.ndarray:
+        """Class scores of a classifier: (batch, n_classes), or (batch,) for two classes (positive
+        means ``classes_[1]``, scikit-learn's convention)."""
+        return self._binary_decision(self._class_scores(X, "decision_function"))
+
+    @available_if(fitted_as_classifier)
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities: softmax of the ridge readout's scores at the temperature fitted on
+        the training set (``proba_temperature_``, :class:`neurorec.base.ScoresToProba`); ``argmax``
+        equals ``predict``. The readout is not a probabilistic model: check calibration on held-out
+        data."""
+        return self._softmax(self._class_scores(X, "predict_proba"), self.proba_temperature_)
+
     def predict(self, X):
-        """Per-step outputs (batch, time, outputs), or class labels (batch,) for a classifier."""
-        if getattr(self, "task_", None) == "classification":
-            return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+        """Per-step outputs (batch, time, outputs), or class labels (batch,) for a classifier; a
+        regressor fitted on one sequence with a 1-D target returns 1-D."""
+        self._check_fitted("predict")
+        if self.task_ == "classification":
+            return self.classes_[np.argmax(self._class_scores(X, "predict"), axis=1)]
         batch = self._check_X(X, "predict")
         Z, stats = self._simulate(batch)
         self._record_stats(stats)
-        return batch.unpad(Z @ self.W_out_ + self.b_out_)
+        out = batch.unpad(Z @ self.W_out_ + self.b_out_)
+        if getattr(self, "target_1d_", False) and batch.single and out.shape[-1] == 1:
+            return out[:, 0]
+        return out

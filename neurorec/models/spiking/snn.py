@@ -50,7 +50,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from neurorec._validation import SeqBatch, check_labels, check_positive_int, check_sequences
+from neurorec import _params as P
+from neurorec._validation import SeqBatch, check_labels, check_sequences, is_table, tabular_as_sequences
 from neurorec.backends.ops import require
 from neurorec.base import Model
 from neurorec.models.recurrent import _digest_arrays, _holdout
@@ -269,6 +270,27 @@ class SpikingClassifier(Model):
         self.seed = seed
 
     # ------------------------------------------------------------------ checks
+    _param_spec = {
+        "hidden": P.Any(),              # an int or a tuple of ints: checked by _hidden_sizes
+        "tau_mem": P.Real(0, closed="neither"), "dt": P.Real(0, closed="neither"),
+        "threshold": P.Real(0, closed="neither"), "reset": P.Options("subtract", "zero"),
+        "recurrent": P.Bool(), "surrogate": P.Any(),      # checked against the fused kernels' table
+        "surrogate_alpha": P.NoneOK() | P.Real(0, closed="neither"), "encoder": P.Options(*ENCODERS),
+        "delta_threshold": P.Real(0, closed="neither"), "input_mode": P.Options(*INPUT_MODES),
+        "n_steps": P.Int(1), "steps_per_input": P.Int(1), "readout": P.Options(*READOUTS),
+        "normalize": P.Options(*NORMALIZE), "optimizer": P.Options("adam", "adamw", "rmsprop", "sgd"),
+        "lr": P.Real(0, closed="neither"), "momentum": P.Real(0, 1, closed="left"), "weight_decay": P.Real(0),
+        "lr_schedule": P.Options(None, "plateau", "cosine", "step"), "epochs": P.Int(1), "batch_size": P.Int(1),
+        "clip_norm": P.NoneOK() | P.Real(0, closed="neither"), "early_stopping": P.Bool(), "patience": P.Int(1),
+        "validation_fraction": P.Real(0, 1, closed="left"), "monitor": P.Options("metric", "loss"),
+        "checkpoint": P.Any(),          # None or a path: checked in _validate_params
+        "progress": P.Bool(), "backend": P.Options("numpy", "torch"), "device": P.Str(),
+        "dtype": P.Options("float32", "float64"), "seed": P.Seed(),
+    }
+
+    def _estimator_kind(self) -> str:
+        return "classifier"
+
     def _hidden_sizes(self) -> tuple[int, ...]:
         sizes = (self.hidden,) if isinstance(self.hidden, numbers.Integral) and not isinstance(self.hidden, bool) \
             else self.hidden
@@ -279,8 +301,15 @@ class SpikingClassifier(Model):
         return tuple(int(h) for h in sizes)
 
     def _validate_params(self) -> None:
+        import os
+
         from neurorec.backends.fused_lif import SURROGATES
 
+        super()._validate_params()
+        c = self.checkpoint
+        if not (c is None or (isinstance(c, (str, os.PathLike)) and str(c) != "")):
+            raise P.ParameterError(f"SpikingClassifier(checkpoint={c!r}) is invalid: checkpoint must be None or a "
+                                   f"file path (str or os.PathLike), got {c!r} ({type(c).__name__}).")
         self._hidden_sizes()
         _check_number(self.threshold, "threshold", low=0.0)
         _check_number(self.delta_threshold, "delta_threshold", low=0.0)
@@ -294,11 +323,6 @@ class SpikingClassifier(Model):
                       high_open=True)
         if self.clip_norm is not None:
             _check_number(self.clip_norm, "clip_norm", low=0.0)
-        check_positive_int(self.n_steps, "n_steps")
-        check_positive_int(self.steps_per_input, "steps_per_input")
-        check_positive_int(self.epochs, "epochs")
-        check_positive_int(self.batch_size, "batch_size")
-        check_positive_int(self.patience, "patience")
         choices = {"encoder": ENCODERS, "input_mode": INPUT_MODES, "readout": READOUTS, "normalize": NORMALIZE,
                    "surrogate": tuple(SURROGATES), "optimizer": ("adam", "adamw", "rmsprop", "sgd"),
                    "lr_schedule": (None, "plateau", "cosine", "step"), "monitor": ("metric", "loss"),
@@ -407,15 +431,13 @@ class SpikingClassifier(Model):
         if (X_val is None) != (y_val is None):
             raise ValueError("X_val and y_val go together: pass both or neither.")
         dt = np.dtype(self.dtype)
-        batch = check_sequences(X, "X", dtype=dt)
-        if y is not None and np.ndim(y) != 1:
-            raise ValueError(f"y must be integer class labels of shape ({batch.batch},): SpikingClassifier is a "
-                             f"classifier; got shape {np.shape(y)}.")
+        tabular = is_table(X)
+        batch = check_sequences(tabular_as_sequences(X), "X", dtype=dt, layout_warning=not tabular)
         labels = check_labels(y, batch.batch, "y")
         self._check_static(batch, "X")
         vb = None
         if X_val is not None:
-            vb = check_sequences(X_val, "X_val", n_features=batch.data.shape[2], dtype=dt)
+            vb = check_sequences(tabular_as_sequences(X_val), "X_val", n_features=batch.data.shape[2], dtype=dt)
             self._check_static(vb, "X_val", batch.data.shape[1])
         for k in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
             delattr(self, k)
@@ -523,7 +545,8 @@ class SpikingClassifier(Model):
     def _scores(self, X, method: str) -> np.ndarray:
         """Class scores (batch, n_classes); sets ``synops_`` and ``spike_rate_``."""
         self._check_fitted(method)
-        batch = check_sequences(X, "X", n_features=self.n_features_in_, dtype=np.dtype(self.dtype))
+        batch = check_sequences(tabular_as_sequences(X), "X", n_features=self.n_features_in_,
+                                dtype=np.dtype(self.dtype))
         self._check_static(batch, "X", self.n_timesteps_in_)
         xn = self._scaled(batch, self.x_offset_, self.x_scale_)
         self._check_unit_range(xn, "X")
@@ -583,8 +606,11 @@ class SpikingClassifier(Model):
 
     def decision_function(self, X) -> np.ndarray:
         """Class scores (logits) of every sequence, shape (batch, n_classes): the output layer's
-        readout (mean or max membrane, or spike count). Sets ``synops_`` and ``spike_rate_``."""
-        return self._scores(X, "decision_function")
+        readout (mean or max membrane, or spike count); for two classes (batch,), the difference
+        ``s[:, 1] - s[:, 0]`` (positive means ``classes_[1]``, scikit-learn's convention). Sets
+        ``synops_`` and ``spike_rate_``."""
+        s = self._scores(X, "decision_function")
+        return s[:, 1] - s[:, 0] if s.shape[1] == 2 else s
 
     def transform(self, X) -> np.ndarray:
         """Output-layer features of every sequence, shape (batch, n_classes): the readout named by
@@ -595,9 +621,9 @@ class SpikingClassifier(Model):
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities, the softmax of :meth:`decision_function`, shape (batch, n_classes)."""
-        s = self._scores(X, "predict_proba").astype(np.float64)
-        e = np.exp(s - s.max(1, keepdims=True))
-        return e / e.sum(1, keepdims=True)
+        from scipy.special import softmax
+
+        return softmax(self._scores(X, "predict_proba").astype(np.float64), axis=1)
 
     def predict(self, X) -> np.ndarray:
         """Class labels, shape (batch,). Sets ``synops_`` and ``spike_rate_``."""
