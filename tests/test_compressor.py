@@ -170,7 +170,9 @@ def test_single_sequence_and_numpy_backend(fitted, lag_data):
     X = lag_data.test.X
     s = fitted.compress(X[2])
     assert isinstance(s[1].inputs, np.ndarray) and s[1].steps.tolist() == [0]
-    assert fitted.predict(X[2]) == fitted.predict(X[2:3])[0]
+    # a 2-D X is a table of one-step samples for a classifier (issue 13): one sequence is X[2][None]
+    assert fitted.predict(X[2][None])[0] == fitted.predict(X[2:3])[0]
+    assert fitted.predict(X[2]).shape == (X.shape[1],)
     # training runs in torch either way; the numpy backend predicts from the same weights
     np_model = HistoryCompressor(predictor_params=dict(FAST, backend="numpy"), seed=0)
     np_model.fit(lag_data.train.X, lag_data.train.y)

@@ -97,8 +97,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from neurorec._validation import check_labels, check_positive_int, check_sequences
-from neurorec.base import Model
+from neurorec import _params as P
+from neurorec._validation import check_labels, check_sequences, encode_labels, is_table, tabular_as_sequences
+from neurorec.base import Model, ScoresToProba
 from neurorec.models.features import _split_state
 
 __all__ = ["HistoryCompressor", "Stream"]
@@ -159,7 +160,7 @@ def _is_one_hot(seqs) -> tuple[int, int] | None:
     return None
 
 
-class HistoryCompressor(Model):
+class HistoryCompressor(ScoresToProba, Model):
     r"""Schmidhuber's neural history compressor (1992): recurrent predictors that pass only
     their surprises up to a slower level, the last level classifying.
 
@@ -222,6 +223,17 @@ class HistoryCompressor(Model):
     seed : int or None
         Draws every level's seed; a CPU fit is reproducible.
 
+    Every hyperparameter is checked at ``fit`` and on :func:`neurorec.load`; a bad value raises
+    :class:`neurorec._params.ParameterError` (a ``ValueError``) naming it.
+
+    **scikit-learn.** A classifier only (``fit`` always learns labels; the predictor levels are
+    internal), and its tags say so. In ``fit``, ``predict``, ``predict_proba``,
+    ``decision_function`` and ``score`` a 2-D ``X`` (samples, features) is a table: each row a
+    one-step sequence. Such one-step sequences have no history to compress, so a table needs
+    ``levels=1`` (``fit`` refuses it otherwise); :meth:`compress` still reads a 2-D ``X`` as one
+    sequence. Labels may be any hashable, sortable values (strings too), mapped back by
+    ``predict``.
+
     Attributes
     ----------
     levels_ : list of RecurrentModel
@@ -245,6 +257,11 @@ class HistoryCompressor(Model):
         (over the automatizer's training steps) that the automatizer predicts,
         :math:`1 - \sum (\hat h - h)^2 / \sum (h - \bar h)^2`.
     classes_ : ndarray (n_classes,)
+        The sorted training labels (any dtype, e.g. strings).
+    proba_temperature_ : float
+        Temperature of :meth:`predict_proba`'s softmax, fitted on the training set's class
+        scores for ``classifier="truncated"`` (:class:`neurorec.base.ScoresToProba`); 1 for
+        ``"full"``.
     n_features_in_ : int
     task_ : "classification"
 
@@ -282,28 +299,28 @@ class HistoryCompressor(Model):
         self.seed = seed
 
     # -- checks ------------------------------------------------------------------------
+    # every hyperparameter, checked at fit and on load (neurorec._params); predictor_params is
+    # checked in _validate_params (by the predictor class itself); the seed is an int (it seeds
+    # the levels' seeds and is saved with the model), not a Generator
+    _param_spec = {
+        "predictor": P.Options(*_PREDICTORS), "predictor_params": P.Any(), "levels": P.Int(1),
+        "form": P.Options(*_FORMS), "surprise": P.Options("argmax") | P.Real(0, None, closed="neither"),
+        "time_stamps": P.Bool(), "classifier": P.Options(*_CLASSIFIERS), "collapse_rounds": P.Int(0),
+        "random_phase": P.Bool(), "seed": P.NoneOK() | P.Int(0, 2 ** 63 - 1),
+    }
+
+    def _estimator_kind(self) -> str:
+        # fit always learns labels (the predictor levels are internal), so a classifier only
+        return "classifier"
+
     def _validate_params(self) -> list[dict]:
+        super()._validate_params()
         cls = _predictor_class(self.predictor)
-        levels = check_positive_int(self.levels, "levels")
-        if self.form not in _FORMS:
-            raise ValueError(f"form must be one of {_FORMS}, got {self.form!r}.")
+        levels = int(self.levels)
         if self.form == "chunker" and levels != 2:
-            raise ValueError(f"form='chunker' is the two-network form (automatizer and chunker): it needs "
-                             f"levels=2, got levels={levels!r}.")
-        if self.classifier not in _CLASSIFIERS:
-            raise ValueError(f"classifier must be one of {_CLASSIFIERS}, got {self.classifier!r}.")
-        s = self.surprise
-        if not (s == "argmax" if isinstance(s, str) else
-                (not isinstance(s, bool) and isinstance(s, (int, float, np.integer, np.floating))
-                 and np.isfinite(s) and s > 0)):
-            raise ValueError(f"surprise must be 'argmax' or a number > 0 (a threshold on the largest "
-                             f"prediction error), got {s!r}.")
-        for name in ("time_stamps", "random_phase"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}.")
-        check_positive_int(self.collapse_rounds, "collapse_rounds", minimum=0)
-        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer))):
-            raise ValueError(f"seed must be an int or None, got {self.seed!r}.")
+            raise P.ParameterError(f"HistoryCompressor(form='chunker', levels={levels!r}) is invalid: "
+                                   f"form='chunker' is the two-network form (automatizer and chunker), so levels "
+                                   f"must be 2.")
         pp = self.predictor_params
         if pp is None:
             per_level = [{} for _ in range(levels)]
@@ -315,7 +332,8 @@ class HistoryCompressor(Model):
                                  f"dict per level, or one dict for all.")
             per_level = [dict(d) for d in pp]
         else:
-            raise ValueError(f"predictor_params must be a dict, a list of {levels} dicts or None, got {pp!r}.")
+            raise P.ParameterError(f"HistoryCompressor(predictor_params={pp!r}) is invalid: predictor_params must "
+                                   f"be a dict, a list of {levels} dicts or None, got {pp!r} ({type(pp).__name__}).")
         for d in per_level:
             if d.get("bidirectional"):
                 raise ValueError("predictor_params: bidirectional=True is refused: a predictor of the next "
@@ -329,10 +347,13 @@ class HistoryCompressor(Model):
                 raise ValueError(f"predictor_params={pp!r} are not accepted by {cls.__name__}: {exc}") from None
         return per_level
 
-    def _check_X(self, X, fitted: bool, name: str = "X", n_features: int | None = None):
+    def _check_X(self, X, fitted: bool, name: str = "X", n_features: int | None = None, table: bool = True):
         if fitted:
             n_features = self.n_features_in_
-        batch = check_sequences(X, name, n_features=n_features)
+        tabular = table and is_table(X)     # a 2-D X is a table: each row a one-step sequence
+        if tabular:
+            X = tabular_as_sequences(X)
+        batch = check_sequences(X, name, n_features=n_features, layout_warning=not tabular)
         seqs = [batch.data[i, : batch.lengths[i]] for i in range(batch.batch)]
         if self.surprise == "argmax":
             bad = _is_one_hot(seqs)
@@ -429,12 +450,15 @@ class HistoryCompressor(Model):
             return model.fit(inputs, targets(idx, inputs), X_val=val_inputs, y_val=targets(val_idx, val_inputs))
         return model.fit(inputs, targets(idx, inputs))
 
-    def _classify(self, model, inputs) -> np.ndarray:
-        """Class indices from the last level's network."""
+    def _class_scores(self, model, inputs) -> np.ndarray:
+        """Class scores (n, n_classes) from the last level's network: its outputs at the last
+        step (``"truncated"``) or its logits (``"full"``; for two classes the logit difference
+        ``d`` as ``[-d/2, d/2]``, which has the same softmax and arg-max)."""
         if self.classifier == "full":
-            return np.asarray(model.predict(inputs), dtype=np.int64)
+            s = np.asarray(model.decision_function(inputs), dtype=np.float64)
+            return np.stack([-s / 2, s / 2], 1) if s.ndim == 1 else s
         out = model.predict(inputs)
-        return np.array([np.asarray(o)[-1].argmax() for o in out], dtype=np.int64)
+        return np.array([np.asarray(o, dtype=np.float64)[-1] for o in out])
 
     @staticmethod
     def _chunker_states(C, stream, lengths) -> list[np.ndarray]:
@@ -454,8 +478,10 @@ class HistoryCompressor(Model):
         Parameters
         ----------
         X : array (batch, time, features) or list of (time_i, features) arrays
-            One-hot symbols, or real-valued features with a numeric ``surprise``.
-        y : int labels (batch,)
+            One-hot symbols, or real-valued features with a numeric ``surprise``; a 2-D array
+            is a table of one-step sequences (``levels=1`` only).
+        y : labels (batch,)
+            Integers, strings or other hashable, sortable labels.
         X_val, y_val : optional validation sequences and labels for every level's early
             stopping (compressed by the levels below it, as the training data are); by
             default each network holds out its own ``validation_fraction``.
@@ -470,10 +496,14 @@ class HistoryCompressor(Model):
         if batch.single:
             raise ValueError(f"X must be a batch of sequences (batch, time, features) to fit a classifier; got one "
                              f"sequence of shape {batch.data.shape[1:]}.")
-        labels = check_labels(y, batch.batch, "y")
-        classes, idx = np.unique(labels, return_inverse=True)
+        classes, idx = encode_labels(y, batch.batch, "y")
         if classes.size < 2:
-            raise ValueError(f"y holds a single class {classes.tolist()}; a classifier needs at least two.")
+            raise ValueError(f"y holds a single class {classes.tolist()} (one class); a classifier needs at least two.")
+        if int(self.levels) > 1 and int(batch.lengths.max()) < 2:
+            raise ValueError(f"X holds only one-step sequences (shape {batch.data.shape}; a 2-D X is a table, each "
+                             f"row one step): there is no history to compress, level 0 has no next input to "
+                             f"predict. Use levels=1 (the classifier alone) or pass sequences (batch, time, "
+                             f"features).")
         val, vidx, vlengths = None, None, None
         if X_val is not None:
             vbatch, vseqs = self._check_X(X_val, fitted=False, name="X_val", n_features=batch.data.shape[2])
@@ -527,6 +557,10 @@ class HistoryCompressor(Model):
                 raise TypeError(f"level {level} has fitted attributes that cannot be saved: {bad}")
             arrays.update({f"{level}{_SEP}{k}": v for k, v in a.items()})
             states.append(st)
+        if self.classifier == "truncated":
+            self._fit_temperature(self._class_scores(models[-1], train[2]), idx)
+        else:
+            self.proba_temperature_ = 1.0           # the network's own softmax (cross-entropy)
         self._levels = models
         self.level_seeds_ = [int(m.seed) for m in models]
         self.level_arrays_ = arrays
@@ -583,19 +617,35 @@ class HistoryCompressor(Model):
         holds arrays instead of lists.
         """
         self._check_fitted("compress")
-        batch, seqs = self._check_X(X, fitted=True)
+        batch, seqs = self._check_X(X, fitted=True, table=False)
         streams = self._streams(seqs)
         if batch.single:
             return [Stream(inputs[0], steps[0]) for _, steps, inputs in streams]
         return [Stream(inputs, steps) for _, steps, inputs in streams]
 
-    def predict(self, X) -> np.ndarray:
-        """Class labels (batch,) (a scalar label for a single sequence)."""
-        self._check_fitted("predict")
-        batch, seqs = self._check_X(X, fitted=True)
+    def _scores(self, X, method: str) -> np.ndarray:
+        self._check_fitted(method)
+        _, seqs = self._check_X(X, fitted=True)
         top = self._streams(seqs)[-1]
-        labels = self.classes_[self._classify(self.levels_[-1], top[2])]
-        return labels[0] if batch.single else labels
+        return self._class_scores(self.levels_[-1], top[2])
+
+    def predict(self, X) -> np.ndarray:
+        """Class labels (batch,), from ``classes_``; a 2-D ``X`` is a table (one label per row)."""
+        idx = self._scores(X, "predict").argmax(1)
+        return self.classes_[idx]
+
+    def decision_function(self, X) -> np.ndarray:
+        """Class scores of the last level (see ``classifier``): (batch, n_classes), or (batch,) for
+        two classes (positive means ``classes_[1]``, scikit-learn's convention)."""
+        return self._binary_decision(self._scores(X, "decision_function"))
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities (batch, n_classes), columns in ``classes_`` order, rows summing to
+        one, arg-max equal to :meth:`predict`: the softmax of the class scores divided by
+        ``proba_temperature_`` (fitted on the training set for ``classifier="truncated"``, whose
+        outputs are least-squares scores, not probabilities; 1 for ``"full"``, the network's own
+        softmax)."""
+        return self._softmax(self._scores(X, "predict_proba"), float(getattr(self, "proba_temperature_", 1.0)))
 
     @property
     def n_parameters_(self) -> dict:

@@ -18,12 +18,19 @@ plus :math:`\lVert W \rVert_F^2 / (2C)` (L-BFGS).
 from __future__ import annotations
 
 import inspect
-import math
 import sys
 
 import numpy as np
 
-from neurorec._validation import SeqBatch, check_finite, check_labels, check_positive_int, check_sequences
+from neurorec import _params as P
+from neurorec._validation import (
+    SeqBatch,
+    check_finite,
+    check_sequences,
+    encode_labels,
+    is_table,
+    tabular_as_sequences,
+)
 from neurorec.base import Model, NotFittedError
 
 __all__ = ["FeatureClassifier"]
@@ -146,6 +153,16 @@ class FeatureClassifier(Model):
         Passed to the feature model as ``seed`` (or ``random_state``) when its class takes one
         and ``feature_params`` does not set it. The classifier is deterministic.
 
+    Every hyperparameter is checked at ``fit`` and on :func:`neurorec.load`; a bad value raises
+    :class:`neurorec._params.ParameterError` (a ``ValueError``) naming it.
+
+    **scikit-learn.** A classifier (its tags say so, so ``cross_val_score`` stratifies). A 2-D
+    ``X`` (samples, features) is a table: each row is a one-step sequence, in ``fit``,
+    ``predict``, ``predict_proba``, ``decision_function``, ``transform`` and ``score``; 3-D
+    arrays and lists of ``(time_i, features)`` arrays are batches of sequences. Labels may be any
+    hashable, sortable values (strings too), mapped back by ``predict``. ``predict_proba`` rows
+    sum to one and their arg-max is ``predict``; ``decision_function`` is 1-D for two classes.
+
     Attributes
     ----------
     features_ : object or None
@@ -156,6 +173,7 @@ class FeatureClassifier(Model):
     feature_state_ : dict
         Its fitted non-array state (JSON values).
     classes_ : ndarray (n_classes,)
+        The sorted training labels (any dtype, e.g. strings).
     coef_ : ndarray (n_classes, n_features_out_), or (1, n_features_out_) for two classes
     intercept_ : ndarray (n_classes,) or (1,)
     scaler_mean_, scaler_scale_ : ndarray (n_features_out_,)
@@ -219,29 +237,32 @@ class FeatureClassifier(Model):
         self.seed = seed
 
     # -- checks ----------------------------------------------------------------------------
+    # every hyperparameter, checked at fit and on load (neurorec._params); feature_params is
+    # checked in _validate_params (a dict of str keys, or None); the seed is an int passed on
+    # to the feature model and saved with the model, not a Generator
+    _param_spec = {
+        "features": P.Str(), "feature_params": P.Any(), "input": P.Options(*_INPUTS),
+        "pooling": P.Options(*_POOLING), "C": P.Real(0, None, closed="neither"), "standardize": P.Bool(),
+        "max_iter": P.Int(1), "seed": P.NoneOK() | P.Int(0, 2 ** 63 - 1),
+    }
+
+    def _estimator_kind(self) -> str:
+        return "classifier"
+
     def _validate_params(self) -> None:
-        if not isinstance(self.features, str) or not self.features.strip():
-            raise ValueError(f"features must be 'identity', a class name in neurorec.models or "
-                             f"'package.module:ClassName', got {self.features!r}.")
-        if self.feature_params is not None:
-            if not isinstance(self.feature_params, dict) or not all(isinstance(k, str) for k in self.feature_params):
-                raise ValueError(f"feature_params must be a dict of keyword arguments or None, got "
-                                 f"{self.feature_params!r}.")
-            if self.features == _IDENTITY and self.feature_params:
-                raise ValueError(f"features='identity' takes no feature_params, got {self.feature_params!r}.")
-        if self.input not in _INPUTS:
-            raise ValueError(f"input must be one of {_INPUTS}, got {self.input!r}.")
-        if self.pooling not in _POOLING:
-            raise ValueError(f"pooling must be one of {_POOLING}, got {self.pooling!r}.")
-        C = self.C
-        if (isinstance(C, bool) or not isinstance(C, (int, float, np.integer, np.floating))
-                or not math.isfinite(C) or C <= 0):
-            raise ValueError(f"C must be a finite number > 0, got {C!r}.")
-        if not isinstance(self.standardize, (bool, np.bool_)):
-            raise ValueError(f"standardize must be True or False, got {self.standardize!r}.")
-        check_positive_int(self.max_iter, "max_iter")
-        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer))):
-            raise ValueError(f"seed must be an int or None, got {self.seed!r}.")
+        super()._validate_params()
+        if not self.features.strip():
+            raise P.ParameterError(f"FeatureClassifier(features={self.features!r}) is invalid: features must be "
+                                   f"'identity', a class name in neurorec.models or 'package.module:ClassName'.")
+        fp = self.feature_params
+        if fp is not None:
+            if not isinstance(fp, dict) or not all(isinstance(k, str) for k in fp):
+                raise P.ParameterError(f"FeatureClassifier(feature_params={fp!r}) is invalid: feature_params must "
+                                       f"be a dict of keyword arguments (str keys) or None, got {fp!r} "
+                                       f"({type(fp).__name__}).")
+            if self.features == _IDENTITY and fp:
+                raise P.ParameterError(f"FeatureClassifier(feature_params={fp!r}) is invalid: features='identity' "
+                                       f"takes no feature_params.")
 
     def _feature_class(self, loading: bool = False) -> type | None:
         """The feature class; when rebuilding a loaded model, a module outside neurorec and
@@ -294,7 +315,11 @@ class FeatureClassifier(Model):
 
     # -- the feature chain -----------------------------------------------------------------
     def _check_X(self, X, fitted: bool) -> SeqBatch:
-        batch = check_sequences(X, "X", n_features=self.n_features_in_ if fitted else None, dtype=np.float64)
+        tabular = is_table(X)       # a 2-D X is a table: each row a one-step sequence
+        if tabular:
+            X = tabular_as_sequences(X)
+        batch = check_sequences(X, "X", n_features=self.n_features_in_ if fitted else None, dtype=np.float64,
+                                layout_warning=not tabular)
         needs_length = self.input == "flatten" or self.pooling == "concat"
         if needs_length and not batch.uniform:
             what = "input='flatten'" if self.input == "flatten" else "pooling='concat'"
@@ -372,8 +397,12 @@ class FeatureClassifier(Model):
         Parameters
         ----------
         X : array (batch, time, features), or a list of (time_i, features) arrays
-            (``input="sequence"`` with ``pooling`` "mean" or "last" only).
-        y : int labels (batch,)
+            (``input="sequence"`` with ``pooling`` "mean" or "last" only); a 2-D array
+            (samples, features) is a table: every row a one-step sequence.
+        y : labels (batch,)
+            Integers, strings or other hashable, sortable labels (whole-number floats too;
+            other floats are refused as continuous); ``classes_`` holds them sorted and
+            :meth:`predict` returns them.
         """
         from sklearn.linear_model import LogisticRegression
         from sklearn.preprocessing import StandardScaler
@@ -385,10 +414,9 @@ class FeatureClassifier(Model):
         self.__dict__.pop("_features_model", None)
         self.__dict__.pop("_unsaveable", None)
         batch = self._check_X(X, fitted=False)
-        labels = check_labels(y, batch.batch, "y")
-        classes = np.unique(labels)
+        classes, labels = encode_labels(y, batch.batch, "y")      # labels: indices into classes
         if classes.size < 2:
-            raise ValueError(f"y holds a single class {classes.tolist()}; a classifier needs at least two.")
+            raise ValueError(f"y holds a single class {classes.tolist()} (one class); a classifier needs at least two.")
         model = None
         if cls is not None:
             model = self._build_features(cls)
@@ -419,7 +447,7 @@ class FeatureClassifier(Model):
         self._unsaveable = bad
         self.feature_arrays_ = arrays
         self.feature_state_ = state
-        self.classes_ = clf.classes_.astype(np.int64)
+        self.classes_ = classes
         self.coef_ = clf.coef_.astype(np.float64)
         self.intercept_ = clf.intercept_.astype(np.float64)
         self.scaler_mean_ = mean

@@ -18,11 +18,11 @@ and its reference implementation is ``pathpy`` (``MultiOrderModel``, pathpy 2.x)
 
 from __future__ import annotations
 
-import math
 import warnings
 
 import numpy as np
 
+from neurorec import _params as P
 from neurorec._validation import check_finite, check_positive_int, check_sequences, numeric_array
 from neurorec.base import Model
 
@@ -74,7 +74,8 @@ def _integer_symbols(a, name: str) -> np.ndarray:
         if not np.all(arr == np.round(arr)):
             bad = arr[arr != np.round(arr)][:3].tolist()
             raise ValueError(f"{name} holds non-integer symbols such as {bad}; symbols must be "
-                             f"integers >= 0 (continuous data: pass (time, features) float arrays).")
+                             f"integers >= 0 (continuous data: pass (time, features) float arrays; Reshape your "
+                             f"data with {name}.reshape(-1, 1) for one feature).")
     arr = arr.astype(np.int64)
     if (arr < 0).any():
         raise ValueError(f"{name} holds negative symbols such as {int(arr[arr < 0][0])}; symbols must be "
@@ -186,7 +187,8 @@ class MultiOrderMarkov(Model):
     maximum-likelihood probabilities.
 
     **Inputs.** Integer symbols: a 1-D sequence, a ``(batch, time)`` integer array, or a list of
-    1-D sequences (ragged). Float neurorec sequences ``(batch, time, features)``,
+    1-D sequences (ragged; a rectangular list of rows holding fractional numbers is read as the
+    float array it spells). Float neurorec sequences ``(batch, time, features)``,
     ``(time, features)`` or lists of ``(time_i, features)`` arrays are read as
 
     * *one-hot*: when there are at least 2 features and every step holds exactly one 1 and
@@ -207,6 +209,15 @@ class MultiOrderMarkov(Model):
     ``n_symbols_`` symbols, or continuous with ``n_features_in_`` features, quantised with the
     fitted quantiser). ``predict``, ``predict_proba`` and ``transform`` return the layout of
     their input: one sequence, a stacked batch, or a list.
+
+    **scikit-learn.** The model is neither a classifier nor a regressor: ``fit`` learns the
+    distribution of the sequences in ``X`` (``y`` is ignored) and ``predict`` gives the next
+    symbol after every step of ``X``, not one label per sample, so its scikit-learn tags say
+    *transformer* (``transform`` returns the symbols read from ``X``). A 2-D float array is one
+    sequence whose rows are time steps, so the prediction for a row depends on the rows before
+    it (its context); scikit-learn's row-wise checks of ``predict`` / ``predict_proba`` /
+    ``score`` (subsets and reordering of rows) do not apply. Every hyperparameter is checked at
+    ``fit`` and on :func:`neurorec.load` (:class:`neurorec._params.ParameterError`, naming it).
 
     Parameters
     ----------
@@ -234,7 +245,7 @@ class MultiOrderMarkov(Model):
         Bins per feature (``"quantile"``) or codebook size (``"kmeans"``).
     seed : int or None, default None
         Seed of :meth:`sample` / :meth:`generate` and of the k-means codebook (0 when
-        ``None``, so quantisation is reproducible).
+        ``None``, so quantisation is reproducible); an integer in ``[0, 2**63)``.
 
     Attributes
     ----------
@@ -308,33 +319,27 @@ class MultiOrderMarkov(Model):
     def _is_fitted(self) -> bool:
         return hasattr(self, "order_")
 
+    # every hyperparameter, checked at fit and on load (neurorec._params); the seed is an int
+    # (it seeds the k-means codebook and is saved with the model), not a Generator
+    _param_spec = {
+        "max_order": P.Int(0), "order": P.Options("auto") | P.Int(0), "alpha": P.Real(0, 1, closed="neither"),
+        "dof": P.Options("paths", "ngrams"), "selection": P.Options("largest", "first"),
+        "smoothing": P.Real(0), "backoff": P.Bool(), "n_symbols": P.NoneOK() | P.Int(1),
+        "quantizer": P.Options(*_QUANTIZERS), "n_bins": P.Int(2), "seed": P.NoneOK() | P.Int(0, 2 ** 63 - 1),
+    }
+
+    def _estimator_kind(self) -> str:
+        # neither a classifier nor a regressor: fit learns the distribution of X itself (y is
+        # ignored) and predict gives the next symbol after every step of X, not a label per
+        # sample; scikit-learn sees a transformer (transform: the symbols read from X)
+        return "transformer"
+
     def _validate_params(self) -> None:
-        check_positive_int(self.max_order, "max_order", minimum=0)
-        if not (self.order == "auto" or (isinstance(self.order, (int, np.integer))
-                                         and not isinstance(self.order, bool) and self.order >= 0)):
-            raise ValueError(f"order must be 'auto' or an integer >= 0, got {self.order!r}.")
+        super()._validate_params()
         if self.order != "auto" and self.order > self.max_order:
-            raise ValueError(f"order={self.order} is larger than max_order={self.max_order}; raise "
-                             f"max_order to at least {self.order}.")
-        if isinstance(self.alpha, bool) or not isinstance(self.alpha, (int, float, np.floating)) \
-                or not 0.0 < float(self.alpha) < 1.0:
-            raise ValueError(f"alpha must be a significance level in (0, 1), got {self.alpha!r}.")
-        if self.dof not in ("paths", "ngrams"):
-            raise ValueError(f"dof must be 'paths' or 'ngrams', got {self.dof!r}.")
-        if self.selection not in ("largest", "first"):
-            raise ValueError(f"selection must be 'largest' or 'first', got {self.selection!r}.")
-        if isinstance(self.smoothing, bool) or not isinstance(self.smoothing, (int, float, np.floating)) \
-                or not math.isfinite(self.smoothing) or self.smoothing < 0:
-            raise ValueError(f"smoothing must be a finite number >= 0, got {self.smoothing!r}.")
-        if not isinstance(self.backoff, (bool, np.bool_)):
-            raise ValueError(f"backoff must be True or False, got {self.backoff!r}.")
-        if self.n_symbols is not None:
-            check_positive_int(self.n_symbols, "n_symbols")
-        if self.quantizer not in _QUANTIZERS:
-            raise ValueError(f"quantizer must be one of {_QUANTIZERS}, got {self.quantizer!r}.")
-        check_positive_int(self.n_bins, "n_bins", minimum=2)
-        if self.seed is not None:
-            check_positive_int(self.seed, "seed", minimum=0)
+            raise P.ParameterError(f"MultiOrderMarkov(order={self.order!r}, max_order={self.max_order!r}) is "
+                                   f"invalid: order must be at most max_order: order={self.order} is larger than "
+                                   f"max_order={self.max_order}; raise max_order to at least {self.order}.")
 
     # ------------------------------------------------------------------ input reading
     def _read(self, X, name: str = "X") -> _Parsed:
@@ -350,6 +355,12 @@ class MultiOrderMarkov(Model):
             if all(np.ndim(x) == 0 for x in X):
                 return _Parsed([_integer_symbols(X, name)], "single", "symbols")
             ndims = {np.ndim(x) for x in X}
+            if ndims == {1} and len({len(x) for x in X}) == 1:
+                rows = numeric_array(X, name, "numbers")
+                if rows.dtype.kind == "f" and np.isfinite(rows).all() and not np.all(rows == np.round(rows)):
+                    # rows of fractional numbers cannot be symbol sequences: the list is read as
+                    # the array it spells, one (time, features) float sequence
+                    return self._read_float(rows, name)
             if ndims == {1}:
                 return _Parsed([_integer_symbols(x, f"{name}[{i}]") for i, x in enumerate(X)], "list",
                                "symbols")
@@ -394,8 +405,9 @@ class MultiOrderMarkov(Model):
                 self._fit_quantizer(rows)
         if self.input_type_ == "continuous":
             if F != self.n_features_in_:
-                raise ValueError(f"{name} has {F} features per step but the model was fitted with "
-                                 f"{self.n_features_in_}.")
+                raise ValueError(f"{name} has {F} features, but MultiOrderMarkov is expecting "
+                                 f"{self.n_features_in_} features as input (the model was fitted with "
+                                 f"{self.n_features_in_} features per step).")
             parsed.seqs = [self._quantize(f) for f in feats]
         else:
             n = self.n_symbols_ if hasattr(self, "n_symbols_") else F
@@ -490,8 +502,9 @@ class MultiOrderMarkov(Model):
         lengths = parsed.lengths
         longest = int(lengths.max())
         if longest < 2:
-            raise ValueError("every sequence in X has a single symbol: there is no transition to learn "
-                             "from (at least one sequence of 2 or more symbols is needed).")
+            raise ValueError("every sequence in X has a single symbol (one sample, i.e. one time step, for a "
+                             "(time, features) array): there is no transition to learn from (at least one "
+                             "sequence of 2 or more symbols is needed).")
         K = int(self.max_order)
         if K > longest - 1:
             if self.order != "auto" and self.order > longest - 1:
@@ -543,6 +556,7 @@ class MultiOrderMarkov(Model):
                               f"freedom of its layer; with counts this sparse the chi-square approximation of the "
                               f"likelihood-ratio statistic is unreliable and tends to select too high an order. "
                               f"Use more data, fewer symbols or a lower max_order.", UserWarning, stacklevel=2)
+        self._tables()          # built here, so that predict/transform leave the model unchanged
         return self
 
     def _layer_dof(self, s: np.ndarray, pos: np.ndarray, K: int) -> np.ndarray:
