@@ -429,7 +429,8 @@ BAD_DTYPES = {
     "complex": lambda X: X.astype(np.complex128),
     "str": lambda X: X.astype(str),
     "bytes": lambda X: X.astype(bytes),
-    "object": lambda X: X.astype(object),
+    # object arrays of real numbers (pandas) are accepted since issue 13; one holding a string is not
+    "object": lambda X: np.where(np.arange(X.size).reshape(X.shape) == 0, "a", X.astype(object)),
     "datetime64": lambda X: (X > 0).astype(np.int64).astype("datetime64[s]"),
     "timedelta64": lambda X: (X > 0).astype(np.int64).astype("timedelta64[s]"),
 }
@@ -442,13 +443,13 @@ def test_non_numeric_patterns_and_cues_are_refused(name, kind):
     X = _patterns(4)[:, :30]
     bad = BAD_DTYPES[kind](X)
     fitted = cls().fit(X)
-    calls = {"X": [lambda: cls().fit(bad), lambda: cls().fit(bad, X)],
+    calls = {"X": [lambda: cls().fit(bad), lambda: cls().fit(bad, X), lambda: fitted.predict(bad)],
              "y": [lambda: cls().fit(X, bad)],
-             "cues": [lambda: fitted.predict(bad), lambda: fitted.recall(bad), lambda: fitted.recall(bad[0])],
+             "cues": [lambda: fitted.recall(bad), lambda: fitted.recall(bad[0])],
              "states": [lambda: fitted.energy(bad)]}
     for arg, fns in calls.items():
         for call in fns:
-            with pytest.raises(ValueError, match=rf"{arg} must hold real numbers .*got dtype"):
+            with pytest.raises(ValueError, match=rf"{arg} must hold real numbers.*got (dtype|an object array)"):
                 call()
 
 

@@ -73,8 +73,9 @@ def test_ragged_batch_equals_padded_runs():
     m = LSM(**SMALL, backend="torch").fit(X, y)
     short = [X[0, :7], X[1]]
     out = m.transform(short)
-    np.testing.assert_allclose(out[0], m.transform(X[0, :7]), atol=1e-12)
-    np.testing.assert_allclose(out[1], m.transform(X[1]), atol=1e-12)
+    # a classifier reads a 2-D X as a table of one-step samples: one sequence goes as a batch of one
+    np.testing.assert_allclose(out[0], m.transform(X[None, 0, :7])[0], atol=1e-12)
+    np.testing.assert_allclose(out[1], m.transform(X[None, 1])[0], atol=1e-12)
 
 
 @pytest.mark.parametrize("param,value,match", [
@@ -96,7 +97,7 @@ def test_cost_of_a_sequence_does_not_depend_on_its_batch():
     m = LSM(**SMALL, backend="torch").fit(X, y)
     alone = []
     for seq in (X[0, :5], X[1]):
-        m.transform(seq)
+        m.transform(seq[None])          # a batch of one (a 2-D X would be a table for a classifier)
         alone.append((m.synops_, m.rate_))
     m.transform([X[0, :5], X[1]])
     assert m.synops_ == pytest.approx((alone[0][0] + alone[1][0]) / 2)

@@ -343,7 +343,7 @@ def test_classifier_graph_means_the_classifier(classifiers, kind):
     clf = models[kind]
     xe, lengths = encoded_input(clf, X[:4])
     g = to_nir(clf)
-    scores = clf.decision_function(X[:4])
+    scores = clf.transform(X[:4])       # (batch, n_classes); a binary decision_function is 1-D
     for b in range(4):
         out = _simulate_nir(g, xe[b], clf.dt * 1e-3)["readout"][:lengths[b]]
         expect = out.sum(0) if clf.readout == "spike_count" else out.mean(0)

@@ -105,3 +105,46 @@ def test_bad_hyperparameters_named_at_fit(cls, params, name):
 @pytest.mark.parametrize("cls", [SpikingClassifier, LSM, QuantizedSpikingClassifier])
 def test_param_spec_covers_every_hyperparameter(cls):
     assert set(cls._param_spec) == set(cls().get_params())
+
+
+@pytest.mark.parametrize("make, bad", [
+    (lambda: SpikingClassifier(hidden=4, epochs=1, seed=0), {"tau_mem": math.nan}),
+    (lambda: LSM(units=10, backend="torch", task="classification", seed=0), {"input_to_readout": "yes"}),
+    (lambda: QuantizedSpikingClassifier(profile="loihi", hidden=4, epochs=1, seed=0), {"weight_bits": "8"}),
+    (lambda: QuantizedSpikingClassifier(profile="loihi", hidden=4, epochs=1, seed=0), {"profile": "nochip"}),
+], ids=["snn", "lsm", "quantized-weight_bits", "quantized-profile"])
+def test_loaded_hyperparameters_are_validated(make, bad):
+    # neurorec.load runs this check on a file's hyperparameters (the file's checksum is tested
+    # in test_base); a value fit would refuse makes the file invalid, naming it
+    from neurorec.base import ModelFileError, _check_loaded_params
+
+    X, y = np.random.default_rng(0).uniform(0, 1, (8, 3, 2)), np.array([0, 1] * 4)
+    model = make().fit(X, y)
+    model.set_params(**bad)
+    (name,) = bad
+    with pytest.raises(ModelFileError, match=rf"{name}="):
+        _check_loaded_params(model, "model.safetensors")
+    with pytest.raises(ParameterError, match=rf"{name}="):
+        model.fit(X, y)
+
+
+def test_lsm_regression_score_leaves_out_the_washout():
+    from sklearn.metrics import r2_score
+
+    t = np.arange(60) * 0.3
+    X, y = np.sin(t)[:, None], np.sin(t + 0.3)
+    lsm = LSM(units=30, steps_per_input=2, backend="torch", task="regression", washout=10, seed=0).fit(X, y)
+    pred = lsm.predict(X)
+    assert pred.shape == (60,)                      # a 1-D y gives 1-D predictions
+    assert lsm.score(X, y) == pytest.approx(r2_score(y[10:], pred[10:]))
+
+
+def test_column_y_is_ravelled_but_per_step_targets_are_refused():
+    X = np.random.default_rng(0).uniform(0, 1, (8, 3, 2))
+    y = np.array([0, 1] * 4)
+    from sklearn.exceptions import DataConversionWarning
+
+    with pytest.warns(DataConversionWarning):
+        SpikingClassifier(hidden=4, epochs=1, seed=0).fit(X, y[:, None])
+    with pytest.raises(ValueError, match="SpikingClassifier is a classifier"):
+        SpikingClassifier(hidden=4, epochs=1, seed=0).fit(X, np.zeros((8, 3, 1)))

@@ -543,6 +543,13 @@ class QuantizedSpikingClassifier(SpikingClassifier):
     :class:`~neurorec.models.spiking.SpikingClassifier` hyperparameters, quantises it (PTQ) and,
     with ``qat_epochs > 0``, fine-tunes it quantisation-aware.
 
+    It follows :class:`~neurorec.models.spiking.SpikingClassifier`'s scikit-learn conventions: a
+    2-D ``X`` is a table whose rows are one-step sequences, labels may be any sortable hashable
+    values (strings included), :meth:`predict_proba` is the softmax of the integer network's
+    scores and a binary :meth:`decision_function` has shape ``(n_samples,)``. Every
+    hyperparameter (these and the float network's) is checked at :meth:`fit` and when a file
+    is loaded.
+
     Parameters
     ----------
     profile : str or dict
@@ -620,10 +627,22 @@ class QuantizedSpikingClassifier(SpikingClassifier):
     _param_spec = {
         **SpikingClassifier._param_spec,
         "profile": _P.Any(),            # a profile name, path or ChipProfile: checked by arithmetic()
-        "weight_bits": _P.Any(),        # None (the profile's) or an int: checked by arithmetic()
+        "weight_bits": _P.NoneOK() | _P.Int(2, 16),     # None: the profile's
         "input_bits": _P.Int(2, 16), "input_range": _P.NoneOK() | _P.Real(0, closed="neither"),
         "headroom_bits": _P.Int(0, 16), "qat_epochs": _P.Int(0), "qat_lr": _P.Real(0, closed="neither"),
     }
+
+    def _validate_params(self) -> None:
+        """The float network's checks, then the quantisation's (profile, bit widths, input range),
+        so that :meth:`fit` and :func:`neurorec.load` refuse the same values."""
+        super()._validate_params()
+        try:
+            self._check_qparams()
+        except _P.ParameterError:
+            raise
+        except ValueError as exc:
+            raise _P.ParameterError(f"QuantizedSpikingClassifier(profile={self.profile!r}, weight_bits="
+                                    f"{self.weight_bits!r}) is invalid: {exc}") from None
 
     # ------------------------------------------------------------------ quantisation
     def _check_qparams(self) -> dict:

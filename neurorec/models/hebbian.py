@@ -2,7 +2,10 @@ r"""Hebbian learners: plain Hebb, Oja, Sanger (GHA), BCM and Földiák's anti-He
 
 Every model here is an unsupervised feature map with ``fit(X)``, ``partial_fit(X)`` (online),
 ``transform(X)`` and ``score(X)`` (higher is better; what it measures is the rule's own goal, given
-in each class's docstring; ``y`` is accepted and ignored, as in scikit-learn's decompositions).
+in each class's docstring; ``y`` is accepted and ignored, as in scikit-learn's decompositions). For
+scikit-learn they are transformers (``fit_transform`` too; ``parametrize_with_checks`` passes on each), and
+every hyperparameter is checked against the class's ``_param_spec`` at ``fit`` and on :func:`neurorec.load`
+(a :class:`neurorec._params.ParameterError` names it, its value and what is allowed).
 ``X`` is ``(n_samples, n_features)``; a batch of sequences
 ``(batch, time, features)`` is accepted too and its time axis is flattened into samples (the
 rules see every time step as one sample; ``transform`` gives ``(batch, time, n_components)``
@@ -37,11 +40,10 @@ and agree to rounding error in float64.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from neurorec._validation import check_finite, check_positive_int, numeric_array
+from neurorec import _params as P
+from neurorec._validation import check_finite, numeric_array
 from neurorec.backends.ops import Ops
 from neurorec.base import Model
 
@@ -52,24 +54,20 @@ def _as_samples(X, name: str, n_features: int | None = None) -> tuple[np.ndarray
     """``(samples (n, f) float64, leading shape)``: a (batch, time, f) array is flattened."""
     a = numeric_array(X, name, "real numbers with shape (n_samples, n_features) or (batch, time, features)")
     a = a.astype(np.float64)
-    if a.ndim not in (2, 3) or 0 in a.shape:
-        raise ValueError(f"{name} must have shape (n_samples, n_features) or (batch, time, features), "
-                         f"non-empty; got shape {a.shape}.")
+    if a.ndim not in (2, 3):
+        raise ValueError(f"{name} must have shape (n_samples, n_features) or (batch, time, features), got "
+                         f"shape {a.shape}. Reshape your data (e.g. X[:, None] for one feature, X[None] for "
+                         f"one sample).")
+    if a.shape[-1] == 0:
+        raise ValueError(f"{name} has 0 feature(s) (shape={a.shape}) while a minimum of 1 is required.")
+    if 0 in a.shape:
+        raise ValueError(f"{name} has 0 sample(s) (shape={a.shape}) while a minimum of 1 is required.")
     check_finite(a, name)
     if n_features is not None and a.shape[-1] != n_features:
-        raise ValueError(f"{name} has {a.shape[-1]} features but the model was fitted on {n_features}; "
-                         f"expected shape (n_samples, {n_features}).")
+        raise ValueError(f"{name} has {a.shape[-1]} features, but it is expecting {n_features} features as "
+                         f"input (the model was fitted on {n_features}); expected shape (n_samples, "
+                         f"{n_features}).")
     return a.reshape(-1, a.shape[-1]), a.shape[:-1]
-
-
-def _check_real(value, name: str, minimum: float = 0.0, strict: bool = True) -> float:
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if ok:
-        ok = math.isfinite(value) and (value > minimum if strict else value >= minimum)
-    if not ok:
-        rel = ">" if strict else ">="
-        raise ValueError(f"{name} must be a finite number {rel} {minimum}, got {value!r}.")
-    return float(value)
 
 
 def _row_norms(xp, W):
@@ -82,10 +80,18 @@ class _Hebbian(Model):
     _weights = "components_"   # the matrix the rule updates
     _state: tuple = ()         # further learned arrays the rule updates (e.g. BCM's theta_)
     _default_center = True
+    _param_spec = {"lr": P.Real(0, None, closed="right"), "lr_decay": P.Real(0), "epochs": P.Int(1),
+                   "batch_size": P.Int(1), "shuffle": P.Bool(), "center": P.Bool(),
+                   "backend": P.Options("numpy", "torch"), "device": P.Str(),
+                   "dtype": P.Options("float32", "float64"), "seed": P.Seed()}
+
+    def _estimator_kind(self) -> str:
+        """A transformer for scikit-learn: ``fit(X, y=None)`` learns features, ``transform`` projects."""
+        return "transformer"
 
     # -- hooks -------------------------------------------------------------------------
     def _n_out(self, n_features: int) -> int:
-        k = check_positive_int(self.n_components, "n_components")
+        k = int(self.n_components)
         if k > n_features:
             raise ValueError(f"n_components={k} is larger than the number of features {n_features}.")
         return k
@@ -105,16 +111,9 @@ class _Hebbian(Model):
 
     # -- validation --------------------------------------------------------------------
     def _validate_params(self) -> Ops:
-        _check_real(self.lr, "lr")
-        _check_real(self.lr_decay, "lr_decay", strict=False)
-        check_positive_int(self.epochs, "epochs")
-        check_positive_int(self.batch_size, "batch_size")
-        if not isinstance(self.shuffle, (bool, np.bool_)):
-            raise ValueError(f"shuffle must be True or False, got {self.shuffle!r}.")
-        if not isinstance(self.center, (bool, np.bool_)):
-            raise ValueError(f"center must be True or False, got {self.center!r}.")
-        if self.seed is not None and not isinstance(self.seed, (int, np.integer)):
-            raise ValueError(f"seed must be an int or None, got {self.seed!r}.")
+        """Every hyperparameter against ``_param_spec`` (:class:`neurorec._params.ParameterError`
+        naming it), then the backend; returns the backend's :class:`Ops`."""
+        super()._validate_params()
         return Ops(self.backend, self.device, self.dtype)
 
     def _is_fitted(self) -> bool:
@@ -295,10 +294,7 @@ class Hebb(_Hebbian):
         self.dtype = dtype
         self.seed = seed
 
-    def _validate_params(self) -> Ops:
-        if not isinstance(self.normalize, (bool, np.bool_)):
-            raise ValueError(f"normalize must be True or False, got {self.normalize!r}.")
-        return super()._validate_params()
+    _param_spec = {**_Hebbian._param_spec, "n_components": P.Int(1), "normalize": P.Bool()}
 
     def _update(self, ops, W, Xb, lr, state):
         Y = Xb @ W.T
@@ -340,6 +336,8 @@ class Oja(_Hebbian):
     15(3); E. Oja (1989), Neural networks, principal components, and subspaces, Int. J. Neural
     Syst. 1(1).
     """
+
+    _param_spec = {**_Hebbian._param_spec, "n_components": P.Int(1)}
 
     def __init__(self, n_components: int = 1, lr: float = 0.01, lr_decay: float = 0.0,
                  epochs: int = 1, batch_size: int = 1, shuffle: bool = True, center: bool = True,
@@ -447,6 +445,7 @@ class BCM(_Hebbian):
     """
 
     _state = ("theta_",)
+    _param_spec = {**_Hebbian._param_spec, "n_components": P.Int(1), "tau_theta": P.Real(0, None, closed="right")}
 
     def __init__(self, n_components: int = 1, tau_theta: float = 100.0, lr: float = 0.01,
                  lr_decay: float = 0.0, epochs: int = 1, batch_size: int = 1, shuffle: bool = True,
@@ -467,8 +466,7 @@ class BCM(_Hebbian):
 
     def _validate_params(self) -> Ops:
         ops = super()._validate_params()
-        tau = _check_real(self.tau_theta, "tau_theta")
-        if tau < self.batch_size:
+        if self.tau_theta < self.batch_size:
             raise ValueError(f"tau_theta must be >= batch_size={self.batch_size}, got {self.tau_theta!r}.")
         return ops
 

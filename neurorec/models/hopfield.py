@@ -16,13 +16,20 @@ computed once, in float64, for both backends. A field that is exactly 0 in real 
 therefore a tie on both backends in float32 and float64, and the backends recall the same states
 unless a field lies within a few rounding errors of the bound itself.
 :class:`DenseAssociativeMemory` applies the same rule to the difference of its two energy terms.
+
+scikit-learn. The memories are neither classifiers nor regressors (their tags say so): ``predict`` is
+recall (pattern completion) and there is no ``score``. A 1-d ``y`` of one label per cue, as scikit-learn
+passes it, is ignored at ``fit``. Every hyperparameter is checked against the class's ``_param_spec`` at
+``fit`` and on :func:`neurorec.load`.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from sklearn.utils.metaestimators import available_if
 
-from neurorec._validation import check_finite, check_positive_int, numeric_array
+from neurorec import _params as P
+from neurorec._validation import check_finite, numeric_array
 from neurorec.backends.ops import Ops
 from neurorec.base import Model
 
@@ -46,14 +53,20 @@ def _as_states(X, name: str, n_features: int | None = None) -> tuple[np.ndarray,
         a = a[None]
     elif a.ndim == 3:
         a = a.reshape(a.shape[0], -1)
-    if a.ndim != 2 or 0 in shape:
-        raise ValueError(f"{name} must have shape (n, n_units), (n_units,) or (n, rows, cols) with at "
-                         f"least one unit, got shape {np.shape(X)}.")
+    if a.ndim != 2:
+        raise ValueError(f"{name} must have shape (n, n_units), (n_units,) or (n, rows, cols), got shape "
+                         f"{np.shape(X)}.")
+    if a.shape[1] == 0:
+        raise ValueError(f"{name} has 0 feature(s) (shape={shape}) while a minimum of 1 is required (a "
+                         f"pattern needs at least one unit).")
+    if a.shape[0] == 0:
+        raise ValueError(f"{name} has 0 sample(s) (shape={shape}) while a minimum of 1 is required (at least "
+                         f"one unit and one pattern).")
     check_finite(a, name)
     if n_features is not None and a.shape[1] != n_features:
-        raise ValueError(f"{name} has {a.shape[1]} units but the memory has {n_features}; "
-                         f"expected shape (n, {n_features}) or (n, rows, cols) with rows * cols = "
-                         f"{n_features}.")
+        raise ValueError(f"{name} has {a.shape[1]} features, but it is expecting {n_features} features as input "
+                         f"({a.shape[1]} units but the memory has {n_features}); expected shape (n, {n_features}) or "
+                         f"(n, rows, cols) with rows * cols = {n_features}.")
     return a, shape
 
 
@@ -81,8 +94,15 @@ def _as_patterns(X, name: str, n_features: int | None = None) -> tuple[np.ndarra
 def _memory(X, y, as_array):
     """What a memory stores: the distinct rows of ``y`` (in order of first occurrence) when the
     clean targets of the cues ``X`` are given, else ``X``. ``as_array(a, name, n_features)``
-    checks and flattens (see :func:`_as_states`)."""
+    checks and flattens (see :func:`_as_states`).
+
+    A 1-d ``y`` with one entry per cue of a batch ``X`` (scikit-learn's ``fit(X, y)`` with labels)
+    cannot be clean patterns: it is ignored, as scikit-learn's unsupervised estimators ignore
+    ``y``, and ``X`` is stored."""
     if y is None:
+        return as_array(X, "X", None)
+    cues, _ = _as_states(X, "X")
+    if np.ndim(y) == 1 and len(y) == len(cues) and (len(cues) > 1 or cues.shape[1] != 1):
         return as_array(X, "X", None)
     out = as_array(y, "y", None)
     cues, _ = _as_states(X, "X", out[0].shape[1])
@@ -202,6 +222,9 @@ class Hopfield(Model):
     """
 
     _trained_arrays = ()
+    _param_spec = {"rule": P.Options(*_RULES), "update": P.Options(*_UPDATES), "max_steps": P.Int(1),
+                   "backend": P.Options("numpy", "torch"), "device": P.Str(),
+                   "dtype": P.Options("float32", "float64"), "seed": P.Seed()}
 
     def __init__(self, rule: str = "hebbian", update: str = "async", max_steps: int = 100,
                  backend: str = "numpy", device: str = "cpu", dtype: str = "float32", seed=None):
@@ -216,12 +239,16 @@ class Hopfield(Model):
     _supported_kinds = frozenset({"recall"})
 
     def _validate_params(self) -> None:
-        if self.rule not in _RULES:
-            raise ValueError(f"rule must be one of {_RULES}, got {self.rule!r}.")
-        if self.update not in _UPDATES:
-            raise ValueError(f"update must be one of {_UPDATES}, got {self.update!r}.")
-        check_positive_int(self.max_steps, "max_steps")
+        super()._validate_params()
         Ops(self.backend, self.device, self.dtype)
+
+    # recall is not a classification or regression: no score (scikit-learn sees none)
+    score = available_if(lambda self: False)(Model.score)
+
+    def _estimator_kind(self) -> None:
+        """Neither classifier nor regressor nor transformer for scikit-learn: ``predict`` is recall
+        (a cue is completed to a stored pattern), not a label or a target."""
+        return None
 
     def _is_fitted(self) -> bool:
         return hasattr(self, "W_")
@@ -238,7 +265,8 @@ class Hopfield(Model):
             The clean patterns of the cues ``X``, as a recall task gives them (``fit(X, y)``):
             the distinct patterns of ``y`` are stored (each once, in order of first occurrence,
             so a pattern cued more often does not weigh more) and the cues only have their shape
-            checked.
+            checked. A 1-d ``y`` with one entry per cue (labels, as scikit-learn passes them) is
+            ignored, as scikit-learn's unsupervised estimators ignore ``y``.
         """
         self._validate_params()
         xi, binary01, _ = _memory(X, y, _as_patterns)
@@ -286,7 +314,12 @@ class Hopfield(Model):
         return _settle(self, cues, fields)
 
     def predict(self, X):
-        """The recalled states of the cues ``X``, in the shape of ``X`` (see :meth:`recall`)."""
+        """Recall: the states the cues ``X`` settle to, in the shape of ``X`` (see :meth:`recall`).
+
+        This is pattern completion, not classification or regression, so scikit-learn's tags call
+        the memory neither a classifier nor a regressor; there is no ``score``."""
+        self._check_fitted("predict")
+        _as_states(X, "X", self.n_features_in_)   # errors name X, as scikit-learn's checks expect
         return self.recall(X)[0]
 
 
@@ -306,11 +339,6 @@ def _check_overlaps(ops, d, dtype) -> None:
         raise ValueError(f"the overlaps of the cues with the stored patterns overflow {dtype} (values near "
                          f"{float(np.finfo(np.dtype(dtype)).max):.3g}); rescale the cues and patterns or use "
                          f"dtype='float64'.")
-
-
-def _check_beta(beta) -> None:
-    if isinstance(beta, bool) or not (isinstance(beta, int | float) and np.isfinite(beta) and beta > 0):
-        raise ValueError(f"beta must be a positive, finite inverse temperature, got {beta!r}.")
 
 
 class ModernHopfield(Model):
@@ -357,6 +385,9 @@ class ModernHopfield(Model):
 
     _trained_arrays = ()
     _supported_kinds = frozenset({"recall"})
+    _param_spec = {"beta": P.Real(0, None, closed="right"), "max_steps": P.Int(1), "tol": P.Real(0),
+                   "backend": P.Options("numpy", "torch"), "device": P.Str(),
+                   "dtype": P.Options("float32", "float64")}
 
     def __init__(self, beta: float = 1.0, max_steps: int = 1, tol: float = 1e-6, backend: str = "numpy",
                  device: str = "cpu", dtype: str = "float32"):
@@ -367,6 +398,18 @@ class ModernHopfield(Model):
         self.device = device
         self.dtype = dtype
 
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        Ops(self.backend, self.device, self.dtype)
+
+    # recall is not a classification or regression: no score (scikit-learn sees none)
+    score = available_if(lambda self: False)(Model.score)
+
+    def _estimator_kind(self) -> None:
+        """Neither classifier nor regressor nor transformer for scikit-learn: ``predict`` is recall
+        (a cue is completed to a stored pattern), not a label or a target."""
+        return None
+
     def _is_fitted(self) -> bool:
         return hasattr(self, "patterns_")
 
@@ -376,11 +419,7 @@ class ModernHopfield(Model):
         With ``y`` (the clean patterns of the cues ``X``, as a recall task gives them) the
         distinct rows of ``y`` are stored instead, each once (see :meth:`Hopfield.fit`).
         """
-        _check_beta(self.beta)
-        check_positive_int(self.max_steps, "max_steps")
-        if not (isinstance(self.tol, int | float) and self.tol >= 0):
-            raise ValueError(f"tol must be >= 0, got {self.tol!r}.")
-        Ops(self.backend, self.device, self.dtype)
+        self._validate_params()
         patterns, _ = _memory(X, y, _as_states)
         _check_range(patterns, "X" if y is None else "y", self.dtype)
         self.patterns_ = patterns
@@ -445,8 +484,11 @@ class ModernHopfield(Model):
         return _restore(out, shape), _restore(steps, shape)
 
     def predict(self, X):
-        """The retrieved states of the cues ``X``, in the shape of ``X`` (continuous: a recall
-        task reads them out by their sign)."""
+        """Recall: the retrieved states of the cues ``X``, in the shape of ``X`` (continuous: a
+        recall task reads them out by their sign). Pattern completion, not a label or a regression
+        target (see :meth:`Hopfield.predict`)."""
+        self._check_fitted("predict")
+        _as_states(X, "X", self.n_features_in_)   # errors name X, as scikit-learn's checks expect
         return self.recall(X)[0]
 
 
@@ -484,6 +526,9 @@ class DenseAssociativeMemory(Model):
 
     _trained_arrays = ()
     _supported_kinds = frozenset({"recall"})
+    _param_spec = {"interaction": P.Options("polynomial", "exponential"), "degree": P.Int(2),
+                   "max_steps": P.Int(1), "backend": P.Options("numpy", "torch"), "device": P.Str(),
+                   "dtype": P.Options("float32", "float64"), "seed": P.Seed()}
 
     def __init__(self, interaction: str = "polynomial", degree: int = 3, max_steps: int = 100,
                  backend: str = "numpy", device: str = "cpu", dtype: str = "float64", seed=None):
@@ -495,6 +540,18 @@ class DenseAssociativeMemory(Model):
         self.dtype = dtype
         self.seed = seed
 
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        Ops(self.backend, self.device, self.dtype)
+
+    # recall is not a classification or regression: no score (scikit-learn sees none)
+    score = available_if(lambda self: False)(Model.score)
+
+    def _estimator_kind(self) -> None:
+        """Neither classifier nor regressor nor transformer for scikit-learn: ``predict`` is recall
+        (a cue is completed to a stored pattern), not a label or a target."""
+        return None
+
     def _is_fitted(self) -> bool:
         return hasattr(self, "patterns_")
 
@@ -504,11 +561,7 @@ class DenseAssociativeMemory(Model):
         With ``y`` (the clean patterns of the cues ``X``, as a recall task gives them) the
         distinct rows of ``y`` are stored instead, each once (see :meth:`Hopfield.fit`).
         """
-        if self.interaction not in ("polynomial", "exponential"):
-            raise ValueError(f"interaction must be 'polynomial' or 'exponential', got {self.interaction!r}.")
-        check_positive_int(self.degree, "degree", minimum=2)
-        check_positive_int(self.max_steps, "max_steps")
-        Ops(self.backend, self.device, self.dtype)
+        self._validate_params()
         self.patterns_, self.binary01_, _ = _memory(X, y, _as_patterns)
         self.n_features_in_ = self.patterns_.shape[1]
         return self
@@ -566,5 +619,8 @@ class DenseAssociativeMemory(Model):
         return _settle(self, cues, fields)
 
     def predict(self, X):
-        """The recalled states of the cues ``X``."""
+        """Recall: the states the cues ``X`` settle to (pattern completion, not a label or a
+        regression target; see :meth:`Hopfield.predict`)."""
+        self._check_fitted("predict")
+        _as_states(X, "X", self.n_features_in_)   # errors name X, as scikit-learn's checks expect
         return self.recall(X)[0]

@@ -28,6 +28,14 @@ def hopfield_retrieve(state: torch.Tensor, stored: torch.Tensor, beta, steps: in
                       mask: torch.Tensor | None = None) -> torch.Tensor:
     r"""``steps`` updates :math:`\xi \leftarrow X\,\mathrm{softmax}(\beta X^\top\xi)`.
 
+    The softmax is computed in a form that never overflows: the overlaps are formed from the
+    state and stored patterns divided by their largest magnitudes (:math:`a` per state, :math:`b`
+    per memory, constants for autograd), the largest overlap of each state is subtracted, and only
+    then is the difference multiplied by :math:`\beta a b` (capped at the dtype's largest number).
+    So the largest logit is exactly 0 and huge inputs or a huge ``beta`` (e.g. patterns times
+    1e39, ``beta=1e308``) give the nearest pattern (ties share the weight), never NaN. The result
+    equals the textbook formula wherever that one is finite.
+
     Parameters
     ----------
     state : Tensor (..., q, dim)
@@ -35,14 +43,34 @@ def hopfield_retrieve(state: torch.Tensor, stored: torch.Tensor, beta, steps: in
     stored : Tensor (..., p, dim)
         Stored patterns :math:`X` (keys and values), broadcast against ``state``'s batch axes.
     beta : float or Tensor
+        Inverse temperature (> 0).
     steps : int
     mask : Tensor (..., p) of bool, optional
         False marks stored patterns to ignore (padding).
     """
+    big = torch.finfo(stored.dtype).max if stored.is_floating_point() else float("inf")
     for _ in range(steps):
-        scores = beta * state @ stored.transpose(-1, -2)
-        if mask is not None:
-            scores = scores.masked_fill(~mask.unsqueeze(-2), float("-inf"))
+        with torch.no_grad():
+            a = state.abs().amax(-1, keepdim=True)                     # (..., q, 1)
+            b = stored.abs().amax((-1, -2), keepdim=True)              # (..., 1, 1)
+            a = torch.where(a > 0, a, torch.ones_like(a))
+            b = torch.where(b > 0, b, torch.ones_like(b))
+        # |overlap| <= dim: finite for any finite state and stored patterns
+        overlap = (state / a) @ (stored / b).transpose(-1, -2)
+        keep = None if mask is None else mask.unsqueeze(-2)
+        with torch.no_grad():
+            top = overlap if keep is None else overlap.masked_fill(~keep, float("-inf"))
+            top = top.amax(-1, keepdim=True)
+            top = torch.where(torch.isfinite(top), top, torch.zeros_like(top))  # a fully masked row
+        scale = torch.clamp(beta * a * b, max=big)
+        # beta * overlap * a * b - const: the largest logit is exactly 0, the others <= 0; padded
+        # entries are set to -inf only after the product, so no gradient meets inf * 0
+        diff = overlap - top
+        if keep is not None:
+            diff = diff.masked_fill(~keep, 0.0)
+        scores = scale * diff
+        if keep is not None:
+            scores = scores.masked_fill(~keep, float("-inf"))
         state = torch.softmax(scores, dim=-1) @ stored
     return state
 

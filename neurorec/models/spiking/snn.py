@@ -101,6 +101,24 @@ class SpikingClassifier(Model):
     - ``"delta"``: ON/OFF spikes whenever the scaled value has moved by ``delta_threshold`` since
       the last spike (:func:`~neurorec.models.spiking.coding.delta_encode`; twice the features).
 
+    Tables and labels (scikit-learn conventions). A 2-D ``X`` is a table (samples x features):
+    each row is a one-step sequence ``(1, features)``, in :meth:`fit`, :meth:`predict`,
+    :meth:`predict_proba`, :meth:`decision_function`, :meth:`transform` and :meth:`score`; 3-D
+    ``X`` and lists of ``(time_i, features)`` arrays are batches of sequences. What one step
+    means for the encoders: with ``input_mode="sequence"`` the row is held for
+    ``steps_per_input`` simulation steps (``input_mode="static"``: ``n_steps`` steps, the same
+    vector); ``"current"`` feeds the scaled row as a constant current; ``"poisson"`` draws one
+    Bernoulli spike per feature and simulation step, so a single step (the default
+    ``steps_per_input=1``) is a very noisy rate code and several steps are advisable;
+    ``"delta"`` starts from the reference level 0 and moves it one ``delta_threshold`` per
+    spike, so a feature fires an ON spike at each held step until the reference has reached
+    its scaled value: one step is a thresholded copy of the row, ``k`` held steps count the
+    value in units of ``delta_threshold`` (up to ``k``). Labels may be any sortable hashable values (integers, strings,
+    ...): :attr:`classes_` holds them and :meth:`predict` returns them. :meth:`predict_proba`
+    is the softmax of the class scores; for two classes :meth:`decision_function` has shape
+    ``(n_samples,)`` (scikit-learn's convention). The estimator tags say "classifier", so
+    scikit-learn's ``cross_val_score`` stratifies.
+
     Parameters
     ----------
     hidden : int or tuple of int, default (128,)
@@ -433,6 +451,14 @@ class SpikingClassifier(Model):
         dt = np.dtype(self.dtype)
         tabular = is_table(X)
         batch = check_sequences(tabular_as_sequences(X), "X", dtype=dt, layout_warning=not tabular)
+        try:
+            y_shape = None if y is None else np.asarray(y).shape
+        except (ValueError, TypeError):
+            y_shape = None          # ragged or odd labels: check_labels explains
+        if y_shape is not None and len(y_shape) >= 2 and not (len(y_shape) == 2 and y_shape[1] == 1):
+            # a column (n, 1) is ravelled with a DataConversionWarning by check_labels, as scikit-learn does
+            raise ValueError(f"y must be class labels of shape ({batch.batch},): {type(self).__name__} is a "
+                             f"classifier (per-step targets are regression); got shape {y_shape}.")
         labels = check_labels(y, batch.batch, "y")
         self._check_static(batch, "X")
         vb = None
