@@ -227,8 +227,9 @@ def test_esn_state_features_and_pooling_variants(digits):
     assert models["concat"].n_features_out_ == 800
     acc = {p: m.score(digits.test.X, digits.test.y) for p, m in models.items()}
     preds = {p: m.predict(digits.test.X) for p, m in models.items()}
-    # measured (test split, seed 0, 100 units): last 0.9139, mean 0.9000, concat 0.9639
-    assert all(a > 0.88 for a in acc.values()), acc
+    # measured (test split, seed 0, 100 units, reservoirpy's draws since issue 13): last 0.9111, mean 0.8750,
+    # concat 0.9528 (before: 0.9139, 0.9000, 0.9639)
+    assert all(a > 0.85 for a in acc.values()), acc
     assert (preds["last"] != preds["mean"]).any() and (preds["mean"] != preds["concat"]).any()
 
 

@@ -65,38 +65,109 @@ def spectral_radius(W: np.ndarray) -> float:
     return float(np.abs(vals).max())
 
 
-def random_reservoir(units: int, n_features: int, *, spectral_radius_: float = 0.9,
+_DRAWS = ("bernoulli", "uniform", "normal")
+_CONNECTIVITY_DRAWS = ("exact", "independent")
+
+
+def _sample(rng: np.random.Generator, dist: str, n: int) -> np.ndarray:
+    """``n`` weights from reservoirpy's ``mat_gen`` distributions, consuming ``rng`` as reservoirpy does:
+    ``bernoulli`` is +1 or -1 with probability 1/2, ``uniform`` is U[-1, 1], ``normal`` is N(0, 1)."""
+    if dist == "bernoulli":
+        return rng.choice([1.0, -1.0], p=[0.5, 0.5], replace=True, size=n)
+    if dist == "uniform":
+        return rng.uniform(-1.0, 1.0, n)
+    return rng.standard_normal(n)
+
+
+def _random_sparse(rng: np.random.Generator, shape: tuple, connectivity: float, dist: str,
+                   draw: str = "exact") -> np.ndarray:
+    """A dense float64 array with a fraction ``connectivity`` of non-zero weights drawn from ``dist``.
+
+    ``draw="exact"`` is reservoirpy 0.4's ``mat_gen._random_sparse``: exactly
+    ``round(connectivity * size)`` non-zero entries at positions drawn without replacement
+    (``scipy.sparse.random_array``), or every entry when ``connectivity >= 1``, with the same
+    random stream, so a seed gives reservoirpy's matrix. ``draw="independent"`` keeps each entry
+    with probability ``connectivity`` (a Bernoulli mask, binomial count; neurorec's earlier draw).
+    """
+    size = int(np.prod(shape))
+    M = np.zeros(shape)
+    if connectivity >= 1:
+        vals = _sample(rng, dist, size)
+        M[np.unravel_index(rng.choice(size, size, replace=False), shape)] = vals
+    elif draw == "exact":
+        pos = rng.choice(size, size=int(round(connectivity * size)), replace=False)
+        M[np.unravel_index(pos, shape, order="F")] = _sample(rng, dist, pos.size)
+    else:
+        mask = rng.random(shape) < connectivity
+        M[mask] = _sample(rng, dist, int(mask.sum()))
+    return M
+
+
+def random_reservoir(units: int, n_features: int, *, spectral_radius_: float | None = 0.9,
                      connectivity: float = 0.1, input_scaling=1.0, input_connectivity: float = 1.0,
                      bias_scaling: float = 0.0, n_feedback: int = 0, feedback_scaling: float = 1.0,
-                     seed=None) -> dict[str, np.ndarray]:
-    """Draw reservoir weights (float64).
+                     feedback_connectivity: float | None = None, input_init: str = "bernoulli",
+                     recurrent_init: str = "normal", bias_init: str = "bernoulli",
+                     connectivity_draw: str = "exact", seed=None) -> dict[str, np.ndarray]:
+    """Draw reservoir weights (float64) as reservoirpy 0.4's ``Reservoir`` does.
 
-    ``W`` has a fraction ``connectivity`` of non-zero entries drawn from N(0, 1) and is then
-    rescaled to the requested spectral radius; ``W_in`` (and ``W_fb``) entries are uniform in
-    [-1, 1] times the scaling, with a fraction ``input_connectivity`` kept; the bias is uniform
-    in [-bias_scaling, bias_scaling]. Each matrix has its own child of ``seed`` so changing
-    one size does not reshuffle the others.
+    With the defaults, the weights come from reservoirpy 0.4.2's initialisers, with its random
+    stream: ``seed`` gives the weights of ``reservoirpy.nodes.Reservoir(seed=seed)`` (``W`` up to
+    its scale: reservoirpy estimates :math:`\\rho` with ARPACK, which can miss by ~1%) and of
+    ``reservoirpy.ESN(feedback=True, seed=seed)`` for ``[W_in, W_fb]``.
+
+    - ``W``: exactly ``round(connectivity * units**2)`` non-zero entries from ``recurrent_init``
+      (``mat_gen.normal``), then multiplied by ``spectral_radius_ / rho(W)`` (``sr``);
+      ``spectral_radius_=None`` leaves the draw unscaled (reservoirpy's ``sr=None``).
+    - ``W_in``: ``input_init`` weights (``mat_gen.bernoulli``: +-1) with a fraction
+      ``input_connectivity`` non-zero, times ``input_scaling`` (per feature allowed).
+    - ``W_fb``: with ``feedback_connectivity=None`` drawn together with ``W_in`` as extra columns
+      of one matrix (reservoirpy 0.4 feeds the readout back as extra inputs), times
+      ``feedback_scaling``; with a value, drawn on its own with that connectivity.
+    - ``bias``: every unit ``bias_init`` times ``bias_scaling`` (reservoirpy's
+      ``bias=mat_gen.bernoulli(input_scaling=bias_scaling)``).
+
+    ``connectivity_draw="independent"`` keeps each entry with probability ``connectivity``
+    instead of an exact count; ``input_init="uniform", bias_init="uniform",
+    connectivity_draw="independent", feedback_connectivity=1.0`` are neurorec's earlier draws
+    (same distributions, not the same numbers for a seed).
+
+    Raises
+    ------
+    ValueError
+        When ``W`` cannot be rescaled (all zeros, or nilpotent: spectral radius 0) or ``W_in``
+        has no non-zero weight (the reservoir would never see its input).
     """
-    rng_W, rng_in, rng_b, rng_fb = np.random.default_rng(seed).spawn(4)
-    mask = rng_W.random((units, units)) < connectivity
-    W = np.where(mask, rng_W.standard_normal((units, units)), 0.0)
-    rho = spectral_radius(W) if W.any() else 0.0
-    if spectral_radius_ > 0 and rho == 0:
-        nnz = int(np.count_nonzero(W))
-        what = ("is all zeros" if nnz == 0 else
-                f"has {nnz} non-zero weights but spectral radius 0 (nilpotent: no recurrent loop), so it cannot be "
-                f"rescaled to spectral_radius={spectral_radius_!r}")
-        raise ValueError(f"the random recurrent matrix ({units} units, connectivity={connectivity!r}) {what}; raise "
-                         f"connectivity or units, or try another seed.")
-    if rho > 0:
-        W *= spectral_radius_ / rho
-    scale = np.broadcast_to(np.asarray(input_scaling, dtype=np.float64), (n_features,))
-    W_in = rng_in.uniform(-1, 1, (units, n_features)) * scale
-    if input_connectivity < 1:
-        W_in *= rng_in.random((units, n_features)) < input_connectivity
-    out = {"W": W, "W_in": W_in, "bias": rng_b.uniform(-1, 1, units) * bias_scaling}
+    rng_in, rng_W, rng_b, rng_fb = np.random.default_rng(seed).spawn(4)
+    W = _random_sparse(rng_W, (units, units), connectivity, recurrent_init, connectivity_draw)
+    if spectral_radius_ is not None:
+        rho = spectral_radius(W) if W.any() else 0.0
+        if spectral_radius_ > 0 and rho == 0:
+            nnz = int(np.count_nonzero(W))
+            what = ("is all zeros" if nnz == 0 else
+                    f"has {nnz} non-zero weights but spectral radius 0 (nilpotent: no recurrent loop), so it cannot "
+                    f"be rescaled to spectral_radius={spectral_radius_!r}")
+            raise ValueError(f"the random recurrent matrix ({units} units, connectivity={connectivity!r}, "
+                             f"connectivity_draw={connectivity_draw!r}) {what}; raise connectivity or units, or try "
+                             f"another seed.")
+        if rho > 0:
+            W *= spectral_radius_ / rho
+    joint = n_feedback if feedback_connectivity is None else 0
+    J = _random_sparse(rng_in, (units, n_features + joint), input_connectivity, input_init, connectivity_draw)
+    W_in = J[:, :n_features] * np.broadcast_to(np.asarray(input_scaling, dtype=np.float64), (n_features,))
+    if not W_in.any():
+        raise ValueError(f"the random input matrix ({units} units x {n_features} features, input_connectivity="
+                         f"{input_connectivity!r}, connectivity_draw={connectivity_draw!r}) has no non-zero weight, "
+                         f"so the reservoir would never see its input; raise input_connectivity or units, or try "
+                         f"another seed.")
+    bias = _random_sparse(rng_b, (units,), 1.0, bias_init) * bias_scaling
+    out = {"W": W, "W_in": W_in, "bias": bias}
     if n_feedback:
-        out["W_fb"] = rng_fb.uniform(-1, 1, (units, n_feedback)) * feedback_scaling
+        if joint:
+            W_fb = J[:, n_features:]
+        else:
+            W_fb = _random_sparse(rng_fb, (units, n_feedback), feedback_connectivity, input_init, connectivity_draw)
+        out["W_fb"] = W_fb * feedback_scaling
     return out
 
 
@@ -143,17 +214,20 @@ class ESN(ScoresToProba, Model):
     units : int
         Number of reservoir units :math:`N`.
     spectral_radius : float
-        Spectral radius the random recurrent matrix is scaled to.
+        Spectral radius the random recurrent matrix is scaled to (reservoirpy's ``sr``).
     leak_rate : float in (0, 1]
         Leak rate :math:`a`.
     input_scaling : float or sequence of float
-        Scale of the uniform input weights (one value per feature allowed).
+        Factor on the input weights (one value per feature allowed; reservoirpy's
+        ``input_scaling``).
     bias_scaling : float
-        Scale of the uniform reservoir bias :math:`b`.
+        Factor on the reservoir bias :math:`b` (``bias_init`` draws times ``bias_scaling``;
+        reservoirpy's ``bias=mat_gen.bernoulli(input_scaling=bias_scaling)``, 0 for no bias).
     connectivity : float in (0, 1]
-        Fraction of non-zero recurrent weights.
+        Fraction of non-zero recurrent weights (reservoirpy's ``rc_connectivity``).
     input_connectivity : float in (0, 1]
-        Fraction of non-zero input weights.
+        Fraction of non-zero input weights (reservoirpy's ``input_connectivity``; note
+        reservoirpy's default is 0.1, neurorec's 1.0).
     activation : {"tanh", "identity", "relu", "sigmoid"}
         Reservoir non-linearity :math:`f` (``identity`` gives a linear reservoir).
     ridge : float
@@ -170,7 +244,7 @@ class ESN(ScoresToProba, Model):
         Feed the previous output back into the reservoir through :math:`W_{fb}`; trained with
         teacher forcing, run with the model's own outputs.
     feedback_scaling : float
-        Scale of the uniform feedback weights.
+        Factor on the feedback weights :math:`W_{fb}` (drawn like the input weights).
     classify : {"last", "mean", "vote"}
         For classification: readout on the last state, on the mean state over the sequence
         (after ``washout`` when the sequence is longer), or trained on every step with the
@@ -193,8 +267,28 @@ class ESN(ScoresToProba, Model):
     cuda_graph : bool
         On a CUDA device, capture each chunk's time loop in a CUDA graph (no effect on the CPU
         or with feedback, whose steps depend on the readout).
+    input_init, recurrent_init, bias_init : {"bernoulli", "uniform", "normal"}
+        Distribution of the non-zero entries of :math:`W_{in}` (and :math:`W_{fb}`), :math:`W`
+        and :math:`b` before scaling: +1 or -1 with probability 1/2, uniform in [-1, 1], or
+        N(0, 1). Defaults are reservoirpy 0.4's (``Win=bernoulli``, ``W=normal``,
+        ``bias=bernoulli``); ``input_init="uniform", bias_init="uniform"`` are neurorec's earlier
+        draws.
+    connectivity_draw : {"exact", "independent"}
+        How sparse matrices are drawn: ``"exact"`` (reservoirpy's) puts exactly
+        ``round(connectivity * size)`` non-zero weights at random positions; ``"independent"``
+        (neurorec's earlier draw) keeps each entry with probability ``connectivity``.
+    feedback_connectivity : float in (0, 1] or None
+        Fraction of non-zero feedback weights. ``None`` (default): drawn together with
+        :math:`W_{in}` as extra input columns at ``input_connectivity``, as reservoirpy 0.4's
+        ``ESN(feedback=True)`` does; ``1.0`` is neurorec's earlier dense feedback.
     seed : int or None
-        Seed of the random reservoir weights.
+        Seed of the random reservoir weights. With the default draws, ``seed`` gives the weights
+        of reservoirpy 0.4's ``Reservoir(seed=seed)`` with the same hyperparameters (``W`` up to
+        its scale, which reservoirpy sets from an ARPACK estimate of the spectral radius); the same seed
+        gives other weights than neurorec versions before issue 13 (saved model files keep their weights).
+        Hyperparameter map: ``units``, ``spectral_radius`` = ``sr``, ``leak_rate`` = ``lr``, ``input_scaling``,
+        ``connectivity`` = ``rc_connectivity``, ``input_connectivity``; defaults differ
+        (``spectral_radius`` 0.9 vs ``sr`` 1.0, ``input_connectivity`` 1.0 vs 0.1, ``ridge``).
 
     Attributes
     ----------
@@ -233,7 +327,9 @@ class ESN(ScoresToProba, Model):
                  washout: int = 0, input_to_readout: bool = True, feedback: bool = False,
                  feedback_scaling: float = 1.0, classify: str = "last", chunk_size: int = 1024,
                  backend: str = "numpy", device: str = "cpu", dtype: str = "float32",
-                 cuda_graph: bool = True, task: str = "auto", seed=None):
+                 cuda_graph: bool = True, task: str = "auto", input_init: str = "bernoulli",
+                 recurrent_init: str = "normal", bias_init: str = "bernoulli", connectivity_draw: str = "exact",
+                 feedback_connectivity: float | None = None, seed=None):
         self.units = units
         self.spectral_radius = spectral_radius
         self.leak_rate = leak_rate
@@ -257,6 +353,11 @@ class ESN(ScoresToProba, Model):
         self.dtype = dtype
         self.cuda_graph = cuda_graph
         self.task = task
+        self.input_init = input_init
+        self.recurrent_init = recurrent_init
+        self.bias_init = bias_init
+        self.connectivity_draw = connectivity_draw
+        self.feedback_connectivity = feedback_connectivity
         self.seed = seed
 
     @property
@@ -275,7 +376,10 @@ class ESN(ScoresToProba, Model):
         "feedback": P.Bool(), "feedback_scaling": P.Real(0), "classify": P.Options(*_CLASSIFY),
         "chunk_size": P.Int(1), "backend": P.Options("numpy", "torch"), "device": P.Str(),
         "dtype": P.Options("float32", "float64"), "cuda_graph": P.Bool(),
-        "task": P.Options("auto", "classification", "regression"), "seed": P.Seed(),
+        "task": P.Options("auto", "classification", "regression"), "input_init": P.Options(*_DRAWS),
+        "recurrent_init": P.Options(*_DRAWS), "bias_init": P.Options(*_DRAWS),
+        "connectivity_draw": P.Options(*_CONNECTIVITY_DRAWS),
+        "feedback_connectivity": P.NoneOK() | P.Real(0, 1, closed="right"), "seed": P.Seed(),
     }
 
     def _validate_params(self) -> None:
@@ -374,6 +478,8 @@ class ESN(ScoresToProba, Model):
             connectivity=self.connectivity, input_scaling=self.input_scaling,
             input_connectivity=self.input_connectivity, bias_scaling=self.bias_scaling,
             n_feedback=n_outputs if self.feedback else 0, feedback_scaling=self.feedback_scaling,
+            feedback_connectivity=self.feedback_connectivity, input_init=self.input_init,
+            recurrent_init=self.recurrent_init, bias_init=self.bias_init, connectivity_draw=self.connectivity_draw,
             seed=self.seed)
         dt = np.dtype(self.dtype)
         self.W_, self.W_in_, self.bias_ = (w["W"].astype(dt), w["W_in"].astype(dt),
