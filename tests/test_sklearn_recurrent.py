@@ -22,7 +22,7 @@ _SEQUENCE_ROWS = ("a 2-D X is one sequence (time, features) for a sequence regre
                   "change with row order and subsets by design")
 _REGRESSION = {"check_methods_sample_order_invariance": _SEQUENCE_ROWS,
                "check_methods_subset_invariance": _SEQUENCE_ROWS}
-FAST = dict(units=8, epochs=40, lr=2e-2, batch_size=16, dtype="float64", seed=0)
+FAST = dict(units=8, epochs=20, lr=5e-2, batch_size=16, early_stopping=False, dtype="float64", seed=0)
 
 
 def _instances():
@@ -89,7 +89,8 @@ def test_regressor_has_no_classifier_methods_and_jordan_no_transform():
 @pytest.mark.parametrize("params, name", [
     ({"washout": math.inf}, "washout"), ({"ridge": "0.5"}, "ridge"), ({"dtype": "float16"}, "dtype"),
     ({"task": "yes"}, "task"), ({"lr": math.nan}, "lr"), ({"seed": -1}, "seed"), ({"normalize": "yes"}, "normalize"),
-    ({"checkpoint": 5}, "checkpoint"), ({"clip_norm": math.inf}, "clip_norm"),
+    ({"checkpoint": 5}, "checkpoint"), ({"clip_norm": math.inf}, "clip_norm"), ({"lr": "0.5"}, "lr"),
+    ({"units": "8"}, "units"), ({"delays": "3"}, "delays"), ({"early_stopping": "yes"}, "early_stopping"),
 ])
 def test_bad_hyperparameters_named_at_fit(cls, params, name):
     if name not in cls().get_params():
@@ -102,3 +103,19 @@ def test_bad_hyperparameters_named_at_fit(cls, params, name):
 @pytest.mark.parametrize("cls", [Elman, Jordan, LSTM, GRU, LinearAR])
 def test_param_spec_covers_every_hyperparameter(cls):
     assert set(cls._param_spec) == set(cls().get_params())
+
+
+@pytest.mark.parametrize("cls", [Elman, Jordan, LinearAR])
+@pytest.mark.parametrize("params", [{"washout": math.inf}, {"dtype": "float16"}, {"task": "yes"}, {"seed": -1},
+                                    {"lr": "0.5"}, {"normalize": "yes"}, {"delays": 0}])
+def test_bad_hyperparameters_refused_on_load(cls, params):
+    from neurorec.base import ModelFileError, _check_loaded_params
+
+    (name,) = params
+    if name not in cls().get_params():
+        pytest.skip(f"{cls.__name__} has no {name}")
+    X = np.random.default_rng(0).standard_normal((2, 6, 1))
+    model = (cls(units=4, epochs=1, seed=0) if cls is not LinearAR else cls(delays=2)).fit(X, X)
+    model.set_params(**params)
+    with pytest.raises(ModelFileError, match=rf"{name}="):   # what neurorec.load runs on a file's header
+        _check_loaded_params(model, "model.safetensors")
