@@ -14,6 +14,7 @@ _LAZY = {
     "load": "neurorec.base",
     "Model": "neurorec.base",
     "ModelFileError": "neurorec.base",
+    "ParameterError": "neurorec._params",
     "compare": "neurorec.experiment",
 }
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["SeqBatch", "check_sequences", "check_sequence_targets", "check_labels", "encode_labels",
-           "check_finite", "check_positive_int", "InputError", "resolve_task", "is_table", "tabular_as_sequences",
-           "TaskWarning", "TASKS",
+           "check_finite", "check_positive_int", "InputError", "resolve_task", "is_1d_target", "is_table",
+           "tabular_as_sequences", "TaskWarning", "TASKS",
            "LayoutWarning", "LAYOUTS"]
 
 _SEQ_SHAPE = "(batch, time, features), (time, features) or a list of (time_i, features) arrays"
@@ -442,6 +442,14 @@ def resolve_task(task, X, y, *, model: str = "model") -> str:
                          f"sequence), or one sequence with a target per step (pass task='regression', or float "
                          f"targets). For a batch of sequences pass X as (batch, time, features).")
     return "regression"
+
+
+def is_1d_target(y) -> bool:
+    """``y`` is a 1-D target (one value per step of one sequence), however it was passed: a
+    regressor fitted on it returns 1-D predictions, as scikit-learn expects."""
+    if isinstance(y, (list, tuple)):
+        return len(y) > 0 and all(np.ndim(v) == 0 for v in y)
+    return np.asarray(y).ndim == 1
 
 
 def is_table(X) -> bool:

@@ -15,6 +15,7 @@ from neurorec._validation import (
     check_sequence_targets,
     check_sequences,
     encode_labels,
+    is_1d_target,
     is_table,
     resolve_task,
     tabular_as_sequences,
@@ -130,8 +131,7 @@ class LinearAR(ScoresToProba, Model):
         else:
             Yt = check_sequence_targets(y, batch, "y", dtype=np.dtype(self.dtype))
             self.task_ = "regression"
-            self.target_1d_ = bool(batch.single and (np.asarray(y).ndim == 1 if not isinstance(y, list)
-                                                     else all(np.ndim(v) == 0 for v in y)))
+            self.target_1d_ = bool(batch.single and is_1d_target(y))
             m = batch.mask()
             m[:, : self.washout] = False
             if not m.any():

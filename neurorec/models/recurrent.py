@@ -50,6 +50,7 @@ from neurorec._validation import (
     check_sequence_targets,
     check_sequences,
     encode_labels,
+    is_1d_target,
     is_table,
     resolve_task,
     tabular_as_sequences,
@@ -61,13 +62,6 @@ from neurorec.models._generate import DivergenceGuard, check_n_steps, check_on_d
 __all__ = ["RecurrentModel", "Elman", "Jordan", "LSTM", "GRU"]
 
 _BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
-
-
-def _is_1d(y) -> bool:
-    """A 1-D target (one value per step of one sequence), however it was passed."""
-    if isinstance(y, (list, tuple)):
-        return len(y) > 0 and all(np.ndim(v) == 0 for v in y)
-    return np.asarray(y).ndim == 1
 
 
 class RecurrentModel(Model):
@@ -411,7 +405,7 @@ class RecurrentModel(Model):
         else:
             self.y_mean_, self.y_scale_ = y_mean, y_scale
             self.task_ = "regression"
-            self.target_1d_ = bool(batch.single and _is_1d(y))
+            self.target_1d_ = bool(batch.single and is_1d_target(y))
         self.__dict__["_cache"] = {"net": net, "key": self._cache_key()}
         return self
 

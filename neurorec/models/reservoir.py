@@ -30,6 +30,7 @@ from neurorec._validation import (
     check_sequence_targets,
     check_sequences,
     encode_labels,
+    is_1d_target,
     is_table,
     resolve_task,
     tabular_as_sequences,
@@ -43,13 +44,6 @@ __all__ = ["ESN", "random_reservoir", "spectral_radius"]
 
 _ACTIVATIONS = ("tanh", "identity", "relu", "sigmoid")
 _CLASSIFY = ("last", "mean", "vote")
-
-
-def _is_1d(y) -> bool:
-    """A 1-D target (one value per step of one sequence), however it was passed."""
-    if isinstance(y, (list, tuple)):
-        return len(y) > 0 and all(np.ndim(v) == 0 for v in y)
-    return np.asarray(y).ndim == 1
 
 
 def spectral_radius(W: np.ndarray) -> float:
@@ -619,7 +613,7 @@ class ESN(ScoresToProba, Model):
             self._init_reservoir(batch.data.shape[2], Yt.shape[2])
             W, b = self._fit_regression(batch, Yt)
             self.task_ = "regression"
-            self.target_1d_ = bool(batch.single and _is_1d(y))
+            self.target_1d_ = bool(batch.single and is_1d_target(y))
         self.n_outputs_ = W.shape[1]
         dt = np.dtype(self.dtype)
         self.W_out_, self.b_out_ = W.astype(dt), b.astype(dt)

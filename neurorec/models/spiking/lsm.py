@@ -29,6 +29,7 @@ from neurorec._validation import (
     check_sequence_targets,
     check_sequences,
     encode_labels,
+    is_1d_target,
     is_table,
     resolve_task,
     tabular_as_sequences,
@@ -539,8 +540,7 @@ class LSM(ScoresToProba, Model):
             pooled = P
         else:
             self.task_ = "regression"
-            self.target_1d_ = bool(batch.single and (np.asarray(y).ndim == 1 if not isinstance(y, list)
-                                                     else all(np.ndim(v) == 0 for v in y)))
+            self.target_1d_ = bool(batch.single and is_1d_target(y))
             self.n_outputs_ = Y.shape[2]
             t = np.arange(Z.shape[1])[None, :]
             rows = m & (t >= np.minimum(self.washout, batch.lengths[:, None] - 1))
