@@ -20,9 +20,23 @@ split from its counted operations and a profile's energy per operation.
 ``compare`` runs a config's grid (the packaged ``default.toml`` when no file is given),
 storing each run in ``DIR/results.sqlite`` as it finishes (a re-run resumes), then prints
 the summary table and writes ``DIR/results.csv`` and ``DIR/summary.png`` (and ``DIR/energy.png``, test score
-against estimated energy per inference, when the config names ``energy_profiles``). Exit status: 0
-when every run succeeded, 1 when a run errored (everything is still written), 2 for a bad
-config or usage.
+against estimated energy per inference, when the config names ``energy_profiles``). Exit status:
+
+* 0 every run succeeded;
+* 1 a run errored (everything is still written);
+* 2 a bad config or usage;
+* 3 the result store cannot be read: it is damaged, is not a neurorec store, or was written by
+  a newer neurorec (nothing is run, and the file is left as it is: move it aside to start anew);
+* 4 the results cannot be written: the store (or its folder) is read-only while runs of the
+  grid are missing from it (nothing is run; a read-only store that holds the whole grid is read
+  and reported), the disk is full or the store stayed locked by another process (the runs
+  stored before are kept; run the same command to resume), or the output files could not be
+  written (the table is still printed);
+* 130 interrupted (finished runs are kept).
+
+Every such failure is one line on stderr naming the file and what to do, never a traceback.
+When another process computed some of the same runs on the same store at the same time, each
+run is still stored once, and the summary says how many were computed twice.
 
 Only the standard library is imported at start-up; pandas, matplotlib and the models'
 engines are imported by the subcommand that needs them.
@@ -49,6 +63,20 @@ def _version() -> str:
         return version("neurorec")
 
 
+_COMPARE_EXIT = """exit status:
+  0    every run succeeded
+  1    a run errored (everything is still written)
+  2    bad config or usage
+  3    the result store cannot be read (damaged, not a neurorec store, newer neurorec)
+  4    the results cannot be written (read-only store or folder with runs to do, full disk,
+       store locked by another process, output files not writable)
+  130  interrupted (finished runs are kept; run the same command to resume)"""
+
+#: Exit status of ``compare`` for each :class:`~neurorec.experiment.store.StoreError` kind.
+_STORE_EXIT = {"corrupt": 3, "not-a-store": 3, "newer": 3, "unreadable": 3,
+               "read-only": 4, "full": 4, "locked": 4}
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="neurorec",
@@ -58,7 +86,8 @@ def _parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("compare", help="run a models x tasks x seeds grid from a TOML config",
                        description="Run the grid of a TOML config, resuming from DIR/"
-                                   "results.sqlite, and write results.csv and summary.png.")
+                                   "results.sqlite, and write results.csv and summary.png.",
+                       epilog=_COMPARE_EXIT, formatter_class=argparse.RawDescriptionHelpFormatter)
     c.add_argument("config", nargs="?", metavar="CONFIG.toml",
                    help="experiment config (default: the packaged default.toml)")
     c.add_argument("--out", metavar="DIR", type=Path,
@@ -182,6 +211,7 @@ def _compare(args) -> int:
             return _error(str(exc))
 
     from neurorec.experiment import compare, format_summary, plot_energy, plot_summary
+    from neurorec.experiment.store import StoreError
 
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -203,6 +233,8 @@ def _compare(args) -> int:
                      energy_profiles=profiles)
     except (SpecError, ImportError) as exc:
         return _error(f"{cfg['path']}: {exc}")
+    except StoreError as exc:
+        return _error(str(exc), _STORE_EXIT.get(exc.kind, 4))
     except KeyboardInterrupt:
         print(f"\ninterrupted; finished runs are in {db} (run the same command to resume)",
               file=sys.stderr)
@@ -214,11 +246,15 @@ def _compare(args) -> int:
     csv = out / "results.csv"
     png = out / "summary.png"
     energy_png = out / "energy.png"
-    df.to_csv(csv, index=False)
-    plot_summary(df, png)
     has_energy = bool(df["metric"].astype(str).str.startswith("energy_").any())
-    if has_energy:
-        plot_energy(df, energy_png)
+    write_error = None
+    try:
+        df.to_csv(csv, index=False)
+        plot_summary(df, png)
+        if has_energy:
+            plot_energy(df, energy_png)
+    except OSError as exc:  # a read-only or full output folder: still print the table, then say so
+        write_error = _write_error(exc, csv, db)
     print()
     print(format_summary(df))
     print()
@@ -233,13 +269,34 @@ def _compare(args) -> int:
         errs = df[df["status"] == "error"].drop_duplicates("run_key")
         for _, r in errs.iterrows():
             print(f"  error: {r['model']} / {r['task']} / seed {r['seed']}: {r['error']}")
-    orders = _temporal_orders(tasks, seeds, out / "temporal_order.csv")
+    n_dup = int(df.attrs.get("duplicate_runs", 0))
+    if n_dup:
+        print(f"{n_dup} runs were also computed by another process on this store ({db}); each is "
+              f"stored once (run one compare per store at a time)")
+    try:
+        orders = _temporal_orders(tasks, seeds, out / "temporal_order.csv")
+    except OSError as exc:
+        orders = None
+        write_error = write_error or _write_error(exc, out / "temporal_order.csv", db)
+    if write_error:
+        print(f"results: {db}")
+        return _error(write_error, 4)
     print(f"results: {db}\n         {csv}\nplot:    {png}")
     if has_energy:
         print(f"energy:  {energy_png}")
     if orders is not None:
         print(f"orders:  {out / 'temporal_order.csv'}")
     return 1 if n_err else 0
+
+
+def _write_error(exc: OSError, default: Path, db: Path) -> str:
+    import errno
+
+    path = exc.filename or default
+    full = exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+    fix = "free some space and run the same command" if full else "make the folder writable, or use --out DIR"
+    return (f"cannot write {path}: {exc.strerror or exc}; the results are in {db} (the table above "
+            f"is complete): {fix}")
 
 
 def _temporal_orders(tasks, seeds, path):

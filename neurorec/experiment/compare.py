@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from neurorec.experiment.executors import import_dask, iter_results
-from neurorec.experiment.runner import OPS_PREFIX, SPLITS, make_job
+from neurorec.experiment.runner import OPS_PREFIX, SPLITS, _now, make_job
 from neurorec.experiment.specs import (
     SpecError,
     canonical,
@@ -21,10 +21,10 @@ from neurorec.experiment.specs import (
     normalize_tasks,
     run_key,
 )
-from neurorec.experiment.store import MemoryStore, SQLiteStore
+from neurorec.experiment.store import MemoryStore, SQLiteStore, StoreError
 
 __all__ = ["compare", "runs_to_frame", "add_energy", "resolve_energy_profiles", "COLUMNS", "ENERGY_PREFIX",
-           "OPS_PREFIX", "is_cost_metric"]
+           "OPS_PREFIX", "is_cost_metric", "DuplicateRunWarning", "StoreError"]
 
 logger = logging.getLogger("neurorec.experiment")
 
@@ -40,6 +40,11 @@ _INT = ["params_total", "params_trained"]
 
 #: Prefix of the energy rows :func:`add_energy` appends: ``energy_<profile>_J``.
 ENERGY_PREFIX = "energy_"
+
+
+class DuplicateRunWarning(UserWarning):
+    """Runs that :func:`compare` computed were also computed by another process on the same store
+    (the result stored first is kept, the other dropped): wasted work, reported once per call."""
 
 
 def is_cost_metric(metric) -> bool:
@@ -178,6 +183,25 @@ def _open_store(store):
     return store, False
 
 
+def _refuse_read_only(store, n_missing: int, n_plan: int) -> None:
+    """A read-only store can serve a grid it holds entirely, never one with runs still to do:
+    refuse before anything is computed (the results could not be stored)."""
+    if not n_missing or not getattr(store, "read_only", False):
+        return
+    path = getattr(store, "path", repr(store))
+    raise StoreError(
+        f"the result store {path} is read-only ({getattr(store, 'read_only_reason', '') or 'read-only'}): "
+        f"{n_missing} of the {n_plan} runs of this grid are not in it and could not be stored, so "
+        f"nothing was run. Make the file and its folder writable, or write the results elsewhere "
+        f"(another store path; --out DIR on the command line); the {n_plan - n_missing} stored runs "
+        f"can be read as they are", path=path, kind="read-only")
+
+
+def _stored_run(store, key: str) -> dict | None:
+    found = store.runs([key])
+    return found[0] if found else None
+
+
 def _reads_symbols(t) -> bool:
     return bool(getattr(t.task, "symbol_readout", False))
 
@@ -275,6 +299,27 @@ def compare(models, tasks, seeds, *, store=None, n_jobs: int = 1, executor="loca
         ``peak_memory_mb`` is the peak host memory traced during fit and predict above what
         was allocated before fit (the loaded data); ``peak_gpu_memory_mb`` is
         ``torch.cuda.max_memory_allocated`` over the same span when CUDA is in use.
+        ``attrs["duplicate_runs"]``: how many of the runs this call computed had meanwhile been
+        stored by another process working on the same store (see Warns).
+
+    Raises
+    ------
+    StoreError
+        The store cannot be used (:class:`~neurorec.experiment.store.StoreError`: its ``kind``
+        and message say why and what to do): damaged, not a neurorec store, written by a newer
+        neurorec; read-only while some runs of the grid are not in it (checked before anything
+        runs: a read-only store that holds the whole grid is read and returned); full, or locked
+        too long by another process, while writing (the runs stored before are kept, and a
+        re-run resumes).
+
+    Warns
+    -----
+    DuplicateRunWarning
+        When another process computed some of the same runs on the same store during this call
+        (two ``compare`` calls on one store each plan the runs missing when they start, and may
+        compute the same ones): each run is still stored once (the result stored first is kept,
+        and returned; with ``resume=False`` the last one written), and the count is reported
+        once, at the end, and in ``attrs["duplicate_runs"]``.
     """
     model_specs = normalize_models(models)
     task_specs = normalize_tasks(tasks)
@@ -302,7 +347,9 @@ def compare(models, tasks, seeds, *, store=None, n_jobs: int = 1, executor="loca
     if len(set(keys)) != len(keys):  # pragma: no cover - names are unique, so keys are
         raise RuntimeError("two runs of the grid have the same key")
 
+    started = _now()  # a stored run finished after this was written by another process
     store, own_store = _open_store(store)
+    duplicates: list[str] = []
     try:
         stored = store.status(keys)
         done_ok = {"ok", "error"} if not retry_errors else {"ok"}
@@ -329,6 +376,7 @@ def compare(models, tasks, seeds, *, store=None, n_jobs: int = 1, executor="loca
                                  count_operations=bool(profiles)))
             meta[key] = (m, t)
 
+        _refuse_read_only(store, len(jobs), len(plan))
         bar = _progress_bar(len(plan), len(plan) - len(jobs), progress)
         n_errors = sum(1 for r in results.values() if r.get("status") == "error")
         version = _version()
@@ -345,8 +393,18 @@ def compare(models, tasks, seeds, *, store=None, n_jobs: int = 1, executor="loca
                 res["neurorec_version"] = version
                 res["model_spec"] = canonical(m.key(t.name))
                 res["task_spec"] = canonical(t.spec)
-                store.put(res, replace="error" if resume else "always")
-                results[res["run_key"]] = res
+                key = res["run_key"]
+                prior = _stored_run(store, key)
+                written = store.put(res, replace="error" if resume else "always")
+                if not written or str((prior or {}).get("finished_at") or "") >= started:
+                    # another process on this store computed this run too, during this call
+                    duplicates.append(key)
+                    logger.info("run %s / %s / seed %s was also computed by another process on %s%s",
+                                res["model"], res["task"], res["seed"], getattr(store, "path", store),
+                                "" if written else "; its stored result is kept")
+                if not written:
+                    res = _stored_run(store, key) or res
+                results[key] = res
                 if res["status"] == "error":
                     n_errors += 1
                     logger.error("run %s / %s / seed %s failed: %s\n%s", res["model"], res["task"],
@@ -363,7 +421,15 @@ def compare(models, tasks, seeds, *, store=None, n_jobs: int = 1, executor="loca
         if own_store:
             store.close()
     df = runs_to_frame([results[k] for k in keys if k in results])
-    return add_energy(df, profiles) if profiles else df
+    if profiles:
+        df = add_energy(df, profiles)
+    df.attrs["duplicate_runs"] = len(duplicates)
+    if duplicates:
+        warnings.warn(f"{len(duplicates)} of the {len(jobs)} runs this call computed were also computed "
+                      f"by another process using the same store {getattr(store, 'path', store)} (each "
+                      f"is stored once; the other result was dropped): wasted work, run one compare "
+                      f"per store at a time", DuplicateRunWarning, stacklevel=2)
+    return df
 
 
 def _label(job_or_result: dict[str, Any]) -> str:

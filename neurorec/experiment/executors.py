@@ -7,7 +7,11 @@ the store as soon as it arrives. All executors call the same top-level
 
 * ``"local"`` with ``n_jobs=1``: in this process, one run after the other.
 * ``"local"`` with ``n_jobs>1``: a :class:`concurrent.futures.ProcessPoolExecutor` whose
-  workers are started with the ``spawn`` method (safe with threads, CUDA and macOS).
+  workers are started with the ``spawn`` method (safe with threads, CUDA and macOS). The
+  workers die with the process that started them, even when it is killed with ``SIGKILL``
+  (see :func:`_die_with_parent`), so that no worker computes on, or holds the caller's
+  terminal or pipes open, for a parent that is gone; multiprocessing's resource tracker then
+  exits too, as its last user is gone.
 * ``"dask"``: ``dask.distributed.Client(scheduler).submit`` (a local cluster when no
   scheduler address is given). Install with ``pip install "neurorec[dask]"``.
 * any :class:`concurrent.futures.Executor` instance: its ``submit``.
@@ -17,6 +21,9 @@ from __future__ import annotations
 
 import math
 import os
+import sys
+import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, as_completed
@@ -53,6 +60,63 @@ def failed_result(job: dict, exc: BaseException) -> dict:
         "rows": [{"split": s, "metric": t["metric"], "higher_is_better": t["higher_is_better"],
                   "value": math.nan, "predict_seconds": math.nan} for s in SPLITS],
     }
+
+
+#: Exit status of a pool worker that found its parent gone.
+PARENT_GONE_EXIT = 70
+
+
+def _parent_gone(parent_pid: int, parent) -> bool:
+    if parent is not None and not parent.is_alive():
+        return True
+    # POSIX re-parents an orphan (to init or a subreaper): its parent's pid changes
+    return os.name == "posix" and os.getppid() != parent_pid
+
+
+def _watch_parent(parent_pid: int, interval: float) -> None:
+    import multiprocessing
+
+    parent = multiprocessing.parent_process()  # None outside a multiprocessing child
+    while True:
+        if parent is not None:
+            parent.join(interval)  # returns as soon as the parent is gone
+        else:
+            time.sleep(interval)
+        if _parent_gone(parent_pid, parent):
+            os._exit(PARENT_GONE_EXIT)
+
+
+def _die_with_parent(parent_pid: int, interval: float = 0.5) -> None:
+    """Make this process (a pool worker) end when its parent ``parent_pid`` ends.
+
+    The initializer of the local pool's workers. Two mechanisms:
+
+    * on Linux, ``prctl(PR_SET_PDEATHSIG, SIGKILL)``: the kernel kills the worker the moment the
+      parent thread that started it ends, however it ends (``SIGKILL`` included);
+    * everywhere, a daemon thread (``neurorec-parent-watch``) that waits on multiprocessing's
+      parent sentinel (the pipe or handle that becomes ready when the parent is gone) and, on
+      POSIX, checks that ``os.getppid()`` is still ``parent_pid`` every ``interval`` seconds;
+      when the parent is gone it ends the worker with ``os._exit(PARENT_GONE_EXIT)``.
+
+    A parent that died before this ran is caught by the same checks, at once. The local pool is
+    created and used by one thread (the one iterating :func:`iter_results`), which is the thread
+    ``PR_SET_PDEATHSIG`` watches.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            import signal
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+        except Exception:  # noqa: BLE001 - no prctl (another libc): the watch thread remains
+            pass
+    import multiprocessing
+
+    if _parent_gone(parent_pid, multiprocessing.parent_process()):
+        os._exit(PARENT_GONE_EXIT)
+    threading.Thread(target=_watch_parent, args=(parent_pid, interval), name="neurorec-parent-watch",
+                     daemon=True).start()
 
 
 def _n_workers(n_jobs: int, n_tasks: int) -> int:
@@ -104,7 +168,8 @@ def iter_results(jobs: list[dict], *, n_jobs: int = 1, executor="local", schedul
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_die_with_parent, initargs=(os.getpid(),))
     try:
         futures = {pool.submit(run_one, job): job for job in jobs}
         yield from _drain(futures, lambda: [f.cancel() for f in futures], as_completed)

@@ -16,18 +16,32 @@ Schema (``PRAGMA user_version = 1``)::
     VIEW tidy: results joined with runs, one row per run x split x metric
 
 The primary keys make a duplicate impossible, even when two processes finish the same run.
+
+A store that cannot be used raises :class:`StoreError` (a ``RuntimeError``) naming the file,
+what is wrong and what to do, never a raw ``sqlite3`` error: a damaged file or one that is not
+a neurorec store (checked when it is opened, with SQLite's ``quick_check``, so that nothing is
+computed for a store that cannot hold it), a store written by a newer neurorec, a read-only
+file or folder when something must be written, a full disk (or a file-size or quota limit), a
+lock held too long by another process. A store whose file or folder is not writable is opened
+read-only (:attr:`SQLiteStore.read_only`): its results can be read, and
+:func:`~neurorec.experiment.compare` refuses, before running anything, a grid with runs that are
+not in it yet.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
+import shutil
 import sqlite3
 import threading
 from collections.abc import Iterable
 from pathlib import Path
+from urllib.parse import quote
 
-__all__ = ["SQLiteStore", "MemoryStore", "RUN_COLUMNS", "ROW_COLUMNS", "SCHEMA_VERSION"]
+__all__ = ["SQLiteStore", "MemoryStore", "StoreError", "RUN_COLUMNS", "ROW_COLUMNS", "SCHEMA_VERSION"]
 
 SCHEMA_VERSION = 1
 
@@ -88,6 +102,62 @@ CREATE VIEW IF NOT EXISTS tidy AS
 """
 
 
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+class StoreError(RuntimeError):
+    """A result store that cannot be used: the message names the file, what is wrong and what to do.
+
+    Attributes
+    ----------
+    path : str
+        The store file.
+    kind : str
+        What is wrong. The store cannot be read: ``"corrupt"`` (a damaged file),
+        ``"not-a-store"`` (another kind of file or database), ``"newer"`` (written by a newer
+        neurorec), ``"unreadable"`` (no permission to read it, or a read error). The results
+        cannot be written: ``"read-only"`` (the file or its folder is not writable, or the
+        folder cannot be created), ``"full"`` (the disk is full, a file-size or quota limit was
+        reached, or another write error of the device), ``"locked"`` (another process held the
+        store's lock for longer than the timeout).
+    """
+
+    def __init__(self, message: str, *, path: str, kind: str):
+        super().__init__(message)
+        self.path = str(path)
+        self.kind = kind
+
+
+def _free_space(path: str) -> str:
+    try:
+        free = shutil.disk_usage(os.path.dirname(os.path.abspath(path)) or ".").free
+    except OSError:
+        return "free space unknown"
+    for unit, size in (("GiB", 1024 ** 3), ("MiB", 1024 ** 2), ("KiB", 1024)):
+        if free >= size:
+            return f"{free / size:.1f} {unit} free on its device"
+    return f"{free} bytes free on its device"
+
+
+def _not_writable(path: Path) -> str:
+    """Why SQLite cannot write ``path`` (an existing file, or one to create), or ``""``."""
+    folder = path.parent
+    if path.exists() and not os.access(path, os.W_OK):
+        return "the file is read-only"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        # SQLite creates its write-ahead log and shared-memory files beside the store
+        return f"its folder {folder} is read-only"
+    return ""
+
+
+def _rollback(c: sqlite3.Connection) -> None:
+    """Roll back the open transaction, if any: after a disk error SQLite has already rolled back,
+    and a second ROLLBACK would raise an error that hides the first."""
+    if c.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            c.execute("ROLLBACK")
+
+
 def _sql_value(v):
     """NaN -> NULL; dicts/lists -> JSON text."""
     if isinstance(v, float) and math.isnan(v):
@@ -108,25 +178,130 @@ class SQLiteStore:
         The database file; ``":memory:"`` for a private in-memory database.
     timeout : float
         Seconds to wait for a lock held by another process (``busy_timeout``).
+
+    Attributes
+    ----------
+    read_only : bool
+        Whether the store was opened read-only because the file or its folder is not writable
+        (SQLite's ``mode=ro``; ``immutable=1`` for a store in a read-only folder that has no
+        pending write-ahead log). Reading works; :meth:`put` and :meth:`delete` raise
+        :class:`StoreError`.
+    read_only_reason : str
+        Why (``"the file is read-only"``, ``"its folder ... is read-only"``), or ``""``.
+
+    Raises
+    ------
+    StoreError
+        The file is damaged or is not a neurorec store, was written by a newer neurorec, cannot
+        be read, or (for a file that does not exist yet) cannot be created.
     """
 
     def __init__(self, path, timeout: float = 60.0):
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self.timeout = float(timeout)
+        self.read_only = False
+        self.read_only_reason = ""
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None,
-                                     check_same_thread=False)
+        memory = self.path == ":memory:"
+        if not memory:
+            self._check_file()
+        with self._guard("open"):
+            if self.read_only:
+                self._conn = self._connect_read_only()
+            else:
+                self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None,
+                                             check_same_thread=False)
+            try:
+                self._init(memory, timeout)
+            except BaseException:
+                self._conn.close()
+                raise
+
+    def _check_file(self) -> None:
+        """Before SQLite touches the file: a folder, an unreadable file, a file that is not an
+        SQLite database, a read-only file or folder (-> open read-only)."""
+        p = Path(self.path)
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the folder of the result store {self.path}: "
+                             f"{exc.strerror or exc}; create it, or write the results elsewhere",
+                             path=self.path, kind="read-only") from None
+        if p.exists():
+            if not p.is_file():
+                raise StoreError(f"the result store {self.path} is not a file; give the path of an "
+                                 f"SQLite file (it is created if missing)", path=self.path,
+                                 kind="not-a-store")
+            try:
+                with open(p, "rb") as f:
+                    head = f.read(len(_SQLITE_HEADER))
+            except OSError as exc:
+                raise StoreError(f"cannot read the result store {self.path}: {exc.strerror or exc}; "
+                                 f"make it readable (chmod u+r)", path=self.path,
+                                 kind="unreadable") from None
+            if head and head != _SQLITE_HEADER:
+                raise self._corrupt("it does not start with SQLite's header, so it is another kind "
+                                    "of file or its beginning was overwritten")
+        reason = _not_writable(p)
+        if reason and not p.exists():
+            raise StoreError(f"cannot create the result store {self.path}: {reason}; make it "
+                             f"writable, or write the results elsewhere", path=self.path,
+                             kind="read-only")
+        self.read_only = bool(reason)
+        self.read_only_reason = reason
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        uri = "file:" + quote(os.path.abspath(self.path))
+        conn = sqlite3.connect(uri + "?mode=ro", uri=True, isolation_level=None,
+                               check_same_thread=False)
+        try:
+            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            return conn
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            name = getattr(exc, "sqlite_errorname", "") or ""
+            if not name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN")):
+                raise
+        # a store in WAL mode in a read-only folder: SQLite cannot create its shared-memory
+        # file. Without a write-ahead log to merge, the file alone is the whole store.
+        wal = Path(self.path + "-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise StoreError(
+                f"the result store {self.path} is in a read-only folder and has writes not yet "
+                f"merged into it (in {wal}), which SQLite can only read with write access to the "
+                f"folder: make the folder writable once and read it again, or copy "
+                f"{os.path.basename(self.path)} with its -wal and -shm files to a writable folder",
+                path=self.path, kind="read-only")
+        return sqlite3.connect(uri + "?immutable=1", uri=True, isolation_level=None,
+                               check_same_thread=False)
+
+    def _init(self, memory: bool, timeout: float) -> None:
         c = self._conn
         c.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-        if self.path != ":memory:":
+        if not memory and not self.read_only:
             c.execute("PRAGMA journal_mode = WAL")
             c.execute("PRAGMA synchronous = NORMAL")
         c.execute("PRAGMA foreign_keys = ON")
         version = c.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
-            raise RuntimeError(f"{self.path} was written by a newer neurorec (store schema "
-                               f"{version} > {SCHEMA_VERSION}); upgrade neurorec to read it.")
+            raise StoreError(f"{self.path} was written by a newer neurorec (store schema "
+                             f"{version} > {SCHEMA_VERSION}); upgrade neurorec to read it.",
+                             path=self.path, kind="newer")
+        if not memory:
+            check = c.execute("PRAGMA quick_check(1)").fetchone()[0]
+            if check != "ok":
+                check = " ".join(str(check).replace("*", " ").split())
+                raise self._corrupt(f"SQLite's integrity check says: {check[:200]}")
+        tables = {name: kind for name, kind in c.execute(
+            "SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view') "
+            "AND name NOT LIKE 'sqlite_%'")}
+        self._check_tables(tables)
+        if self.read_only:
+            if "runs" not in tables:
+                raise StoreError(f"the result store {self.path} is read-only ({self.read_only_reason}) "
+                                 f"and holds no results yet; make it writable, or write the results "
+                                 f"elsewhere", path=self.path, kind="read-only")
+            return
         with self._lock:
             c.execute("BEGIN IMMEDIATE")
             try:
@@ -137,13 +312,87 @@ class SQLiteStore:
                 c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 c.execute("COMMIT")
             except BaseException:
-                c.execute("ROLLBACK")
+                _rollback(c)
                 raise
+
+    def _check_tables(self, tables: dict) -> None:
+        """A database with other tables, or a ``runs``/``results`` table without the columns of a
+        store, is not a neurorec store (and is not written to)."""
+        c = self._conn
+        if tables and not {"runs", "results"} & set(tables):
+            raise StoreError(f"{self.path} is an SQLite database but not a neurorec result store "
+                             f"(it holds {', '.join(sorted(tables))}); give a new file for the "
+                             f"results", path=self.path, kind="not-a-store")
+        for table, cols in (("runs", RUN_COLUMNS), ("results", [("run_key", "")] + ROW_COLUMNS)):
+            if table not in tables:
+                continue
+            have = {r[1] for r in c.execute(f"PRAGMA table_info({table})")}
+            missing = [name for name, _ in cols if name not in have]
+            if missing:
+                raise StoreError(f"{self.path} is an SQLite database but not a neurorec result "
+                                 f"store (its table {table!r} has no column {', '.join(missing)}); "
+                                 f"give a new file for the results", path=self.path,
+                                 kind="not-a-store")
+
+    def _corrupt(self, why: str) -> StoreError:
+        name = os.path.basename(self.path)
+        return StoreError(
+            f"the result store {self.path} is damaged ({why}) and cannot be used: move it aside "
+            f"(e.g. rename it to {name}.damaged) and run again to start a new store, whose runs "
+            f"are then computed again (the sqlite3 command's .recover may save what it held)",
+            path=self.path, kind="corrupt")
+
+    def _translate(self, exc: sqlite3.Error, action: str) -> StoreError | None:
+        """The :class:`StoreError` for an SQLite error (None for an error that is not the store's:
+        a bug, re-raised as it is)."""
+        name = getattr(exc, "sqlite_errorname", "") or ""
+        what = f"{exc} ({name})" if name else str(exc)
+        if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+            return self._corrupt(what)
+        if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_AUTH")):
+            if action == "read":
+                return StoreError(f"cannot read the result store {self.path}: {what}; make it "
+                                  f"readable", path=self.path, kind="unreadable")
+            reason = self.read_only_reason or _not_writable(Path(self.path)) or what
+            return StoreError(f"cannot write to the result store {self.path}: {reason} ({what}); "
+                              f"make the file and its folder writable, or write the results "
+                              f"elsewhere", path=self.path, kind="read-only")
+        if name.startswith(("SQLITE_FULL", "SQLITE_IOERR")):
+            if action == "read":
+                return StoreError(f"cannot read the result store {self.path}: {what}, a read "
+                                  f"error of its device", path=self.path, kind="unreadable")
+            return StoreError(
+                f"cannot write to the result store {self.path}: {what}: the disk holding it is "
+                f"full, a file-size or quota limit was reached, or the device failed "
+                f"({_free_space(self.path)}). The runs stored before are kept: free some space "
+                f"and run the same command to resume", path=self.path, kind="full")
+        if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+            return StoreError(f"the result store {self.path} stayed locked by another process for "
+                              f"more than {self.timeout:g} s ({what}); wait for it to finish, or "
+                              f"use another store", path=self.path, kind="locked")
+        return None
+
+    @contextlib.contextmanager
+    def _guard(self, action: str):
+        """Turn an SQLite error of ``action`` ("open", "read", "write") into a StoreError."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            err = self._translate(exc, action)
+            if err is None:
+                raise
+            raise err from exc
+
+    def _refuse_write(self, what: str) -> None:
+        if self.read_only:
+            raise StoreError(f"cannot {what} the result store {self.path}: it is read-only "
+                             f"({self.read_only_reason}); make it writable, or write the results "
+                             f"elsewhere", path=self.path, kind="read-only")
 
     # -- reading ---------------------------------------------------------------------------
     def status(self, keys: Iterable[str] | None = None) -> dict[str, str]:
         """``{run_key: status}`` of the stored runs (only ``keys`` if given)."""
-        with self._lock:
+        with self._guard("read"), self._lock:
             cur = self._conn.execute("SELECT run_key, status FROM runs")
             found = dict(cur.fetchall())
         if keys is None:
@@ -151,24 +400,39 @@ class SQLiteStore:
         return {k: found[k] for k in keys if k in found}
 
     def __contains__(self, run_key: str) -> bool:
-        with self._lock:
+        with self._guard("read"), self._lock:
             cur = self._conn.execute("SELECT 1 FROM runs WHERE run_key = ?", (run_key,))
             return cur.fetchone() is not None
 
     def __len__(self) -> int:
-        with self._lock:
+        with self._guard("read"), self._lock:
             return self._conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
 
     def runs(self, keys: Iterable[str] | None = None) -> list[dict]:
-        """Stored runs, each a dict of the ``runs`` columns plus ``rows`` (its metric rows)."""
+        """Stored runs, each a dict of the ``runs`` columns plus ``rows`` (its metric rows).
+
+        With ``keys``, only those runs, in the order of ``keys`` (keys not stored are left out),
+        read by key: a few keys of a large store are cheap.
+        """
         run_cols = [c for c, _ in RUN_COLUMNS]
         row_cols = [c for c, _ in ROW_COLUMNS]
-        with self._lock:
-            cur = self._conn.execute(f"SELECT {', '.join(run_cols)} FROM runs ORDER BY rowid")
-            runs = {r[0]: dict(zip(run_cols, r, strict=True)) for r in cur.fetchall()}
-            cur = self._conn.execute(
-                f"SELECT run_key, {', '.join(row_cols)} FROM results ORDER BY rowid")
-            rows = cur.fetchall()
+        if keys is not None:
+            keys = list(keys)
+            unique = list(dict.fromkeys(keys))
+        run_sql = f"SELECT {', '.join(run_cols)} FROM runs"
+        row_sql = f"SELECT run_key, {', '.join(row_cols)} FROM results"
+        with self._guard("read"), self._lock:
+            if keys is None:
+                runs_found = self._conn.execute(run_sql + " ORDER BY rowid").fetchall()
+                rows = self._conn.execute(row_sql + " ORDER BY rowid").fetchall()
+            else:
+                runs_found, rows = [], []
+                for i in range(0, len(unique), 500):
+                    chunk = unique[i:i + 500]
+                    where = f" WHERE run_key IN ({', '.join('?' * len(chunk))}) ORDER BY rowid"
+                    runs_found += self._conn.execute(run_sql + where, chunk).fetchall()
+                    rows += self._conn.execute(row_sql + where, chunk).fetchall()
+        runs = {r[0]: dict(zip(run_cols, r, strict=True)) for r in runs_found}
         for run in runs.values():
             run["rows"] = []
         for r in rows:
@@ -203,23 +467,31 @@ class SQLiteStore:
         -------
         bool
             Whether the run was written (False: an existing run was kept).
+
+        Raises
+        ------
+        StoreError
+            The store is read-only, the disk is full, the file is damaged, or another process
+            held the lock for longer than ``timeout``. Nothing of the run is written then, and
+            the runs stored before are kept.
         """
         if replace not in ("error", "always", "never"):
             raise ValueError(f"replace must be 'error', 'always' or 'never', got {replace!r}")
+        self._refuse_write("write to")
         run_cols = [c for c, _ in RUN_COLUMNS]
         row_cols = [c for c, _ in ROW_COLUMNS]
         run_vals = [_sql_value(run.get(c)) for c in run_cols]
         row_vals = [[run["run_key"]] + [_sql_value(r.get(c)) for c in row_cols]
                     for r in run.get("rows", [])]
         c = self._conn
-        with self._lock:
+        with self._guard("write"), self._lock:
             c.execute("BEGIN IMMEDIATE")
             try:
                 old = c.execute("SELECT status FROM runs WHERE run_key = ?",
                                 (run["run_key"],)).fetchone()
                 if old is not None:
                     if replace == "never" or (replace == "error" and old[0] != "error"):
-                        c.execute("ROLLBACK")
+                        _rollback(c)
                         return False
                     c.execute("DELETE FROM results WHERE run_key = ?", (run["run_key"],))
                     c.execute("DELETE FROM runs WHERE run_key = ?", (run["run_key"],))
@@ -230,15 +502,16 @@ class SQLiteStore:
                                   f"VALUES ({', '.join('?' * (len(row_cols) + 1))})", row_vals)
                 c.execute("COMMIT")
             except BaseException:
-                c.execute("ROLLBACK")
+                _rollback(c)
                 raise
         return True
 
     def delete(self, keys: Iterable[str]) -> int:
         """Remove runs (and their rows); returns how many were removed."""
         keys = list(keys)
+        self._refuse_write("delete from")
         c = self._conn
-        with self._lock:
+        with self._guard("write"), self._lock:
             c.execute("BEGIN IMMEDIATE")
             try:
                 c.executemany("DELETE FROM results WHERE run_key = ?", [(k,) for k in keys])
@@ -246,7 +519,7 @@ class SQLiteStore:
                         for k in keys)
                 c.execute("COMMIT")
             except BaseException:
-                c.execute("ROLLBACK")
+                _rollback(c)
                 raise
         return n
 
