@@ -188,3 +188,28 @@ class NoSeedModel(BaseEstimator):
     def predict(self, X):
         X = np.asarray(X)
         return np.full(X.shape[:2] + (1,), self.mean_ + self.offset, dtype=np.float32)
+
+
+class WorkerKiller(ConstModel):
+    """Kills the process it is fitted in (``SIGKILL``, as the kernel's out-of-memory killer
+    would): on seed ``kill_seed`` only, and only while the file ``marker`` holds fewer than
+    ``kills`` lines (one is appended before each kill), so ``kills=1`` kills one worker and the
+    retried run succeeds, and a large ``kills`` kills every worker that tries the run."""
+
+    def __init__(self, offset: float = 1.0, seed=None, kill_seed: int = 0, marker=None, kills: int = 1,
+                 sleep: float = 0.0, log=None):
+        super().__init__(offset=offset, seed=seed, sleep=sleep, log=log)
+        self.kill_seed = kill_seed
+        self.marker = marker
+        self.kills = kills
+
+    def fit(self, X, y):
+        import signal
+
+        if self.seed == self.kill_seed and self.marker:
+            done = open(self.marker).read().count("\n") if os.path.exists(self.marker) else 0
+            if done < self.kills:
+                with open(self.marker, "a") as f:
+                    f.write(f"{os.getpid()}\n")
+                os.kill(os.getpid(), signal.SIGKILL)
+        return super().fit(X, y)

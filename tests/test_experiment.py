@@ -377,69 +377,12 @@ def test_executor_instance_is_used():
     assert (df.status == "ok").all() and len(df) == 4
 
 
-def test_dask_executor_without_dask_names_the_extra():
-    try:
-        import dask.distributed  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        pytest.skip("dask is installed")
+def test_dask_executor_without_dask_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)  # as if not installed
     with pytest.raises(ImportError, match=r"neurorec\[dask\]"):
         compare([S.ConstModel()], [S.ToyForecast()], [0], scheduler="tcp://127.0.0.1:1",
                 progress=False)
     assert S.FIT_CALLS == []
-
-
-class _FakeDask:
-    """Just enough of ``dask.distributed`` (Client.submit/cancel/close, as_completed) to run
-    the Dask executor on threads, recording what it was asked."""
-
-    def __init__(self):
-        from concurrent.futures import as_completed
-
-        self.as_completed = as_completed
-        self.calls = []
-        fake = self
-
-        class Client:
-            def __init__(self, address=None):
-                fake.calls.append(("Client", address))
-                self._pool = ThreadPoolExecutor(max_workers=2)
-
-            def submit(self, fn, *args, pure=True, key=None):
-                fake.calls.append(("submit", key, pure))
-                return self._pool.submit(fn, *args)
-
-            def cancel(self, futures):
-                for f in futures:
-                    f.cancel()
-
-            def close(self):
-                fake.calls.append(("close",))
-                self._pool.shutdown()
-
-        self.Client = Client
-
-
-def test_dask_executor_submits_every_run_to_the_scheduler(monkeypatch, tmp_path):
-    import types
-
-    fake = _FakeDask()
-    mod = types.ModuleType("dask.distributed")
-    mod.Client, mod.as_completed = fake.Client, fake.as_completed
-    pkg = types.ModuleType("dask")
-    pkg.distributed = mod
-    monkeypatch.setitem(sys.modules, "dask", pkg)
-    monkeypatch.setitem(sys.modules, "dask.distributed", mod)
-    df = compare([S.ConstModel()], [S.ToyForecast()], [0, 1], scheduler="tcp://10.0.0.1:8786",
-                 store=tmp_path / "r.sqlite", progress=False)
-    assert (df.status == "ok").all() and len(df) == 4
-    assert fake.calls[0] == ("Client", "tcp://10.0.0.1:8786") and fake.calls[-1] == ("close",)
-    submits = [c for c in fake.calls if c[0] == "submit"]
-    assert sorted(k for _, k, _ in submits) == sorted(f"neurorec-run-{k}"
-                                                       for k in df.run_key.unique())
-    assert all(pure is False for _, _, pure in submits)
-    assert _db_counts(tmp_path / "r.sqlite") == (2, 2, 4)
 
 
 def test_progress_bar_runs(capsys):
@@ -757,17 +700,18 @@ def test_a_shared_worker_failure_gives_every_run_the_same_short_traceback():
     traceback recorded for each run must not grow with the ones recorded before it."""
     from concurrent.futures import Future, wait
 
-    from neurorec.experiment.executors import _drain
+    from neurorec.experiment.executors import _run_bounded
 
     boom = RuntimeError("worker died")
     job = {"run_key": "k", "model": {"name": "m", "cls": object}, "seed": 0,
            "task": {"name": "t", "kind": "forecast", "metric": "mse", "higher_is_better": False}}
-    futures = {}
-    for i in range(4):
+    def submit(job):
         f = Future()
         f.set_exception(boom)
-        futures[f] = dict(job, run_key=f"k{i}")
-    results = list(_drain(futures, lambda: None, lambda fs: wait(fs).done))
+        return f
+
+    jobs = [dict(job, run_key=f"k{i}") for i in range(4)]
+    results = list(_run_bounded(jobs, submit, lambda fs: wait(fs).done, lambda: 4))
     lengths = {len(r["traceback"].splitlines()) for r in results}
     assert len(results) == 4 and len(lengths) == 1, lengths
     assert all(r["status"] == "error" and r["error"] == "RuntimeError: worker died" for r in results)

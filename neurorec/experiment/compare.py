@@ -6,22 +6,25 @@ from __future__ import annotations
 import logging
 import math
 import os
+import threading
+import time
 import warnings
 from pathlib import Path
 from typing import Any
 
-from neurorec.experiment.executors import import_dask, iter_results
+from neurorec.experiment.executors import EXECUTORS, check_slurm_options, import_dask, iter_results
 from neurorec.experiment.runner import OPS_PREFIX, SPLITS, _now, make_job
 from neurorec.experiment.specs import (
     SpecError,
     canonical,
     check_model_tasks,
+    data_fingerprint,
     normalize_models,
     normalize_seeds,
     normalize_tasks,
     run_key,
 )
-from neurorec.experiment.store import MemoryStore, SQLiteStore, StoreError
+from neurorec.experiment.store import MemoryStore, SQLiteStore, StoreError, claim_owner
 
 __all__ = ["compare", "runs_to_frame", "add_energy", "resolve_energy_profiles", "COLUMNS", "ENERGY_PREFIX",
            "OPS_PREFIX", "is_cost_metric", "DuplicateRunWarning", "StoreError"]
@@ -226,10 +229,16 @@ def _skipped(key: str, m, t, seed: int) -> dict:
     }
 
 
+#: Seconds between the heartbeats that keep a process's claims on runs alive.
+HEARTBEAT_SECONDS = 10.0
+#: Seconds between looks at the store while waiting for runs another process is computing.
+POLL_SECONDS = 1.0
+
+
 def compare(models, tasks, seeds, *, store=None, n_jobs: int = 1, executor="local",
-            scheduler=None, progress: bool = True, resume: bool = True,
+            scheduler=None, slurm=None, progress: bool = True, resume: bool = True,
             retry_errors: bool = True, track_memory: bool = True, threads: int | None = None,
-            energy_profiles=None):
+            energy_profiles=None, stale_after: float = 60.0):
     """Run every model on every task for every seed, and return one tidy table.
 
     One run is ``(model, task, seed)``: the task's splits for that seed are loaded, a fresh
@@ -256,12 +265,20 @@ def compare(models, tasks, seeds, *, store=None, n_jobs: int = 1, executor="loca
     store : None, path or store
         Where results go. ``None``: in memory. A path: an :class:`SQLiteStore` file.
     n_jobs : int
-        Parallel runs for the ``"local"`` executor (processes started with ``spawn``);
-        ``-1`` for one per CPU.
-    executor : {"local", "dask"} or concurrent.futures.Executor
-        ``"dask"`` submits runs to ``dask.distributed.Client(scheduler)``.
+        Parallel runs: processes of the ``"local"`` executor (started with ``spawn``), worker
+        processes of the ``"dask"`` executor's own ``LocalCluster``; ``-1`` for one per CPU.
+    executor : {"local", "dask", "slurm"} or concurrent.futures.Executor
+        Where runs are computed (:mod:`neurorec.experiment.executors`): ``"local"`` processes;
+        ``"dask"``, a Dask cluster (a ``LocalCluster`` of ``n_jobs`` worker processes, or the
+        scheduler at ``scheduler``); ``"slurm"``, Dask workers started as SLURM jobs by
+        dask-jobqueue with the ``slurm`` options. A Dask worker that dies in a run does not lose
+        it (it runs again elsewhere; a run that kills every worker it touches ends as an error
+        row). Results are written by this process only.
     scheduler : str or dask.distributed.Client, optional
         Dask scheduler address (``"tcp://host:8786"``); giving one selects ``"dask"``.
+    slurm : dict, optional
+        The ``"slurm"`` executor's options (:data:`~neurorec.experiment.executors.SLURM_OPTIONS`:
+        partition, jobs, cores, processes, memory, walltime, account, ...).
     progress : bool
         Show a progress bar over runs.
     resume : bool
@@ -288,6 +305,22 @@ def compare(models, tasks, seeds, *, store=None, n_jobs: int = 1, executor="loca
         (:func:`add_energy`). ``None`` (the default) or ``[]``: no counting, no extra rows.
         Runs resumed from a store that were made without counting have no energy rows (re-run
         them with ``resume=False``). Not part of the run key.
+    stale_after : float
+        Seconds after which a claim on a run by another process that sent no heartbeat is taken
+        over (see Notes).
+
+    Notes
+    -----
+    Several processes may use one store at once (two ``compare`` calls, or one on each of
+    several machines sharing the folder): each claims a run in the store just before computing
+    it, so each run is computed by one process and stored once, and the runs another process is
+    computing are waited for and returned from the store. A claim ends when its run is stored;
+    the claims of a process that was killed are taken over at once on the same host, and after
+    ``stale_after`` seconds without a heartbeat from another host.
+
+    Each run key includes a fingerprint of the task's data for the seed
+    (:func:`~neurorec.experiment.specs.data_fingerprint`): a task whose data changed under the
+    same name and parameters is run again, never answered from the store.
 
     Returns
     -------
@@ -327,8 +360,15 @@ def compare(models, tasks, seeds, *, store=None, n_jobs: int = 1, executor="loca
     seeds = normalize_seeds(seeds)
     if scheduler is not None and executor == "local":
         executor = "dask"
-    if executor == "dask":
+    if isinstance(executor, str) and executor not in EXECUTORS:
+        raise SpecError(f"executor must be one of {', '.join(EXECUTORS)} (or a concurrent.futures.Executor), "
+                        f"got {executor!r}")
+    if executor in ("dask", "slurm"):
         import_dask()  # fail before anything runs
+    if executor == "slurm":
+        check_slurm_options(slurm)
+    elif slurm:
+        raise SpecError(f"slurm options were given but the executor is {executor!r}: use executor=\"slurm\"")
     check_model_tasks(model_specs, [t.name for t in task_specs])
     task_names = {t.name for t in task_specs}
     for m in model_specs:
@@ -339,10 +379,11 @@ def compare(models, tasks, seeds, *, store=None, n_jobs: int = 1, executor="loca
 
     # -- the plan --------------------------------------------------------------------------
     plan = []  # (key, model spec, task spec, seed)
+    data = {(t.name, s): data_fingerprint(t.task, s) for t in task_specs for s in seeds}
     for m in model_specs:
         for t in task_specs:
             for s in seeds:
-                plan.append((run_key(m.key(t.name), t.spec, s), m, t, s))
+                plan.append((run_key(m.key(t.name), t.spec, s, data[t.name, s]), m, t, s))
     keys = [p[0] for p in plan]
     if len(set(keys)) != len(keys):  # pragma: no cover - names are unique, so keys are
         raise RuntimeError("two runs of the grid have the same key")
@@ -385,36 +426,105 @@ def compare(models, tasks, seeds, *, store=None, n_jobs: int = 1, executor="loca
             if bar is not None:
                 bar.set_description(_label(job), refresh=True)
 
+        def record(res):
+            nonlocal n_errors
+            m, t = meta[res["run_key"]]
+            res["model_class"] = m.class_path
+            res["neurorec_version"] = version
+            res["model_spec"] = canonical(m.key(t.name))
+            res["task_spec"] = canonical({**t.spec, "data": data[t.name, res["seed"]]})
+            key = res["run_key"]
+            prior = _stored_run(store, key)
+            written = store.put(res, replace="error" if resume else "always")
+            if not written or str((prior or {}).get("finished_at") or "") >= started:
+                # another process on this store computed this run too, during this call
+                duplicates.append(key)
+                logger.info("run %s / %s / seed %s was also computed by another process on %s%s",
+                            res["model"], res["task"], res["seed"], getattr(store, "path", store),
+                            "" if written else "; its stored result is kept")
+            if not written:
+                res = _stored_run(store, key) or res
+            results[key] = res
+            if res["status"] == "error":
+                n_errors += 1
+                logger.error("run %s / %s / seed %s failed: %s\n%s", res["model"], res["task"],
+                             res["seed"], res["error"], res.get("traceback", ""))
+            _advance(res)
+
+        def _advance(res):
+            if bar is not None:
+                bar.set_description(_label(res), refresh=False)
+                if n_errors:
+                    bar.set_postfix(errors=n_errors, refresh=False)
+                bar.update(1)
+
+        # -- claims: several processes on one store each compute the runs nobody else is ------
+        owner = claim_owner() if hasattr(store, "claim") and not getattr(store, "read_only", False) else None
+        done_states = tuple(done_ok) if resume else ()
+        since = None if resume else started
+        elsewhere: dict[str, dict] = {}  # run key -> job, held or stored by another process
+
+        def claim(job) -> bool:
+            if owner is None:
+                return True
+            state = store.claim(job["run_key"], owner, done=done_states, since=since, stale_after=stale_after)
+            if state == "claimed":
+                return True
+            elsewhere[job["run_key"]] = job
+            return False
+
+        def collect_elsewhere() -> list[dict]:
+            """Read the waited-for runs that are stored now; claim those whose claim went stale."""
+            mine = []
+            for key, job in list(elsewhere.items()):
+                state = store.claim(key, owner, done=done_states, since=since, stale_after=stale_after)
+                if state == "held":
+                    continue
+                del elsewhere[key]
+                if state == "claimed":
+                    mine.append(job)
+                    continue
+                run = _stored_run(store, key)
+                if run is not None:
+                    results[key] = run
+                    _advance(run)
+            return mine
+
+        stop_beat = threading.Event()
+        beat = None
+        if owner is not None and jobs:
+            def _beat():
+                while not stop_beat.wait(HEARTBEAT_SECONDS):
+                    try:
+                        store.heartbeat(owner)
+                    except Exception:  # noqa: BLE001 - a busy store: the next beat retries
+                        pass
+
+            beat = threading.Thread(target=_beat, name="neurorec-claims-heartbeat", daemon=True)
+            beat.start()
+        run_kw = {"n_jobs": n_jobs, "executor": executor, "scheduler": scheduler, "slurm": slurm}
         try:
-            for res in iter_results(jobs, n_jobs=n_jobs, executor=executor,
-                                    scheduler=scheduler, on_start=on_start):
-                m, t = meta[res["run_key"]]
-                res["model_class"] = m.class_path
-                res["neurorec_version"] = version
-                res["model_spec"] = canonical(m.key(t.name))
-                res["task_spec"] = canonical(t.spec)
-                key = res["run_key"]
-                prior = _stored_run(store, key)
-                written = store.put(res, replace="error" if resume else "always")
-                if not written or str((prior or {}).get("finished_at") or "") >= started:
-                    # another process on this store computed this run too, during this call
-                    duplicates.append(key)
-                    logger.info("run %s / %s / seed %s was also computed by another process on %s%s",
-                                res["model"], res["task"], res["seed"], getattr(store, "path", store),
-                                "" if written else "; its stored result is kept")
-                if not written:
-                    res = _stored_run(store, key) or res
-                results[key] = res
-                if res["status"] == "error":
-                    n_errors += 1
-                    logger.error("run %s / %s / seed %s failed: %s\n%s", res["model"], res["task"],
-                                 res["seed"], res["error"], res.get("traceback", ""))
+            for res in iter_results(jobs, on_start=on_start, claim=claim, **run_kw):
+                record(res)
+            waited = False
+            while elsewhere:
+                if waited:
+                    time.sleep(POLL_SECONDS)
+                waited = True
                 if bar is not None:
-                    bar.set_description(_label(res), refresh=False)
-                    if n_errors:
-                        bar.set_postfix(errors=n_errors, refresh=False)
-                    bar.update(1)
+                    bar.set_description(f"waiting for {len(elsewhere)} runs another process is computing",
+                                        refresh=True)
+                for res in iter_results(collect_elsewhere(), on_start=on_start, **run_kw):
+                    record(res)
         finally:
+            stop_beat.set()
+            if beat is not None:
+                beat.join(timeout=5)
+            if owner is not None:
+                try:
+                    store.release(owner)
+                except Exception:  # noqa: BLE001 - a stale claim is taken over anyway
+                    pass
             if bar is not None:
                 bar.close()
     finally:

@@ -10,6 +10,16 @@
     threads = 1                 # optional: CPU threads per run (the --threads flag overrides it)
     energy_profiles = ["cmos45", "loihi"]   # optional: energy per inference on these chip
                                 # profiles (the default); [] turns the operation counting off
+    executor = "local"          # optional: "local", "dask" or "slurm" (--executor overrides it)
+    scheduler = "tcp://host:8786"   # optional: an existing Dask scheduler (--scheduler)
+
+    [slurm]                     # optional: the "slurm" executor's SLURM jobs (dask-jobqueue)
+    partition = "cpu"
+    jobs = 4                    # SLURM jobs, each running `processes` Dask workers
+    cores = 8                   # CPU cores per job
+    processes = 8               # worker processes per job (default: one per core)
+    memory = "16GB"             # per job
+    walltime = "04:00:00"
 
     [[models]]
     name = "ESN"                # label in the results (required)
@@ -43,8 +53,8 @@ from typing import Any
 
 __all__ = ["load_config", "ConfigError", "default_config_path", "energy_profiles", "DEFAULT_ENERGY_PROFILES"]
 
-_TOP = {"experiment", "models", "tasks"}
-_EXPERIMENT = {"name", "seeds", "description", "jobs", "threads", "energy_profiles"}
+_TOP = {"experiment", "models", "tasks", "slurm", "tune"}
+_EXPERIMENT = {"name", "seeds", "description", "jobs", "threads", "energy_profiles", "executor", "scheduler"}
 
 #: Profiles priced when a config has no ``energy_profiles``: the 45 nm CMOS MAC baseline
 #: (Horowitz 2014) and Loihi (Davies et al. 2018).
@@ -154,6 +164,24 @@ def _validate(doc: dict, where: str, stem: str) -> dict:
                               or (key == "threads" and v < 1)):
             _fail(where, f"experiment.{key}", f"expected a positive integer, got {_type(v)} {v!r}")
 
+    executor = exp.get("executor")
+    if executor is not None and executor not in ("local", "dask", "slurm"):
+        _fail(where, "experiment.executor", f"expected \"local\", \"dask\" or \"slurm\", got {executor!r}")
+    scheduler = exp.get("scheduler")
+    if scheduler is not None:
+        _string(where, "experiment.scheduler", scheduler)
+    slurm = doc.get("slurm")
+    if slurm is not None:
+        from neurorec.experiment.executors import ExecutorError, check_slurm_options
+
+        _table(where, "slurm", slurm)
+        try:
+            slurm = check_slurm_options(dict(slurm))
+        except ExecutorError as exc:
+            msg = str(exc).removeprefix("slurm: ")
+            key = msg.split(" ", 1)[0] if not msg.startswith("unknown") else msg.split("'")[1]
+            _fail(where, f"slurm.{key}", msg)
+
     profiles = exp.get("energy_profiles")
     if profiles is not None:
         if not isinstance(profiles, list):
@@ -222,7 +250,16 @@ def _validate(doc: dict, where: str, stem: str) -> dict:
                   "jobs": exp.get("jobs"), "threads": exp.get("threads")}
     if profiles is not None:
         experiment["energy_profiles"] = list(profiles)
-    return {"path": where, "experiment": experiment, "models": models, "tasks": tasks}
+    if executor is not None:
+        experiment["executor"] = executor
+    if scheduler is not None:
+        experiment["scheduler"] = scheduler
+    out = {"path": where, "experiment": experiment, "models": models, "tasks": tasks}
+    if slurm is not None:
+        out["slurm"] = slurm
+    if "tune" in doc:
+        out["tune"] = _table(where, "tune", doc["tune"])
+    return out
 
 
 def _task_names(where: str, key: str, v: Any, task_names: list[str]) -> list[str]:

@@ -12,27 +12,74 @@ the store as soon as it arrives. All executors call the same top-level
   (see :func:`_die_with_parent`), so that no worker computes on, or holds the caller's
   terminal or pipes open, for a parent that is gone; multiprocessing's resource tracker then
   exits too, as its last user is gone.
-* ``"dask"``: ``dask.distributed.Client(scheduler).submit`` (a local cluster when no
-  scheduler address is given). Install with ``pip install "neurorec[dask]"``.
+* ``"dask"``: a :mod:`dask.distributed` cluster: a :class:`~dask.distributed.LocalCluster` of
+  ``n_jobs`` worker *processes* (one thread each) when no scheduler is given, or the scheduler
+  at ``scheduler`` (``"tcp://host:8786"``, or a ``Client``). Install with
+  ``pip install "neurorec[dask]"``.
+* ``"slurm"``: a Dask cluster whose workers are SLURM jobs (:class:`dask_jobqueue.SLURMCluster`),
+  configured by the ``slurm`` options (partition, cores, memory, walltime, jobs, ...; see
+  :data:`SLURM_OPTIONS`).
 * any :class:`concurrent.futures.Executor` instance: its ``submit``.
+
+Runs are submitted a few at a time (at most twice the workers' threads in flight), each only
+after the ``claim`` callback agreed, so that several processes sharing one result store each
+take the runs nobody else is computing. A Dask worker that dies in a run (killed, out of
+memory) does not lose it: the scheduler runs it again on another worker, up to Dask's
+``distributed.scheduler.allowed-failures`` times (3 by default; set it with ``dask.config``
+or in the Dask config file); a run that kills every worker it touches then ends as an error
+result (``KilledWorker``), and the grid goes on. Results reach the caller (the parent process),
+which alone writes the store.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import shutil
+import subprocess
 import sys
 import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, as_completed
+from concurrent.futures import Executor
 
 from neurorec.experiment.runner import SPLITS, _now, run_one
 
-__all__ = ["iter_results", "import_dask", "failed_result"]
+__all__ = ["iter_results", "import_dask", "failed_result", "dask_client", "ExecutorError", "EXECUTORS",
+           "SLURM_OPTIONS", "check_slurm_options"]
 
 DASK_HINT = 'executor="dask" needs dask.distributed; install it with: pip install "neurorec[dask]"'
+SLURM_HINT = 'executor="slurm" needs dask-jobqueue; install it with: pip install "neurorec[dask]"'
+
+#: The executor names :func:`iter_results` and :func:`~neurorec.experiment.compare` accept.
+EXECUTORS = ("local", "dask", "slurm")
+
+#: The ``slurm`` options (the ``[slurm]`` table of a config) and what each sets. Unknown keys
+#: are refused; values go to :class:`dask_jobqueue.SLURMCluster` as named.
+SLURM_OPTIONS = {
+    "partition": "SLURM partition (sbatch -p); default: the cluster's default partition",
+    "jobs": "SLURM jobs to start (each holds `processes` Dask workers); default 1",
+    "cores": "CPU cores per job (sbatch --cpus-per-task); default 1",
+    "processes": "Dask worker processes per job, sharing its cores; default: one per core",
+    "memory": 'memory per job, e.g. "4GB" (sbatch --mem); default "2GB"',
+    "walltime": 'time limit per job, "HH:MM:SS" (sbatch -t); default "01:00:00"',
+    "account": "SLURM account to charge (sbatch -A)",
+    "qos": "SLURM quality of service (sbatch --qos)",
+    "job_extra_directives": 'more #SBATCH lines, e.g. ["--exclusive"]',
+    "job_script_prologue": 'shell lines run before the worker starts, e.g. ["module load python"]',
+    "python": "the worker's Python (default: this Python, sys.executable)",
+    "interface": 'network interface the workers and scheduler use, e.g. "ib0"',
+    "local_directory": "the workers' scratch folder",
+    "log_directory": "where SLURM writes the jobs' output (default: not kept)",
+    "start_timeout": "seconds to wait for the first worker to start (default 300)",
+}
+
+
+class ExecutorError(RuntimeError):
+    """An executor that cannot be used (an unreachable scheduler, no SLURM, a bad partition):
+    the message is one line that says what to fix. Raised before any run starts."""
 
 
 def import_dask():
@@ -42,6 +89,157 @@ def import_dask():
     except ImportError as exc:
         raise ImportError(f"{DASK_HINT} ({exc})") from exc
     return dd
+
+
+def check_slurm_options(options) -> dict:
+    """Check a ``slurm`` options table: known keys, value types. Returns a plain dict;
+    raises :class:`ExecutorError` naming the key."""
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise ExecutorError(f"slurm options must be a table of {', '.join(SLURM_OPTIONS)}, got {options!r}")
+    unknown = sorted(set(options) - set(SLURM_OPTIONS))
+    if unknown:
+        raise ExecutorError(f"slurm: unknown option {unknown[0]!r} (known: {', '.join(SLURM_OPTIONS)})")
+    ints = ("jobs", "cores", "processes")
+    for k in ints:
+        v = options.get(k)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            raise ExecutorError(f"slurm: {k} must be a positive integer, got {v!r}")
+    for k in ("partition", "memory", "walltime", "account", "qos", "python", "interface",
+              "local_directory", "log_directory"):
+        v = options.get(k)
+        if v is not None and (not isinstance(v, str) or not v.strip()):
+            raise ExecutorError(f"slurm: {k} must be a non-empty string, got {v!r}")
+    for k in ("job_extra_directives", "job_script_prologue"):
+        v = options.get(k)
+        if v is not None and (not isinstance(v, list) or not all(isinstance(x, str) for x in v)):
+            raise ExecutorError(f"slurm: {k} must be a list of strings, got {v!r}")
+    t = options.get("start_timeout")
+    if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float)) or t <= 0):
+        raise ExecutorError(f"slurm: start_timeout must be a positive number of seconds, got {t!r}")
+    return dict(options)
+
+
+def _slurm_preflight(opts: dict) -> None:
+    """No sbatch, a partition SLURM does not know, a request it cannot satisfy: one line, before
+    anything is submitted (``sbatch --test-only`` checks the request without queueing it)."""
+    sbatch = shutil.which("sbatch")
+    if sbatch is None:
+        raise ExecutorError("executor 'slurm': no sbatch on PATH; run on a SLURM login node, or start a "
+                            "one-node cluster here with scripts/slurm-local up")
+    cmd = [sbatch, "--test-only", "--wrap", "true", "-c", str(opts.get("cores", 1))]
+    if opts.get("partition"):
+        cmd += ["-p", opts["partition"]]
+    if opts.get("account"):
+        cmd += ["-A", opts["account"]]
+    if opts.get("qos"):
+        cmd += ["--qos", opts["qos"]]
+    if opts.get("walltime"):
+        cmd += ["-t", opts["walltime"]]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ExecutorError(f"executor 'slurm': sbatch --test-only failed to answer: {exc}") from None
+    if proc.returncode != 0:
+        said = " ".join((proc.stderr or proc.stdout or "").split()) or f"exit status {proc.returncode}"
+        if "configuration source" in said or "slurm.conf" in said or "Unable to contact slurm controller" in said:
+            raise ExecutorError(f"executor 'slurm': sbatch cannot reach a SLURM cluster ({said}); run on a SLURM "
+                                f"login node (or set SLURM_CONF), or start a one-node cluster here with "
+                                f"scripts/slurm-local up")
+        raise ExecutorError(f"executor 'slurm': SLURM refuses the job request ({' '.join(cmd[1:])}): {said}; "
+                            f"fix the [slurm] options (partition, cores, walltime, account)")
+
+
+def _slurm_cluster(opts: dict, n_workers: int):
+    try:
+        from dask_jobqueue import SLURMCluster
+    except ImportError as exc:
+        raise ImportError(f"{SLURM_HINT} ({exc})") from exc
+    _slurm_preflight(opts)
+    cores = int(opts.get("cores", 1))
+    kwargs = {
+        "queue": opts.get("partition"), "account": opts.get("account"), "cores": cores,
+        "processes": int(opts.get("processes", cores)), "memory": opts.get("memory", "2GB"),
+        "walltime": opts.get("walltime", "01:00:00"), "python": opts.get("python", sys.executable),
+        "job_extra_directives": list(opts.get("job_extra_directives", [])),
+        "job_script_prologue": list(opts.get("job_script_prologue", [])),
+        "scheduler_options": {"dashboard_address": None},
+        "log_directory": opts.get("log_directory"),
+        "local_directory": opts.get("local_directory"),
+    }
+    if opts.get("qos"):
+        kwargs["job_extra_directives"].append(f"--qos={opts['qos']}")
+    if opts.get("interface"):
+        kwargs["interface"] = opts["interface"]
+    cluster = SLURMCluster(**{k: v for k, v in kwargs.items() if v is not None})
+    cluster.scale(jobs=int(opts.get("jobs", 1)))
+    return cluster
+
+
+@contextlib.contextmanager
+def dask_client(executor: str = "dask", *, scheduler=None, n_workers: int = 2, threads_per_worker: int = 1,
+                slurm: dict | None = None, connect_timeout: float = 10.0):
+    """A :class:`dask.distributed.Client` for ``executor``, closed (with the cluster it started)
+    on exit.
+
+    * ``scheduler`` a ``Client``: that client, left open.
+    * ``scheduler`` an address (``"tcp://host:8786"``): a client of that scheduler; one that does
+      not answer within ``connect_timeout`` seconds raises :class:`ExecutorError`.
+    * ``executor="slurm"``: a :class:`dask_jobqueue.SLURMCluster` with the ``slurm`` options
+      (:data:`SLURM_OPTIONS`), after ``sbatch --test-only`` accepted the request; waits up to
+      ``start_timeout`` seconds for its first worker.
+    * otherwise: a :class:`~dask.distributed.LocalCluster` of ``n_workers`` worker processes with
+      ``threads_per_worker`` threads each.
+
+    Raises
+    ------
+    ExecutorError
+        The scheduler is unreachable, SLURM is missing or refuses the request, or no SLURM worker
+        started in time: a one-line message saying what to fix.
+    ImportError
+        dask.distributed (or dask-jobqueue) is not installed: the message names the extra.
+    """
+    dd = import_dask()
+    if isinstance(scheduler, dd.Client):
+        yield scheduler
+        return
+    import logging
+
+    cluster = None
+    if executor == "slurm":
+        opts = check_slurm_options(slurm)
+        cluster = _slurm_cluster(opts, n_workers)
+        client = dd.Client(cluster)
+        timeout = float(opts.get("start_timeout", 300))
+        try:
+            client.wait_for_workers(1, timeout=timeout)
+        except (TimeoutError, OSError) as exc:
+            jobs = getattr(cluster, "pending_jobs", None) or {}
+            client.close()
+            cluster.close()
+            raise ExecutorError(f"executor 'slurm': no SLURM job started a Dask worker within {timeout:g} s "
+                                f"({len(jobs)} job(s) pending; see squeue): raise start_timeout, or check the "
+                                f"jobs' output (log_directory) ({type(exc).__name__})") from None
+    elif scheduler is not None:
+        try:
+            client = dd.Client(scheduler, timeout=connect_timeout)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise ExecutorError(f"cannot reach the Dask scheduler at {scheduler} within {connect_timeout:g} s "
+                                f"({type(exc).__name__}): start it (dask scheduler), or fix the address "
+                                f"(--scheduler tcp://HOST:PORT)") from None
+    else:
+        cluster = dd.LocalCluster(n_workers=max(1, int(n_workers)), threads_per_worker=threads_per_worker,
+                                  processes=True, dashboard_address=None, silence_logs=logging.ERROR)
+        client = dd.Client(cluster)
+    try:
+        yield client
+    finally:
+        with contextlib.suppress(Exception):
+            client.close()
+        if cluster is not None:
+            with contextlib.suppress(Exception):
+                cluster.close()
 
 
 def failed_result(job: dict, exc: BaseException) -> dict:
@@ -127,10 +325,33 @@ def _n_workers(n_jobs: int, n_tasks: int) -> int:
     return max(min(int(n_jobs), n_tasks), 1)
 
 
-def _drain(futures: dict, cancel: Callable[[], None], wait) -> Iterator[dict]:
-    try:
-        for fut in wait(list(futures)):
-            job = futures[fut]
+def _claimed(jobs, claim) -> Iterator[dict]:
+    """The jobs ``claim`` agrees to, asked one at a time, just before each is started."""
+    for job in jobs:
+        if claim is None or claim(job):
+            yield job
+
+
+def _run_bounded(jobs: Iterator[dict], submit, wait_first, capacity: Callable[[], int]) -> Iterator[dict]:
+    """Keep at most ``capacity()`` jobs in flight; yield each result (or a failure result for a
+    job whose worker died) as soon as it is done."""
+    inflight: dict = {}
+    source = iter(jobs)
+    exhausted = False
+
+    def fill():
+        nonlocal exhausted
+        while not exhausted and len(inflight) < max(1, capacity()):
+            job = next(source, None)
+            if job is None:
+                exhausted = True
+                return
+            inflight[submit(job)] = job
+
+    fill()
+    while inflight:
+        for fut in wait_first(list(inflight)):
+            job = inflight.pop(fut)
             try:
                 yield fut.result()
             except Exception as exc:  # noqa: BLE001 - a worker died; record and go on
@@ -139,28 +360,34 @@ def _drain(futures: dict, cancel: Callable[[], None], wait) -> Iterator[dict]:
                 # would append its frames to the same traceback, so each result starts afresh
                 exc.__traceback__ = None
                 yield result
-    finally:
-        cancel()
+        fill()
 
 
 def iter_results(jobs: list[dict], *, n_jobs: int = 1, executor="local", scheduler=None,
-                 on_start: Callable[[dict], None] | None = None) -> Iterator[dict]:
-    """Run ``jobs`` and yield each result as soon as it is available (in completion order)."""
+                 slurm: dict | None = None, on_start: Callable[[dict], None] | None = None,
+                 claim: Callable[[dict], bool] | None = None) -> Iterator[dict]:
+    """Run ``jobs`` and yield each result as soon as it is available (in completion order).
+
+    ``claim(job)`` (optional) is called just before a job is started; a job it refuses is not
+    run (another process is computing it) and gives no result.
+    """
     if not jobs:
         return
     if isinstance(executor, Executor):
-        futures = {executor.submit(run_one, job): job for job in jobs}
-        yield from _drain(futures, lambda: [f.cancel() for f in futures], as_completed)
+        yield from _run_bounded(_claimed(jobs, claim), lambda job: executor.submit(run_one, job),
+                                _first_completed, lambda: 2 * max(1, n_jobs or 1))
         return
-    if executor == "dask":
-        yield from _iter_dask(jobs, scheduler)
+    if scheduler is not None and executor == "local":
+        executor = "dask"
+    if executor in ("dask", "slurm"):
+        yield from _iter_dask(jobs, executor, scheduler, slurm, _n_workers(n_jobs, len(jobs)), claim)
         return
     if executor != "local":
-        raise ValueError(f"executor must be 'local', 'dask' or a concurrent.futures.Executor, "
+        raise ValueError(f"executor must be 'local', 'dask', 'slurm' or a concurrent.futures.Executor, "
                          f"got {executor!r}")
     workers = _n_workers(n_jobs, len(jobs))
     if workers == 1:
-        for job in jobs:
+        for job in _claimed(jobs, claim):
             if on_start is not None:
                 on_start(job)
             yield run_one(job)
@@ -170,21 +397,52 @@ def iter_results(jobs: list[dict], *, n_jobs: int = 1, executor="local", schedul
 
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_die_with_parent, initargs=(os.getpid(),))
+    futures: list = []
+
+    def submit(job):
+        fut = pool.submit(run_one, job)
+        futures.append(fut)
+        return fut
+
     try:
-        futures = {pool.submit(run_one, job): job for job in jobs}
-        yield from _drain(futures, lambda: [f.cancel() for f in futures], as_completed)
+        # one queued run per worker beyond the running ones: a worker never waits for the parent
+        yield from _run_bounded(_claimed(jobs, claim), submit, _first_completed, lambda: 2 * workers)
     finally:
+        for f in futures:
+            f.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _iter_dask(jobs: list[dict], scheduler) -> Iterator[dict]:
+def _first_completed(futures: list) -> set:
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    return wait(futures, return_when=FIRST_COMPLETED).done
+
+
+def _iter_dask(jobs: list[dict], executor: str, scheduler, slurm, n_workers: int, claim) -> Iterator[dict]:
     dd = import_dask()
-    own = not isinstance(scheduler, dd.Client)
-    client = dd.Client(scheduler) if own else scheduler
-    try:
-        futures = {client.submit(run_one, job, pure=False, key=f"neurorec-run-{job['run_key']}"): job
-                   for job in jobs}
-        yield from _drain(futures, lambda: client.cancel(list(futures)), dd.as_completed)
-    finally:
-        if own:
-            client.close()
+    with dask_client(executor, scheduler=scheduler, n_workers=n_workers, slurm=slurm) as client:
+        if executor == "dask" and scheduler is None:  # our LocalCluster: one thread per worker process
+            jobs = [{**j, "threads": 1 if j.get("threads") is None else j["threads"]} for j in jobs]
+        submitted: list = []
+
+        def submit(job):
+            fut = client.submit(run_one, job, pure=False, key=f"neurorec-run-{job['run_key']}")
+            submitted.append(fut)
+            return fut
+
+        def capacity() -> int:
+            try:
+                threads = sum(client.nthreads().values())
+            except Exception:  # noqa: BLE001 - a scheduler between workers: keep a few queued
+                threads = 0
+            return 2 * max(threads, n_workers, 1)
+
+        def wait_first(futures):
+            return dd.wait(futures, return_when="FIRST_COMPLETED").done
+
+        try:
+            yield from _run_bounded(_claimed(jobs, claim), submit, wait_first, capacity)
+        finally:
+            with contextlib.suppress(Exception):
+                client.cancel([f for f in submitted if not f.done()])

@@ -20,7 +20,7 @@ import numpy as np
 
 __all__ = ["ModelSpec", "TaskSpec", "SpecError", "resolve_class", "class_path",
            "normalize_models", "normalize_tasks", "normalize_seeds", "check_model_tasks", "run_key",
-           "canonical"]
+           "canonical", "data_fingerprint"]
 
 _MODEL_KEYS = {"name", "class", "params", "overrides", "model", "tasks"}
 _TASK_KEYS = {"name", "class", "params"}
@@ -98,15 +98,73 @@ def canonical(value: Any) -> Any:
     return repr(value)
 
 
+def _feed(h, value: Any) -> None:
+    """Feed ``value`` (arrays, sequences, mappings, dataclasses, named tuples, scalars) into the
+    hash ``h``, in a form that tells apart shapes, dtypes and containers."""
+    if isinstance(value, np.ndarray):
+        h.update(f"A{value.dtype.str}{value.shape}".encode())
+        if value.dtype == object:
+            for v in value.ravel():
+                _feed(h, v)
+        else:
+            h.update(np.ascontiguousarray(value).tobytes())
+    elif isinstance(value, Mapping):
+        h.update(f"M{len(value)}".encode())
+        for k in sorted(value, key=str):
+            _feed(h, str(k))
+            _feed(h, value[k])
+    elif isinstance(value, (list, tuple)):
+        h.update(f"{type(value).__name__}{len(value)}".encode())
+        for v in value:
+            _feed(h, v)
+    elif hasattr(value, "__dataclass_fields__"):
+        h.update(f"D{type(value).__qualname__}".encode())
+        for name in value.__dataclass_fields__:
+            _feed(h, name)
+            _feed(h, getattr(value, name))
+    elif value is None or isinstance(value, (bool, int, float, str, bytes, np.generic)):
+        h.update(f"S{type(value).__name__}:{value!r}".encode())
+    else:  # a fitted scaler or another helper object: what it holds
+        h.update(f"O{type(value).__qualname__}".encode())
+        state = getattr(value, "__dict__", None)
+        if isinstance(state, dict):
+            _feed(h, {k: v for k, v in state.items() if not k.startswith("__")})
+
+
+def data_fingerprint(task: Any, seed: int) -> str:
+    """A fingerprint of the data ``task`` gives for ``seed``, part of every run key so that a
+    task whose data changed under the same name and parameters runs again.
+
+    A task may define ``fingerprint(seed) -> str`` (e.g. a file's digest) to make this cheap;
+    otherwise it is the SHA-256 (16 hex digits) of everything ``task.load(seed)`` returns (the
+    splits' arrays, shapes and dtypes, the class count, the fitted scalers). A task whose
+    ``load`` raises gets a fingerprint naming the error: its runs are made and record it.
+    """
+    custom = getattr(task, "fingerprint", None)
+    if callable(custom):
+        return str(custom(seed))
+    h = hashlib.sha256()
+    try:
+        _feed(h, task.load(seed))
+    except Exception as exc:  # noqa: BLE001 - the run itself reports the failure
+        return f"load-failed:{type(exc).__name__}"
+    return h.hexdigest()[:16]
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(canonical(value), sort_keys=True, separators=(",", ":"))
 
 
-def run_key(model_key: Mapping, task_key: Mapping, seed: int) -> str:
+def run_key(model_key: Mapping, task_key: Mapping, seed: int, data: str | None = None) -> str:
     """Stable key of one run: a SHA-256 (32 hex digits) of the model spec (name, class,
-    parameters and this task's overrides), the task spec and the seed. The neurorec version
-    is left out so that a re-run with a newer version resumes."""
-    payload = _dumps({"model": model_key, "task": task_key, "seed": int(seed)})
+    parameters and this task's overrides), the task spec, the seed and ``data``, the
+    fingerprint of the task's data for that seed (:func:`data_fingerprint`; what
+    :func:`~neurorec.experiment.compare` passes). The neurorec version is left out so that a
+    re-run with a newer version resumes (as long as the data are the same)."""
+    key = {"model": model_key, "task": task_key, "seed": int(seed)}
+    if data is not None:
+        key["data"] = str(data)
+    payload = _dumps(key)
     return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 

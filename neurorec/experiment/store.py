@@ -14,8 +14,17 @@ Schema (``PRAGMA user_version = 1``)::
     results(run_key TEXT REFERENCES runs ON DELETE CASCADE, split, metric, value,
             higher_is_better, predict_seconds, PRIMARY KEY (run_key, split, metric))
     VIEW tidy: results joined with runs, one row per run x split x metric
+    claims(run_key TEXT PRIMARY KEY, owner, host, pid, claimed_at, heartbeat)
 
 The primary keys make a duplicate impossible, even when two processes finish the same run.
+``claims`` is how several processes share one store (two ``neurorec compare`` on one results
+folder, or one on each of several machines with the folder on a shared file system): a process
+claims a run (:meth:`SQLiteStore.claim`) just before computing it, keeps its claims alive with
+:meth:`SQLiteStore.heartbeat`, and its claim ends when the run is stored (in the same
+transaction) or when it releases it. A claim whose owner stopped sending heartbeats for
+``stale_after`` seconds, or whose owner was a process on this host that is gone, is stale: the
+next process takes the run over. So each run is computed by one process at a time and stored
+once, and a killed process's runs are resumed by the next one.
 
 A store that cannot be used raises :class:`StoreError` (a ``RuntimeError``) naming the file,
 what is wrong and what to do, never a raw ``sqlite3`` error: a damaged file or one that is not
@@ -41,7 +50,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import quote
 
-__all__ = ["SQLiteStore", "MemoryStore", "StoreError", "RUN_COLUMNS", "ROW_COLUMNS", "SCHEMA_VERSION"]
+__all__ = ["SQLiteStore", "MemoryStore", "StoreError", "claim_owner", "RUN_COLUMNS", "ROW_COLUMNS", "SCHEMA_VERSION"]
 
 SCHEMA_VERSION = 1
 
@@ -94,6 +103,14 @@ CREATE TABLE IF NOT EXISTS results (
     PRIMARY KEY (run_key, split, metric)
 );
 CREATE INDEX IF NOT EXISTS runs_model_task ON runs (model, task, seed);
+CREATE TABLE IF NOT EXISTS claims (
+    run_key TEXT PRIMARY KEY NOT NULL,
+    owner TEXT NOT NULL,
+    host TEXT,
+    pid INTEGER,
+    claimed_at TEXT,
+    heartbeat REAL
+);
 CREATE VIEW IF NOT EXISTS tidy AS
     SELECT {", ".join("r." + c for c in _TIDY_RUN_COLUMNS[:4])}, x.split, x.metric, x.value,
            x.higher_is_better, {", ".join("r." + c for c in _TIDY_RUN_COLUMNS[4:])},
@@ -156,6 +173,50 @@ def _rollback(c: sqlite3.Connection) -> None:
     if c.in_transaction:
         with contextlib.suppress(sqlite3.Error):
             c.execute("ROLLBACK")
+
+
+def claim_owner() -> str:
+    """A new claim owner for this process: ``host:pid:random``."""
+    import socket
+    import uuid
+
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+def _owner_host_pid(owner: str) -> tuple[str, int | None]:
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    return host, int(pid) if pid.isdigit() else None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def _claim_stale(held, now: float, stale_after: float) -> bool:
+    """A claim (owner, host, pid, heartbeat) whose owner stopped sending heartbeats, or was a
+    process of this host that is gone."""
+    import socket
+
+    _owner, host, pid, beat = held
+    if beat is None or now - float(beat) > stale_after:
+        return True
+    if host != socket.gethostname() or pid is None:
+        return False
+    # this process's pid under another owner: an earlier process that had the same pid is gone
+    return int(pid) == os.getpid() or not _pid_alive(int(pid))
+
+
+def _iso_now() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def _sql_value(v):
@@ -500,6 +561,7 @@ class SQLiteStore:
                 if row_vals:
                     c.executemany(f"INSERT INTO results (run_key, {', '.join(row_cols)}) "
                                   f"VALUES ({', '.join('?' * (len(row_cols) + 1))})", row_vals)
+                c.execute("DELETE FROM claims WHERE run_key = ?", (run["run_key"],))
                 c.execute("COMMIT")
             except BaseException:
                 _rollback(c)
@@ -522,6 +584,90 @@ class SQLiteStore:
                 _rollback(c)
                 raise
         return n
+
+    # -- claims (several processes on one store) -----------------------------------------------
+    def claim(self, key: str, owner: str, *, done=("ok",), since: str | None = None,
+              stale_after: float = 60.0) -> str:
+        """Claim the run ``key`` for ``owner`` before computing it.
+
+        Parameters
+        ----------
+        key : str
+            The run key.
+        owner : str
+            Who claims it: :func:`claim_owner` (``host:pid:random``).
+        done : tuple of str
+            Stored statuses that mean the run needs no computing (``("ok",)``, or ``("ok",
+            "error")`` when errors are not retried).
+        since : str, optional
+            An ISO time: a run stored at or after it is done whatever its status (a caller that
+            recomputes everything counts what another process stored meanwhile as done).
+        stale_after : float
+            Seconds without a heartbeat after which another owner's claim is stale.
+
+        Returns
+        -------
+        str
+            ``"claimed"`` (compute it), ``"stored"`` (it is stored already: read it), or
+            ``"held"`` (another live process is computing it: wait for it).
+        """
+        import time
+
+        self._refuse_write("claim runs in")
+        host, pid = _owner_host_pid(owner)
+        c = self._conn
+        with self._guard("write"), self._lock:
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                row = c.execute("SELECT status, finished_at FROM runs WHERE run_key = ?", (key,)).fetchone()
+                if row is not None and (row[0] in done or (since is not None and str(row[1] or "") >= since)):
+                    _rollback(c)
+                    return "stored"
+                held = c.execute("SELECT owner, host, pid, heartbeat FROM claims WHERE run_key = ?",
+                                 (key,)).fetchone()
+                now = time.time()
+                if held is not None and held[0] != owner and not _claim_stale(held, now, stale_after):
+                    _rollback(c)
+                    return "held"
+                c.execute("INSERT OR REPLACE INTO claims (run_key, owner, host, pid, claimed_at, heartbeat) "
+                          "VALUES (?, ?, ?, ?, ?, ?)", (key, owner, host, pid, _iso_now(), now))
+                c.execute("COMMIT")
+            except BaseException:
+                _rollback(c)
+                raise
+        return "claimed"
+
+    def heartbeat(self, owner: str) -> int:
+        """Mark ``owner``'s claims alive now; returns how many it holds."""
+        import time
+
+        if self.read_only:
+            return 0
+        c = self._conn
+        with self._guard("write"), self._lock:
+            return c.execute("UPDATE claims SET heartbeat = ? WHERE owner = ?", (time.time(), owner)).rowcount
+
+    def release(self, owner: str, keys: Iterable[str] | None = None) -> int:
+        """Drop ``owner``'s claims (only on ``keys`` if given); returns how many were dropped."""
+        if self.read_only:
+            return 0
+        c = self._conn
+        with self._guard("write"), self._lock:
+            if keys is None:
+                return c.execute("DELETE FROM claims WHERE owner = ?", (owner,)).rowcount
+            return sum(c.execute("DELETE FROM claims WHERE owner = ? AND run_key = ?", (owner, k)).rowcount
+                       for k in keys)
+
+    def claims(self) -> dict[str, dict]:
+        """``{run_key: {"owner", "host", "pid", "claimed_at", "heartbeat"}}`` of the current claims."""
+        with self._guard("read"), self._lock:
+            try:
+                rows = self._conn.execute("SELECT run_key, owner, host, pid, claimed_at, heartbeat "
+                                          "FROM claims").fetchall()
+            except sqlite3.OperationalError:  # a read-only store written before claims existed
+                return {}
+        return {r[0]: dict(zip(("owner", "host", "pid", "claimed_at", "heartbeat"), r[1:], strict=True))
+                for r in rows}
 
     def close(self) -> None:
         with self._lock:
