@@ -3,7 +3,9 @@
 ::
 
     neurorec compare [CONFIG.toml] [--out DIR] [--jobs N] [--seeds 0 1 ...]
-                     [--no-progress] [--scheduler ADDR]
+                     [--no-progress] [--executor local|dask|slurm] [--scheduler ADDR]
+    neurorec tune MODEL TASK [--trials N] [--storage URL] [--study NAME] [--jobs N]
+                  [--executor local|dask|slurm] [--config TUNE.toml] [--out DIR] [--seed N]
     neurorec tasks
     neurorec export MODEL_FILE --to nir OUT.nir
     neurorec hardware profiles
@@ -32,11 +34,15 @@ against estimated energy per inference, when the config names ``energy_profiles`
   and reported), the disk is full or the store stayed locked by another process (the runs
   stored before are kept; run the same command to resume), or the output files could not be
   written (the table is still printed);
+* 5 the executor cannot be used: the Dask scheduler does not answer, SLURM is missing or
+  refuses the job request (a bad partition), or no SLURM worker started in time (nothing is
+  run);
 * 130 interrupted (finished runs are kept).
 
 Every such failure is one line on stderr naming the file and what to do, never a traceback.
-When another process computed some of the same runs on the same store at the same time, each
-run is still stored once, and the summary says how many were computed twice.
+Several ``compare`` processes may share one results folder (on one machine, or on several
+with the folder on a shared file system): each claims a run before computing it, so the grid is
+split between them, each run computed once and stored once, and each prints the whole table.
 
 Only the standard library is imported at start-up; pandas, matplotlib and the models'
 engines are imported by the subcommand that needs them.
@@ -70,6 +76,8 @@ _COMPARE_EXIT = """exit status:
   3    the result store cannot be read (damaged, not a neurorec store, newer neurorec)
   4    the results cannot be written (read-only store or folder with runs to do, full disk,
        store locked by another process, output files not writable)
+  5    the executor cannot be used (Dask scheduler unreachable, no SLURM or a job request
+       it refuses, no SLURM worker started in time)
   130  interrupted (finished runs are kept; run the same command to resume)"""
 
 #: Exit status of ``compare`` for each :class:`~neurorec.experiment.store.StoreError` kind.
@@ -100,10 +108,40 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--seeds", metavar="SEED", type=int, nargs="+",
                    help="seeds to run instead of the config's")
     c.add_argument("--no-progress", action="store_true", help="no progress bar")
+    c.add_argument("--executor", choices=("local", "dask", "slurm"),
+                   help="where runs are computed: local processes (default), a Dask cluster (a local one of "
+                        "--jobs worker processes, or --scheduler), or Dask workers started as SLURM jobs "
+                        "(the config's [slurm] table)")
     c.add_argument("--scheduler", metavar="ADDR",
-                   help="Dask scheduler address (tcp://host:8786): run on a Dask cluster")
+                   help="Dask scheduler address (tcp://host:8786): run on that Dask cluster")
     c.add_argument("--no-resume", action="store_true",
                    help="recompute runs already in results.sqlite (and replace them)")
+
+    tn = sub.add_parser("tune", help="hyperparameter search of one model on one task (Optuna, TPE)",
+                        description="Search MODEL's hyperparameters on TASK's validation split with Optuna "
+                                    "(TPE), then score the best ones once on the test split into "
+                                    "DIR/results.sqlite beside compare's runs. A study in the same storage "
+                                    "with the same name resumes.",
+                        epilog=_TUNE_EXIT, formatter_class=argparse.RawDescriptionHelpFormatter)
+    tn.add_argument("model", nargs="?", metavar="MODEL",
+                    help="model class (ESN, LSTM, package.module:Class) or a [[models]] name of --config")
+    tn.add_argument("task", nargs="?", metavar="TASK",
+                    help="task name (see: neurorec tasks) or a [[tasks]] name of --config")
+    tn.add_argument("--trials", type=int, metavar="N", help="finished trials in the study at the end (default 50)")
+    tn.add_argument("--storage", metavar="URL",
+                    help="Optuna storage: an SQLAlchemy URL, journal:///path.log, or a .db/.log path "
+                         "(default sqlite:///DIR/tune.db)")
+    tn.add_argument("--study", metavar="NAME", help="study name (default MODEL-TASK)")
+    tn.add_argument("--jobs", "-j", type=int, metavar="N",
+                    help="workers sharing the study (default 1; -1 = one per CPU)")
+    tn.add_argument("--executor", choices=("local", "dask", "slurm"), help="where the workers run (default local)")
+    tn.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler address (tcp://host:8786)")
+    tn.add_argument("--config", type=Path, metavar="TUNE.toml",
+                    help="a [tune] table, [[models]], [[tasks]] and the space")
+    tn.add_argument("--out", type=Path, metavar="DIR", help="output folder (default results/tune/<study>)")
+    tn.add_argument("--seed", type=int, metavar="N", help="split, model and sampler seed of the search (default 0)")
+    tn.add_argument("--timeout", type=float, metavar="S", help="seconds after which a worker starts no new trial")
+    tn.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     sub.add_parser("tasks", help="list the registered tasks")
 
@@ -147,6 +185,8 @@ def main(argv=None) -> int:
         return int(exc.code or 0) if not isinstance(exc.code, str) else 2
     if args.command == "compare":
         return _compare(args)
+    if args.command == "tune":
+        return _tune(args)
     if args.command == "tasks":
         return _tasks()
     if args.command == "export":
@@ -202,15 +242,26 @@ def _compare(args) -> int:
     except SpecError as exc:
         return _error(f"{cfg['path']}: {exc}")
 
-    if args.scheduler:
+    executor = args.executor or cfg["experiment"].get("executor") or "local"
+    scheduler = args.scheduler or cfg["experiment"].get("scheduler")
+    if scheduler and executor == "local":
+        executor = "dask"
+    if scheduler and executor == "slurm":
+        return _error("--scheduler names a running Dask scheduler; it cannot be used with --executor slurm, "
+                      "which starts its own (leave one of them out)")
+    if executor in ("dask", "slurm"):
         from neurorec.experiment.executors import import_dask
 
         try:
             import_dask()
+            if executor == "slurm":
+                import dask_jobqueue  # noqa: F401
         except ImportError as exc:
-            return _error(str(exc))
+            return _error(str(exc).split(" (")[0] if "neurorec[dask]" in str(exc)
+                          else 'executor "slurm" needs dask-jobqueue; install it with: pip install "neurorec[dask]"')
 
     from neurorec.experiment import compare, format_summary, plot_energy, plot_summary
+    from neurorec.experiment.executors import ExecutorError
     from neurorec.experiment.store import StoreError
 
     try:
@@ -227,12 +278,14 @@ def _compare(args) -> int:
           f"{len(cfg['models'])} models x {len(cfg['tasks'])} tasks x {len(seeds)} seeds -> {out}",
           file=sys.stderr)
     try:
-        df = compare(models, tasks, seeds, store=db, n_jobs=jobs,
-                     executor="dask" if args.scheduler else "local", scheduler=args.scheduler,
+        df = compare(models, tasks, seeds, store=db, n_jobs=jobs, executor=executor, scheduler=scheduler,
+                     slurm=_slurm_options(cfg, out) if executor == "slurm" else None,
                      progress=not args.no_progress, resume=not args.no_resume, threads=threads,
                      energy_profiles=profiles)
     except (SpecError, ImportError) as exc:
         return _error(f"{cfg['path']}: {exc}")
+    except ExecutorError as exc:
+        return _error(f"{exc}; nothing was run", 5)
     except StoreError as exc:
         return _error(str(exc), _STORE_EXIT.get(exc.kind, 4))
     except KeyboardInterrupt:
@@ -289,6 +342,13 @@ def _compare(args) -> int:
     return 1 if n_err else 0
 
 
+def _slurm_options(cfg: dict, out: Path) -> dict:
+    """The config's [slurm] table, the jobs' output kept in OUT/slurm-logs unless it says where."""
+    opts = dict(cfg.get("slurm") or {})
+    opts.setdefault("log_directory", str(out / "slurm-logs"))
+    return opts
+
+
 def _write_error(exc: OSError, default: Path, db: Path) -> str:
     import errno
 
@@ -325,6 +385,103 @@ def _temporal_orders(tasks, seeds, path):
               f"accuracy {g['test_accuracy'].mean():.3f}")
     print()
     return df
+
+
+_TUNE_EXIT = """exit status:
+  0    done: best parameters, validation and test scores printed
+  1    no trial completed, or the test run of the best parameters failed
+  2    bad input: unknown model or task, bad search space or config, storage not writable
+  3/4  the result store cannot be read / written (as for compare)
+  5    the executor cannot be used (Dask scheduler unreachable, no SLURM or a job request it refuses)
+  130  interrupted (finished trials are in the storage; run the same command to resume)"""
+
+
+def _tune(args) -> int:
+    from neurorec.experiment.config import ConfigError
+    from neurorec.experiment.specs import SpecError
+    from neurorec.experiment.store import StoreError
+    from neurorec.experiment.tune import TuneError, config_choice, load_tune_config, space_of_config, tune
+
+    cfg = {"tune": {}, "models": [], "tasks": [], "path": "command line"}
+    if args.config is not None:
+        try:
+            cfg = load_tune_config(args.config)
+        except ConfigError as exc:
+            return _error(str(exc))
+    c = cfg["tune"]
+    where = cfg["path"]
+
+    def pick(items, ref, what):
+        if items:   # a [[models]]/[[tasks]] entry of the config (or a class / task name)
+            return config_choice(items, ref, what, where)
+        if not ref:
+            raise SpecError(f"give {what.upper()} (e.g. neurorec tune ESN narma10)")
+        return ref
+
+    try:
+        model = pick(cfg["models"], args.model or c.get("model"), "model")
+        task = pick(cfg["tasks"], args.task or c.get("task"), "task")
+    except SpecError as exc:
+        return _error(str(exc))
+    jobs = args.jobs if args.jobs is not None else c.get("jobs", 1)
+    out = args.out if args.out is not None else (Path(c["out"]) if "out" in c else None)
+    try:
+        from neurorec.experiment.tune import _optuna
+
+        _optuna()
+    except ImportError as exc:
+        return _error(str(exc))
+    slurm = _slurm_options(c, out) if out is not None and c.get("slurm") else c.get("slurm")
+    try:
+        res = tune(model, task, trials=args.trials if args.trials is not None else c.get("trials", 50),
+                   seed=args.seed if args.seed is not None else c.get("seed", 0), space=space_of_config(c),
+                   storage=args.storage or c.get("storage"), study_name=args.study or c.get("study"), n_jobs=jobs,
+                   executor=args.executor or c.get("executor", "local"), scheduler=args.scheduler or c.get("scheduler"),
+                   slurm=slurm, out=out, timeout=args.timeout or c.get("timeout"),
+                   pruner=c.get("pruner", True), test_seeds=c.get("seeds", [0]), progress=not args.no_progress)
+    except (SpecError, ImportError) as exc:
+        prefix = f"{where}: " if args.config else ""
+        return _error(f"{prefix}{exc}".splitlines()[0])
+    except TuneError as exc:
+        return _error(str(exc).splitlines()[0], 1)
+    except StoreError as exc:
+        return _error(str(exc), _STORE_EXIT.get(exc.kind, 4))
+    except KeyboardInterrupt:
+        print("\ninterrupted; finished trials are in the study's storage (run the same command to resume)",
+              file=sys.stderr)
+        return 130
+    except RuntimeError as exc:  # an executor that cannot start (Dask scheduler, SLURM): one line
+        from neurorec.experiment import executors
+
+        if isinstance(exc, executors.ExecutorError):
+            return _error(f"{str(exc).splitlines()[0]}; no trial was run", 5)
+        raise
+    counts = ", ".join(f"{n} {s.lower()}" for s, n in res.counts.items() if n)
+    print(f"neurorec tune: {res.model} on {res.task}, {sum(res.counts.values())} trials ({counts}) in "
+          f"{res.seconds:.1f} s")
+    print(f"best params (trial {res.best_trial}):")
+    for k, v in res.best_params.items():
+        print(f"  {k} = {v:.6g}" if isinstance(v, float) else f"  {k} = {v!r}")
+    arrow = "higher" if res.direction == "maximize" else "lower"
+    print(f"best validation {res.metric}: {res.best_value:.6g} ({arrow} is better)")
+    df = res.test
+    if len(df):
+        rows = df[(df["split"] == "test") & (df["metric"] == res.metric)]
+        per_seed = ", ".join(f"seed {int(r.seed)}: " + (f"{r.value:.6g}" if r.status == "ok" else r.status)
+                             for r in rows.itertuples())
+        print(f"test {res.metric} of {res.model}-tuned: {res.test_score:.6g} ({per_seed})")
+    n_fail = res.counts.get("FAIL", 0)
+    if n_fail:
+        print(f"{n_fail} failed trial(s); first: {next((e for e in res.errors if e.startswith('trial')), '')}")
+    print(f"study:   {res.study_name} in {res.storage}")
+    if res.store is not None:
+        print(f"results: {res.store}")
+    if res.trials_csv is not None:
+        print(f"trials:  {res.trials_csv}")
+    if res.plots:
+        print("plots:   " + "\n         ".join(str(p) for p in res.plots.values()))
+    test_failed = len(df) and not (df.loc[df["split"] == "test", "status"] == "ok").all()
+    return 1 if test_failed else 0
 
 
 def _load_model(path: Path):

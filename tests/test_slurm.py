@@ -122,3 +122,42 @@ def test_a_partition_slurm_does_not_know_is_one_line_before_anything_runs(tmp_pa
     con = sqlite3.connect(out / "results.sqlite")
     assert con.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 0
     con.close()
+
+
+def test_a_search_runs_its_trials_on_slurm_workers(tmp_path):
+    pytest.importorskip("optuna")
+    import pandas as pd
+
+    cfg = tmp_path / "tune.toml"
+    cfg.write_text("""
+[tune]
+model = "ESN"
+task = "narma10"
+trials = 5
+jobs = 2
+executor = "slurm"
+seeds = [0]
+
+[slurm]
+partition = "debug"
+jobs = 2
+cores = 1
+memory = "1GB"
+walltime = "00:10:00"
+start_timeout = 120
+""")
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "neurorec.cli", "tune", "--config", str(cfg), "--out", str(out),
+                             "--no-progress"], env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    o, e = proc.communicate(timeout=600)
+    assert proc.returncode == 0, e[-3000:]
+    trials = pd.read_csv(out / "trials.csv")
+    assert len(trials) == 5 and set(trials.state) == {"COMPLETE"}
+    workers = {w.split(":")[1] for w in trials.user_attrs_worker}
+    assert workers - {str(proc.pid)}, "no trial ran on a SLURM worker"
+    assert (out / "slurm-logs").is_dir() and any((out / "slurm-logs").iterdir())
+    con = sqlite3.connect(out / "results.sqlite")
+    try:
+        assert con.execute("SELECT model, status FROM runs").fetchall() == [("ESN-tuned", "ok")]
+    finally:
+        con.close()

@@ -11,6 +11,8 @@
 * :func:`summarize`, :func:`format_summary`, :func:`plot_summary` — tables and figures;
   :func:`add_energy`, :func:`plot_energy` — energy per inference on chip profiles, and score
   against energy with the Pareto front.
+* :func:`tune` — hyperparameter search of one model on one task with Optuna (TPE), scored on
+  the validation split, the best parameters scored on test into the same store.
 """
 
 from neurorec.experiment.compare import COLUMNS, add_energy, compare, resolve_energy_profiles, runs_to_frame
@@ -19,9 +21,11 @@ from neurorec.experiment.plots import format_summary, pareto_front, plot_energy,
 from neurorec.experiment.runner import run_one
 from neurorec.experiment.specs import SpecError, run_key
 from neurorec.experiment.store import MemoryStore, SQLiteStore
+from neurorec.experiment.tune import TuneError, TuneResult, tune
 
 __all__ = [
     "COLUMNS", "compare", "runs_to_frame", "add_energy", "ConfigError", "default_config_path", "load_config",
     "energy_profiles", "format_summary", "plot_summary", "plot_energy", "pareto_front", "summarize", "run_one",
-    "SpecError", "run_key", "MemoryStore", "SQLiteStore", "resolve_energy_profiles",
+    "SpecError", "run_key", "MemoryStore", "SQLiteStore", "resolve_energy_profiles", "tune", "TuneResult",
+    "TuneError",
 ]

@@ -72,7 +72,7 @@ SLURM_OPTIONS = {
     "python": "the worker's Python (default: this Python, sys.executable)",
     "interface": 'network interface the workers and scheduler use, e.g. "ib0"',
     "local_directory": "the workers' scratch folder",
-    "log_directory": "where SLURM writes the jobs' output (default: not kept)",
+    "log_directory": "where SLURM writes the jobs' output (neurorec compare: OUT/slurm-logs; compare(): not kept)",
     "start_timeout": "seconds to wait for the first worker to start (default 300)",
 }
 
@@ -170,11 +170,25 @@ def _slurm_cluster(opts: dict, n_workers: int):
     }
     if opts.get("qos"):
         kwargs["job_extra_directives"].append(f"--qos={opts['qos']}")
+    if not opts.get("log_directory"):  # not slurm-<id>.out files in the folder compare was started from
+        kwargs["job_extra_directives"].append("--output=/dev/null")
     if opts.get("interface"):
         kwargs["interface"] = opts["interface"]
     cluster = SLURMCluster(**{k: v for k, v in kwargs.items() if v is not None})
     cluster.scale(jobs=int(opts.get("jobs", 1)))
     return cluster
+
+
+#: Settings of the clusters :func:`dask_client` starts. One run per worker thread at a time (Dask's
+#: default queues a second run on a busy worker, where it may wait behind a long run while another
+#: worker is idle). The worker processes' environment without Dask's ``MALLOC_TRIM_THRESHOLD_=65536``,
+#: which makes glibc hand freed memory back to the system at once: numpy code that allocates and
+#: frees large arrays (a reservoir's states) then ran 10-12 % slower in Dask's workers than in local
+#: ones (benchmarks/executors.py); the thread counts stay pinned to 1 as Dask sets them.
+_OWN_SCHEDULER = {
+    "distributed.scheduler.worker-saturation": 1.0,
+    "distributed.nanny.pre-spawn-environ": {"OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1, "OPENBLAS_NUM_THREADS": 1},
+}
 
 
 @contextlib.contextmanager
@@ -192,6 +206,9 @@ def dask_client(executor: str = "dask", *, scheduler=None, n_workers: int = 2, t
     * otherwise: a :class:`~dask.distributed.LocalCluster` of ``n_workers`` worker processes with
       ``threads_per_worker`` threads each.
 
+    The clusters it starts give each worker thread one run at a time
+    (``distributed.scheduler.worker-saturation = 1.0``).
+
     Raises
     ------
     ExecutorError
@@ -206,10 +223,13 @@ def dask_client(executor: str = "dask", *, scheduler=None, n_workers: int = 2, t
         return
     import logging
 
+    import dask
+
     cluster = None
     if executor == "slurm":
         opts = check_slurm_options(slurm)
-        cluster = _slurm_cluster(opts, n_workers)
+        with dask.config.set(_OWN_SCHEDULER):
+            cluster = _slurm_cluster(opts, n_workers)
         client = dd.Client(cluster)
         timeout = float(opts.get("start_timeout", 300))
         try:
@@ -229,8 +249,9 @@ def dask_client(executor: str = "dask", *, scheduler=None, n_workers: int = 2, t
                                 f"({type(exc).__name__}): start it (dask scheduler), or fix the address "
                                 f"(--scheduler tcp://HOST:PORT)") from None
     else:
-        cluster = dd.LocalCluster(n_workers=max(1, int(n_workers)), threads_per_worker=threads_per_worker,
-                                  processes=True, dashboard_address=None, silence_logs=logging.ERROR)
+        with dask.config.set(_OWN_SCHEDULER):
+            cluster = dd.LocalCluster(n_workers=max(1, int(n_workers)), threads_per_worker=threads_per_worker,
+                                      processes=True, dashboard_address=None, silence_logs=logging.ERROR)
         client = dd.Client(cluster)
     try:
         yield client
@@ -431,12 +452,18 @@ def _iter_dask(jobs: list[dict], executor: str, scheduler, slurm, n_workers: int
             submitted.append(fut)
             return fut
 
+        seen = {"at": -math.inf, "threads": 0}
+
         def capacity() -> int:
-            try:
-                threads = sum(client.nthreads().values())
-            except Exception:  # noqa: BLE001 - a scheduler between workers: keep a few queued
-                threads = 0
-            return 2 * max(threads, n_workers, 1)
+            # the cluster's threads, asked of the scheduler at most every 5 s (workers come and go)
+            now = time.monotonic()
+            if now - seen["at"] > 5.0:
+                seen["at"] = now
+                try:
+                    seen["threads"] = sum(client.nthreads().values())
+                except Exception:  # noqa: BLE001 - a scheduler between workers: keep a few queued
+                    seen["threads"] = 0
+            return 2 * max(seen["threads"], n_workers, 1)
 
         def wait_first(futures):
             return dd.wait(futures, return_when="FIRST_COMPLETED").done

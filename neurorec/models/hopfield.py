@@ -238,6 +238,10 @@ class Hopfield(Model):
 
     _supported_kinds = frozenset({"recall"})
 
+    # default search space of neurorec.experiment.tune (neurorec/experiment/spaces.py)
+    _search_space = {"rule": {"choices": ["hebbian", "storkey", "pseudoinverse"]},
+                     "update": {"choices": ["async", "sync"]}}
+
     def _validate_params(self) -> None:
         super()._validate_params()
         Ops(self.backend, self.device, self.dtype)
@@ -398,6 +402,10 @@ class ModernHopfield(Model):
         self.device = device
         self.dtype = dtype
 
+    # default search space of neurorec.experiment.tune (neurorec/experiment/spaces.py)
+    _search_space = {"beta": {"low": 0.01, "high": 100.0, "log": True},
+                     "max_steps": {"low": 1, "high": 10, "type": "int"}}
+
     def _validate_params(self) -> None:
         super()._validate_params()
         Ops(self.backend, self.device, self.dtype)
@@ -539,6 +547,10 @@ class DenseAssociativeMemory(Model):
         self.device = device
         self.dtype = dtype
         self.seed = seed
+
+    # default search space of neurorec.experiment.tune (neurorec/experiment/spaces.py)
+    _search_space = {"interaction": {"choices": ["polynomial", "exponential"]},
+                     "degree": {"low": 2, "high": 10, "type": "int"}}
 
     def _validate_params(self) -> None:
         super()._validate_params()

@@ -86,6 +86,10 @@ class LinearAR(ScoresToProba, Model):
                    "device": P.Str(), "dtype": P.Options("float32", "float64"),
                    "task": P.Options("auto", "classification", "regression")}
 
+    # default search space of neurorec.experiment.tune (neurorec/experiment/spaces.py)
+    _search_space = {"delays": {"low": 1, "high": 50, "type": "int", "log": True},
+                     "ridge": {"low": 1e-9, "high": 1.0, "log": True}}
+
     def __init__(self, delays: int = 10, ridge: float = 1e-6, washout: int = 0,
                  backend: str = "numpy", device: str = "cpu", dtype: str = "float32", task: str = "auto"):
         self.delays = delays

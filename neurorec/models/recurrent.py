@@ -222,6 +222,12 @@ class RecurrentModel(Model):
         "seed": P.Seed(),
     }
 
+    # default search space of neurorec.experiment.tune (neurorec/experiment/spaces.py)
+    _search_space = {
+        "units": {"low": 16, "high": 256, "type": "int", "log": True}, "lr": {"low": 1e-4, "high": 1e-1, "log": True},
+        "dropout": {"low": 0.0, "high": 0.5}, "weight_decay": {"low": 1e-8, "high": 1e-2, "log": True},
+    }
+
     def _validate_params(self) -> None:
         super()._validate_params()
         c = self.checkpoint
@@ -270,7 +276,7 @@ class RecurrentModel(Model):
         return [f"weights_/{k}" for k in getattr(self, "weights_", {}) if not k.endswith(_BUFFERS)]
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X, y, X_val=None, y_val=None) -> RecurrentModel:
+    def fit(self, X, y, X_val=None, y_val=None, *, callbacks=None) -> RecurrentModel:
         """Train on sequences ``X`` with integer labels ``y`` (classification) or per-step
         targets ``y`` (sequence regression).
 
@@ -280,6 +286,10 @@ class RecurrentModel(Model):
         y : labels (batch,), or targets (batch, time, outputs) / (time, outputs)
         X_val, y_val : optional validation data for early stopping; by default a
             ``validation_fraction`` of the training data is held out.
+        callbacks : callable or list of callables, optional
+            ``callback(epoch, record)`` after every epoch (see :func:`neurorec.train.fit_module`;
+            ``record`` holds ``train_loss`` and, with validation data, ``val_loss``); raising
+            from one stops training (:func:`neurorec.experiment.tune` prunes trials this way).
         """
         torch = require("torch")
         from neurorec.train import fit_module
@@ -392,7 +402,8 @@ class RecurrentModel(Model):
             lr_schedule=self.lr_schedule, epochs=self.epochs, batch_size=self.batch_size,
             clip_norm=self.clip_norm, patience=self.patience if (self.early_stopping and val is not None) else None,
             restore_best=self.early_stopping and val is not None, checkpoint=self.checkpoint, progress=self.progress,
-            seed=seed, device=device, description=type(self).__name__, fingerprint_extra=extra)
+            seed=seed, device=device, description=type(self).__name__, fingerprint_extra=extra,
+            **({} if callbacks is None else {"callbacks": callbacks}))
         net.eval()
         self.weights_ = {k: v.detach().cpu().numpy().copy() for k, v in net.state_dict().items()}
         self.history_ = history.to_dict()

@@ -376,6 +376,13 @@ class ESN(ScoresToProba, Model):
         "feedback_connectivity": P.NoneOK() | P.Real(0, 1, closed="right"), "seed": P.Seed(),
     }
 
+    # default search space of neurorec.experiment.tune (neurorec/experiment/spaces.py)
+    _search_space = {
+        "spectral_radius": {"low": 0.1, "high": 1.5}, "leak_rate": {"low": 0.05, "high": 1.0, "log": True},
+        "input_scaling": {"low": 0.01, "high": 5.0, "log": True}, "ridge": {"low": 1e-9, "high": 1e-1, "log": True},
+        "bias_scaling": {"low": 0.0, "high": 1.0}, "connectivity": {"low": 0.01, "high": 0.5, "log": True},
+    }
+
     def _validate_params(self) -> None:
         super()._validate_params()
         v = self.input_scaling

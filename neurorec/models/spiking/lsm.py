@@ -277,6 +277,16 @@ class LSM(ScoresToProba, Model):
         "task": P.Options("auto", "classification", "regression"),
     }
 
+    # default search space of neurorec.experiment.tune (neurorec/experiment/spaces.py)
+    # (the LIF threshold is fixed at 1: the input and recurrent weight scales play its part; the
+    # readout is a closed-form ridge regression, so there is no learning rate or batch size)
+    _search_space = {
+        "tau_mem": {"low": 5.0, "high": 60.0, "log": True}, "tau_syn": {"low": 1.0, "high": 20.0, "log": True},
+        "tau_filter": {"low": 5.0, "high": 100.0, "log": True},
+        "input_scaling": {"low": 0.5, "high": 20.0, "log": True},
+        "weight": {"low": 0.05, "high": 2.0, "log": True}, "ridge": {"low": 1e-8, "high": 1.0, "log": True},
+    }
+
     def _validate_params(self) -> None:
         super()._validate_params()
         check_positive_int(self.units, "units")

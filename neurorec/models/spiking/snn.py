@@ -318,6 +318,14 @@ class SpikingClassifier(Model):
                              f"hidden layer), got {self.hidden!r}.")
         return tuple(int(h) for h in sizes)
 
+    # default search space of neurorec.experiment.tune (neurorec/experiment/spaces.py)
+    _search_space = {
+        "tau_mem": {"low": 2.0, "high": 50.0, "log": True}, "threshold": {"low": 0.25, "high": 2.0},
+        "lr": {"low": 1e-4, "high": 1e-1, "log": True},
+        "batch_size": {"low": 16, "high": 256, "type": "int", "log": True},
+        "encoder": {"choices": ["current", "poisson", "delta"]},
+    }
+
     def _validate_params(self) -> None:
         import os
 
@@ -427,7 +435,7 @@ class SpikingClassifier(Model):
                 net["recurrent"] = torch.nn.ModuleList(torch.nn.Linear(h, h, bias=False) for h in sizes[1:])
         return net.to(device=self._torch_device(), dtype=getattr(torch, self.dtype))
 
-    def fit(self, X, y, X_val=None, y_val=None) -> SpikingClassifier:
+    def fit(self, X, y, X_val=None, y_val=None, *, callbacks=None) -> SpikingClassifier:
         """Train on sequences ``X`` with integer class labels ``y``.
 
         Parameters
@@ -436,6 +444,9 @@ class SpikingClassifier(Model):
         y : array of int, shape (batch,)
         X_val, y_val : optional validation data for early stopping and the history; by default
             (with ``early_stopping``) a stratified ``validation_fraction`` of ``X`` is held out.
+        callbacks : callable or list of callables, optional
+            ``callback(epoch, record)`` after every epoch (see :func:`neurorec.train.fit_module`);
+            raising from one stops training (:func:`neurorec.experiment.tune` prunes trials this way).
 
         Returns
         -------
@@ -512,7 +523,7 @@ class SpikingClassifier(Model):
             epochs=self.epochs, batch_size=self.batch_size, clip_norm=self.clip_norm,
             patience=self.patience if stop else None, restore_best=stop, checkpoint=self.checkpoint,
             progress=self.progress, seed=seed, device=device, description=type(self).__name__,
-            fingerprint_extra=extra)
+            fingerprint_extra=extra, **({} if callbacks is None else {"callbacks": callbacks}))
         self.weights_ = {k: v.detach().cpu().numpy().copy() for k, v in net.state_dict().items()}
         self.history_ = history.to_dict()
         self.best_epoch_ = int(history.best_epoch) if history.best_epoch is not None else len(history)
