@@ -285,7 +285,8 @@ def _compare(args) -> int:
     except (SpecError, ImportError) as exc:
         return _error(f"{cfg['path']}: {exc}")
     except ExecutorError as exc:
-        return _error(f"{exc}; nothing was run", 5)
+        msg = str(exc)
+        return _error(msg if "stored so far" in msg else f"{msg}; nothing was run", 5)
     except StoreError as exc:
         return _error(str(exc), _STORE_EXIT.get(exc.kind, 4))
     except KeyboardInterrupt:
@@ -431,7 +432,9 @@ def _tune(args) -> int:
         _optuna()
     except ImportError as exc:
         return _error(str(exc))
-    slurm = _slurm_options(c, out) if out is not None and c.get("slurm") else c.get("slurm")
+    slurm = c.get("slurm")
+    if args.jobs == 0:
+        return _error("--jobs must be a positive number (or -1 for one per CPU)")
     try:
         res = tune(model, task, trials=args.trials if args.trials is not None else c.get("trials", 50),
                    seed=args.seed if args.seed is not None else c.get("seed", 0), space=space_of_config(c),

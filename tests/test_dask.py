@@ -224,3 +224,24 @@ def test_bad_slurm_options_are_refused_naming_the_key(tmp_path):
     with pytest.raises(SpecError, match="executor must be one of local, dask, slurm"):
         compare([S.ConstModel()], [S.ToyForecast()], [0], executor="ray", progress=False)
     assert S.FIT_CALLS == []  # refused before anything ran
+
+
+def test_a_dead_local_worker_does_not_end_the_grid(tmp_path, standins_on_path):
+    """A local pool worker killed in a run (as the out-of-memory killer would): the grid goes on in a
+    new pool, where the runs of the broken pool are tried once more; a run that kills its worker
+    every time ends as an error row."""
+    seeds = [0, 1, 2, 3, 4, 5]
+    once = S.WorkerKiller(kill_seed=1, marker=str(tmp_path / "once"), kills=1, sleep=0.2)
+    db = tmp_path / "r.sqlite"
+    df = compare([once], [S.ToyForecast()], seeds, store=db, n_jobs=2, progress=False)
+    assert (tmp_path / "once").read_text().count("\n") == 1
+    assert (df.status == "ok").all(), df.drop_duplicates("seed")[["seed", "status", "error"]]
+    assert _stored(db) == ({s: 1 for s in seeds}, 0)
+
+    always = S.WorkerKiller(kill_seed=1, marker=str(tmp_path / "always"), kills=1000, sleep=0.2)
+    db2 = tmp_path / "r2.sqlite"
+    df = compare([always], [S.ToyForecast()], seeds, store=db2, n_jobs=2, progress=False)
+    assert (tmp_path / "always").read_text().count("\n") == 2     # tried twice, then given up
+    runs = df.drop_duplicates("seed").set_index("seed")
+    assert runs.loc[1, "status"] == "error" and "BrokenProcessPool" in runs.loc[1, "error"]
+    assert _stored(db2) == ({s: 1 for s in seeds}, 0)

@@ -126,3 +126,21 @@ def test_deploy_quick(tmp_path):
         row = nir_check[nir_check["reader"] == reader].iloc[0]
         assert row["same_step"] == 1.0, row.to_dict()
     assert "NIR file read back" in out and (tmp_path / "digits_snn.nir").is_file()
+
+
+@pytest.mark.slow
+def test_tune_esn_quick(tmp_path):
+    """experiments/tune_esn.py --quick: 4 trials per task, 2 workers (about 30 s; marked slow)."""
+    pytest.importorskip("optuna")
+    pytest.importorskip("aeon")
+    out = _run("tune_esn.py", tmp_path, "--seeds", "0")
+    import pandas as pd
+
+    res = pd.read_csv(tmp_path / "tune_esn.csv")
+    assert list(res["task"]) == ["mackey_glass", "narma10", "japanese_vowels"]
+    assert (res["trials"] == 4).all()
+    # the base parameters are the first trial, so the tuned validation score is never worse
+    lower = res["direction"] == "minimize"
+    assert (res.loc[lower, "tuned_val_seed0"] <= res.loc[lower, "default_val_seed0"] + 1e-12).all()
+    assert (res.loc[~lower, "tuned_val_seed0"] >= res.loc[~lower, "default_val_seed0"] - 1e-12).all()
+    assert "| mackey_glass | nrmse" in out

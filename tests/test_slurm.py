@@ -161,3 +161,73 @@ start_timeout = 120
         assert con.execute("SELECT model, status FROM runs").fetchall() == [("ESN-tuned", "ok")]
     finally:
         con.close()
+
+
+def _sleepy_config(tmp_path, slurm: str) -> Path:
+    cfg = tmp_path / "sleepy.toml"
+    cfg.write_text(f"""
+[experiment]
+name = "sleepy"
+seeds = [0, 1, 2, 3, 4, 5]
+energy_profiles = []
+
+[slurm]
+{slurm}
+
+[[models]]
+name = "c"
+class = "_standins:ConstModel"
+params = {{ sleep = 2.0 }}
+
+[[tasks]]
+name = "toy"
+class = "_standins:ToyForecast"
+""")
+    return cfg
+
+
+def test_workers_whose_jobs_end_mid_grid_are_asked_for_again_and_the_grid_finishes(tmp_path):
+    """scancel (as walltime or preemption would) ends every worker's job mid-grid: compare submits
+    the jobs again and finishes, each run stored once."""
+    import time
+
+    cfg = _sleepy_config(tmp_path, 'partition = "debug"\njobs = 1\ncores = 1\nmemory = "1GB"\nstart_timeout = 120')
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "neurorec.cli", "compare", str(cfg), "--out", str(out),
+                             "--no-progress", "--executor", "slurm"], env=_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    db = out / "results.sqlite"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:   # a first run stored: the workers are up and computing
+        if db.exists():
+            con = sqlite3.connect(db)
+            try:
+                if con.execute("SELECT COUNT(*) FROM runs").fetchone()[0] >= 1:
+                    break
+            except sqlite3.OperationalError:
+                pass
+            finally:
+                con.close()
+        time.sleep(0.3)
+    import getpass
+
+    subprocess.run(["scancel", "--user", getpass.getuser()], check=False)
+    o, e = proc.communicate(timeout=300)
+    assert proc.returncode == 0, e[-3000:]
+    assert "submitted 1 job(s) again" in e and "6 runs: 6 ok" in o
+    con = sqlite3.connect(db)
+    try:
+        assert con.execute("SELECT COUNT(*), COUNT(DISTINCT seed) FROM runs").fetchone() == (6, 6)
+    finally:
+        con.close()
+
+
+def test_a_memory_request_slurm_cannot_meet_is_one_line_before_anything_runs(tmp_path):
+    cfg = _sleepy_config(tmp_path, 'partition = "debug"\njobs = 1\nmemory = "5000GB"')
+    proc = subprocess.run([sys.executable, "-m", "neurorec.cli", "compare", str(cfg), "--out", str(tmp_path / "o"),
+                           "--no-progress", "--executor", "slurm"], env=_env(), capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 5, proc.stderr
+    err = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(err) == 2 and err[1].startswith("neurorec: error: executor 'slurm': SLURM refuses the job request")
+    assert "--mem=" in err[1] and "memory" in err[1] and "Traceback" not in proc.stderr

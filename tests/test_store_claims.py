@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 import _standins as S  # noqa: E402
@@ -146,3 +147,70 @@ def test_data_fingerprint_tells_data_apart_and_uses_a_tasks_own():
 
     a = np.zeros(4, dtype=np.float32)
     assert fp(a) != fp(a.reshape(2, 2)) != fp(a.view(np.int32))
+
+
+def test_an_error_another_process_stored_during_this_call_is_not_computed_again(tmp_path):
+    from neurorec.experiment.runner import _now
+
+    store = SQLiteStore(tmp_path / "r.sqlite")
+    try:
+        started = _now()
+        time.sleep(0.01)
+        store.put({"run_key": "k", "model": "m", "task": "t", "seed": 0, "status": "error", "finished_at": _now(),
+                   "rows": []})
+        # an error stored before this call started is retried; one stored during it is done
+        assert store.claim("k", claim_owner(), done=("ok",), since="0000") == "stored"
+        time.sleep(0.01)
+        assert store.claim("k", claim_owner(), done=("ok",), since=_now()) == "claimed"
+        assert store.claim("k2", claim_owner(), done=("ok",), since=started) == "claimed"
+    finally:
+        store.close()
+
+
+def test_two_compares_in_threads_of_one_process_split_the_runs(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    db = tmp_path / "r.sqlite"
+    SQLiteStore(db).close()
+    S.FIT_CALLS.clear()
+    model = S.ConstModel(sleep=0.3)
+    seeds = [0, 1, 2, 3, 4, 5]
+    with ThreadPoolExecutor(2) as pool:
+        futs = [pool.submit(compare, [model], [S.ToyForecast()], seeds, store=db, progress=False) for _ in range(2)]
+        frames = [f.result() for f in futs]
+    assert sorted(s for _, s in S.FIT_CALLS) == seeds       # every run fitted once, by one of the two
+    for df in frames:
+        assert df.attrs["duplicate_runs"] == 0 and (df.status == "ok").all() and len(df) == 2 * len(seeds)
+
+
+def test_changed_tensor_and_frame_data_change_the_fingerprint():
+    import pandas as pd
+
+    torch = pytest.importorskip("torch")
+
+    class Frames(S.ToyForecast):
+        VALUE = 0.0
+
+        def load(self, seed):
+            v = type(self).VALUE
+            return {"X": torch.full((3, 2), v), "y": pd.DataFrame({"a": [v, 1.0]}), "r": range(3)}
+
+    t = Frames()
+    before = data_fingerprint(t, 0)
+    Frames.VALUE = 5.0
+    assert data_fingerprint(t, 0) != before
+
+    class Opaque:
+        __slots__ = ("lock",)
+
+        def __init__(self):
+            import threading
+
+            self.lock = threading.Lock()
+
+    class Unreadable(S.ToyForecast):
+        def load(self, seed):
+            return {"X": Opaque()}
+
+    with pytest.warns(UserWarning, match="fingerprint"):
+        assert data_fingerprint(Unreadable(), 0).endswith("Opaque")

@@ -359,3 +359,36 @@ def test_dask_workers_share_the_study(tmp_path):
     # (Dask decides which of its workers runs each of the two tasks)
     assert {t.user_attrs["worker"] for t in trials} - {t.user_attrs["worker"] for t in trials[:1]}
     assert trials[0].user_attrs["worker"].endswith(here) and not trials[1].user_attrs["worker"].endswith(here)
+
+
+def test_a_resumed_study_replaces_its_earlier_tuned_test_run(tmp_path):
+    db = tmp_path / "results.sqlite"
+    kw = dict(space=OFFSET, out=tmp_path, test_seeds=(0,))
+    first = tune(_const(), S.ToyForecast(), trials=2, **kw)
+    again = tune(_const(), S.ToyForecast(), trials=25, **kw)
+    assert again.best_params != first.best_params      # (else the test proves nothing)
+    with SQLiteStore(db) as s:
+        tuned = [r for r in s.runs() if r["model"] == "Const-tuned"]
+    assert len(tuned) == 1 and tuned[0]["run_key"] == again.test["run_key"].iloc[0]
+
+
+def test_a_parameter_to_leave_out_that_is_not_searched_is_an_error(tmp_path):
+    with pytest.raises(SpecError, match=r"spectral_raduis.*did you mean spectral_radius"):
+        tune("ESN", "narma10", trials=2, space={"spectral_raduis": None}, out=tmp_path, test_seeds=())
+    assert not (tmp_path / "tune.db").exists()
+
+
+def test_an_unreachable_scheduler_fails_before_any_trial(tmp_path):
+    pytest.importorskip("dask.distributed")
+    import socket
+
+    from neurorec.experiment.executors import ExecutorError
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(ExecutorError, match="cannot reach the Dask scheduler"):
+        tune(_const(), S.ToyForecast(), trials=3, space=OFFSET, out=tmp_path, test_seeds=(),
+             scheduler=f"tcp://127.0.0.1:{port}")
+    study = optuna.load_study(study_name="Const-toy_forecast", storage=f"sqlite:///{tmp_path / 'tune.db'}")
+    assert [t.state.name for t in study.trials if t.state.name != "WAITING"] == []   # no trial ran

@@ -24,7 +24,7 @@ from neurorec.experiment.specs import (
     normalize_tasks,
     run_key,
 )
-from neurorec.experiment.store import MemoryStore, SQLiteStore, StoreError, claim_owner
+from neurorec.experiment.store import MemoryStore, SQLiteStore, StoreError, claim_owner, end_owner
 
 __all__ = ["compare", "runs_to_frame", "add_energy", "resolve_energy_profiles", "COLUMNS", "ENERGY_PREFIX",
            "OPS_PREFIX", "is_cost_metric", "DuplicateRunWarning", "StoreError"]
@@ -307,16 +307,18 @@ def compare(models, tasks, seeds, *, store=None, n_jobs: int = 1, executor="loca
         them with ``resume=False``). Not part of the run key.
     stale_after : float
         Seconds after which a claim on a run by another process that sent no heartbeat is taken
-        over (see Notes).
+        over (see Notes); claims are renewed every ``min(10, stale_after / 4)`` seconds.
 
     Notes
     -----
     Several processes may use one store at once (two ``compare`` calls, or one on each of
     several machines sharing the folder): each claims a run in the store just before computing
     it, so each run is computed by one process and stored once, and the runs another process is
-    computing are waited for and returned from the store. A claim ends when its run is stored;
-    the claims of a process that was killed are taken over at once on the same host, and after
-    ``stale_after`` seconds without a heartbeat from another host.
+    computing are waited for and returned from the store (an error another process stored
+    meanwhile is returned too, not computed again). A claim ends when its run is stored; the
+    claims of a process that was killed are taken over at once on the same host, and after
+    ``stale_after`` seconds without a heartbeat otherwise (a process stopped for longer, with
+    Ctrl-Z say, loses its claims, and its runs may then be computed twice).
 
     Each run key includes a fingerprint of the task's data for the seed
     (:func:`~neurorec.experiment.specs.data_fingerprint`): a task whose data changed under the
@@ -363,6 +365,8 @@ def compare(models, tasks, seeds, *, store=None, n_jobs: int = 1, executor="loca
     if isinstance(executor, str) and executor not in EXECUTORS:
         raise SpecError(f"executor must be one of {', '.join(EXECUTORS)} (or a concurrent.futures.Executor), "
                         f"got {executor!r}")
+    if isinstance(stale_after, bool) or not isinstance(stale_after, (int, float)) or not stale_after > 0:
+        raise SpecError(f"stale_after must be a positive number of seconds, got {stale_after!r}")
     if executor in ("dask", "slurm"):
         import_dask()  # fail before anything runs
     if executor == "slurm":
@@ -461,7 +465,9 @@ def compare(models, tasks, seeds, *, store=None, n_jobs: int = 1, executor="loca
         # -- claims: several processes on one store each compute the runs nobody else is ------
         owner = claim_owner() if hasattr(store, "claim") and not getattr(store, "read_only", False) else None
         done_states = tuple(done_ok) if resume else ()
-        since = None if resume else started
+        # a run stored by another process after this call started is done whatever its status (an
+        # error it stored is not computed again here; with resume=False, neither is anything else)
+        since = started
         elsewhere: dict[str, dict] = {}  # run key -> job, held or stored by another process
 
         def claim(job) -> bool:
@@ -494,7 +500,7 @@ def compare(models, tasks, seeds, *, store=None, n_jobs: int = 1, executor="loca
         beat = None
         if owner is not None and jobs:
             def _beat():
-                while not stop_beat.wait(HEARTBEAT_SECONDS):
+                while not stop_beat.wait(min(HEARTBEAT_SECONDS, stale_after / 4)):
                     try:
                         store.heartbeat(owner)
                     except Exception:  # noqa: BLE001 - a busy store: the next beat retries
@@ -525,6 +531,7 @@ def compare(models, tasks, seeds, *, store=None, n_jobs: int = 1, executor="loca
                     store.release(owner)
                 except Exception:  # noqa: BLE001 - a stale claim is taken over anyway
                     pass
+                end_owner(owner)
             if bar is not None:
                 bar.close()
     finally:

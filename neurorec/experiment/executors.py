@@ -7,7 +7,9 @@ the store as soon as it arrives. All executors call the same top-level
 
 * ``"local"`` with ``n_jobs=1``: in this process, one run after the other.
 * ``"local"`` with ``n_jobs>1``: a :class:`concurrent.futures.ProcessPoolExecutor` whose
-  workers are started with the ``spawn`` method (safe with threads, CUDA and macOS). The
+  workers are started with the ``spawn`` method (safe with threads, CUDA and macOS). A worker
+  that dies (killed, out of memory) breaks the pool: a new one takes over, and the runs that
+  were in the broken pool are tried once more there (a run that breaks it twice is an error). The
   workers die with the process that started them, even when it is killed with ``SIGKILL``
   (see :func:`_die_with_parent`), so that no worker computes on, or holds the caller's
   terminal or pipes open, for a parent that is gone; multiprocessing's resource tracker then
@@ -34,6 +36,7 @@ which alone writes the store.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
 import shutil
@@ -46,6 +49,8 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 
 from neurorec.experiment.runner import SPLITS, _now, run_one
+
+logger = logging.getLogger("neurorec.experiment")
 
 __all__ = ["iter_results", "import_dask", "failed_result", "dask_client", "ExecutorError", "EXECUTORS",
            "SLURM_OPTIONS", "check_slurm_options"]
@@ -115,10 +120,25 @@ def check_slurm_options(options) -> dict:
         v = options.get(k)
         if v is not None and (not isinstance(v, list) or not all(isinstance(x, str) for x in v)):
             raise ExecutorError(f"slurm: {k} must be a list of strings, got {v!r}")
+    if options.get("memory") is not None:
+        _megabytes(options["memory"])
     t = options.get("start_timeout")
     if t is not None and (isinstance(t, bool) or not isinstance(t, (int, float)) or t <= 0):
         raise ExecutorError(f"slurm: start_timeout must be a positive number of seconds, got {t!r}")
     return dict(options)
+
+
+DEFAULT_SLURM_MEMORY = "2GB"
+
+
+def _megabytes(memory: str) -> int:
+    """A memory size such as ``"4GB"`` in MiB, rounded up, as sbatch --mem reads it."""
+    from dask.utils import parse_bytes
+
+    try:
+        return max(1, math.ceil(parse_bytes(memory) / 2 ** 20))
+    except (ValueError, TypeError):
+        raise ExecutorError(f"slurm: memory must be a size such as \"4GB\", got {memory!r}") from None
 
 
 def _slurm_preflight(opts: dict) -> None:
@@ -137,6 +157,8 @@ def _slurm_preflight(opts: dict) -> None:
         cmd += ["--qos", opts["qos"]]
     if opts.get("walltime"):
         cmd += ["-t", opts["walltime"]]
+    cmd += [f"--mem={_megabytes(opts.get('memory', DEFAULT_SLURM_MEMORY))}M"]
+    cmd += [d for d in opts.get("job_extra_directives", []) if d.startswith("-")]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -148,7 +170,7 @@ def _slurm_preflight(opts: dict) -> None:
                                 f"login node (or set SLURM_CONF), or start a one-node cluster here with "
                                 f"scripts/slurm-local up")
         raise ExecutorError(f"executor 'slurm': SLURM refuses the job request ({' '.join(cmd[1:])}): {said}; "
-                            f"fix the [slurm] options (partition, cores, walltime, account)")
+                            f"fix the [slurm] options (partition, cores, memory, walltime, account)")
 
 
 def _slurm_cluster(opts: dict, n_workers: int):
@@ -160,11 +182,11 @@ def _slurm_cluster(opts: dict, n_workers: int):
     cores = int(opts.get("cores", 1))
     kwargs = {
         "queue": opts.get("partition"), "account": opts.get("account"), "cores": cores,
-        "processes": int(opts.get("processes", cores)), "memory": opts.get("memory", "2GB"),
+        "processes": int(opts.get("processes", cores)), "memory": opts.get("memory", DEFAULT_SLURM_MEMORY),
         "walltime": opts.get("walltime", "01:00:00"), "python": opts.get("python", sys.executable),
         "job_extra_directives": list(opts.get("job_extra_directives", [])),
         "job_script_prologue": list(opts.get("job_script_prologue", [])),
-        "scheduler_options": {"dashboard_address": None},
+        "scheduler_options": dict(_NO_DASHBOARD),
         "log_directory": opts.get("log_directory"),
         "local_directory": opts.get("local_directory"),
     }
@@ -189,6 +211,11 @@ _OWN_SCHEDULER = {
     "distributed.scheduler.worker-saturation": 1.0,
     "distributed.nanny.pre-spawn-environ": {"OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1, "OPENBLAS_NUM_THREADS": 1},
 }
+
+
+#: The scheduler of a cluster neurorec starts serves no dashboard, and its HTTP endpoints (health,
+#: metrics) on a free port, not on 8787 (where two clusters at once would collide).
+_NO_DASHBOARD = {"dashboard": False, "dashboard_address": ":0"}
 
 
 @contextlib.contextmanager
@@ -251,7 +278,8 @@ def dask_client(executor: str = "dask", *, scheduler=None, n_workers: int = 2, t
     else:
         with dask.config.set(_OWN_SCHEDULER):
             cluster = dd.LocalCluster(n_workers=max(1, int(n_workers)), threads_per_worker=threads_per_worker,
-                                      processes=True, dashboard_address=None, silence_logs=logging.ERROR)
+                                      processes=True, dashboard_address=None, silence_logs=logging.ERROR,
+                                      scheduler_kwargs=dict(_NO_DASHBOARD))
         client = dd.Client(cluster)
     try:
         yield client
@@ -353,10 +381,13 @@ def _claimed(jobs, claim) -> Iterator[dict]:
             yield job
 
 
-def _run_bounded(jobs: Iterator[dict], submit, wait_first, capacity: Callable[[], int]) -> Iterator[dict]:
+def _run_bounded(jobs: Iterator[dict], submit, wait_first, capacity: Callable[[], int],
+                 retry: Callable[[BaseException], bool] | None = None) -> Iterator[dict]:
     """Keep at most ``capacity()`` jobs in flight; yield each result (or a failure result for a
-    job whose worker died) as soon as it is done."""
+    job whose worker died) as soon as it is done. A job whose failure ``retry(exc)`` accepts is
+    submitted once more before it is given up."""
     inflight: dict = {}
+    retried: set[str] = set()
     source = iter(jobs)
     exhausted = False
 
@@ -374,13 +405,18 @@ def _run_bounded(jobs: Iterator[dict], submit, wait_first, capacity: Callable[[]
         for fut in wait_first(list(inflight)):
             job = inflight.pop(fut)
             try:
-                yield fut.result()
+                result = fut.result()
             except Exception as exc:  # noqa: BLE001 - a worker died; record and go on
+                if retry is not None and job["run_key"] not in retried and retry(exc):
+                    retried.add(job["run_key"])
+                    exc.__traceback__ = None
+                    inflight[submit(job)] = job
+                    continue
                 result = failed_result(job, exc)
                 # a broken pool raises one exception object for every pending future: each raise
                 # would append its frames to the same traceback, so each result starts afresh
                 exc.__traceback__ = None
-                yield result
+            yield result
         fill()
 
 
@@ -415,23 +451,37 @@ def iter_results(jobs: list[dict], *, n_jobs: int = 1, executor="local", schedul
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_die_with_parent, initargs=(os.getpid(),))
+    def new_pool():
+        return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_die_with_parent, initargs=(os.getpid(),))
+
+    pools = [new_pool()]
     futures: list = []
 
     def submit(job):
-        fut = pool.submit(run_one, job)
+        try:
+            fut = pools[-1].submit(run_one, job)
+        except BrokenProcessPool:
+            # a worker died (killed, out of memory): the grid goes on in a new pool, where the runs
+            # that were in the broken one are tried once more (the one that killed it cannot be told
+            # apart from the others); a run that breaks the pool twice ends as an error result
+            pools[-1].shutdown(wait=False, cancel_futures=True)
+            pools.append(new_pool())
+            fut = pools[-1].submit(run_one, job)
         futures.append(fut)
         return fut
 
     try:
         # one queued run per worker beyond the running ones: a worker never waits for the parent
-        yield from _run_bounded(_claimed(jobs, claim), submit, _first_completed, lambda: 2 * workers)
+        yield from _run_bounded(_claimed(jobs, claim), submit, _first_completed, lambda: 2 * workers,
+                                retry=lambda exc: isinstance(exc, BrokenProcessPool))
     finally:
         for f in futures:
             f.cancel()
-        pool.shutdown(wait=True, cancel_futures=True)
+        for pool in pools:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _first_completed(futures: list) -> set:
@@ -465,11 +515,55 @@ def _iter_dask(jobs: list[dict], executor: str, scheduler, slurm, n_workers: int
                     seen["threads"] = 0
             return 2 * max(seen["threads"], n_workers, 1)
 
+        cluster = getattr(client, "cluster", None) if executor == "slurm" else None
+        lost = {"since": None, "rescaled": False}
+        patience = float((slurm or {}).get("start_timeout", 300))
+
         def wait_first(futures):
-            return dd.wait(futures, return_when="FIRST_COMPLETED").done
+            if cluster is None:
+                return dd.wait(futures, return_when="FIRST_COMPLETED").done
+            while True:
+                try:
+                    return dd.wait(futures, timeout=10, return_when="FIRST_COMPLETED").done
+                except TimeoutError:
+                    pass
+                _check_slurm_workers(client, cluster, slurm or {}, lost, patience, len(futures))
 
         try:
             yield from _run_bounded(_claimed(jobs, claim), submit, wait_first, capacity)
         finally:
             with contextlib.suppress(Exception):
                 client.cancel([f for f in submitted if not f.done()])
+
+
+def _check_slurm_workers(client, cluster, slurm: dict, lost: dict, patience: float, waiting: int) -> None:
+    """While runs wait on a SLURM cluster: when every worker is gone (their jobs ended: walltime,
+    preemption, scancel), ask SLURM for the jobs again once; when none came back within
+    ``patience`` seconds, give up with :class:`ExecutorError` (the runs stored so far are kept)."""
+    try:
+        n = len(client.nthreads())
+    except Exception:  # noqa: BLE001 - the scheduler is busy: look again later
+        return
+    if n:
+        lost.update(since=None, rescaled=False)
+        return
+    now = time.monotonic()
+    if lost["since"] is None:
+        lost["since"] = now
+    if not lost["rescaled"]:
+        lost["rescaled"] = True
+        with contextlib.suppress(Exception):
+            # forget the ended jobs (dask-jobqueue still counts them), then ask for new ones
+            cluster.scale(jobs=0)
+            deadline = time.monotonic() + 30
+            while getattr(cluster, "workers", None) and time.monotonic() < deadline:
+                time.sleep(0.5)
+            cluster.scale(jobs=int(slurm.get("jobs", 1)))
+        logger.warning("every SLURM worker is gone (their jobs ended: walltime, preemption or scancel); "
+                       "submitted %s job(s) again", slurm.get("jobs", 1))
+        return
+    if now - lost["since"] > patience:
+        raise ExecutorError(f"executor 'slurm': every SLURM worker is gone (their jobs ended: walltime, preemption "
+                            f"or scancel) and none came back within {patience:g} s; {waiting} run(s) were not "
+                            f"finished. The runs stored so far are kept: run the same command to resume (a longer "
+                            f"walltime or more jobs in [slurm] may help)")

@@ -139,9 +139,16 @@ def resolve_space(cls: type, params: Mapping, space: Mapping | None = None, *,
     if space is not None:
         if not isinstance(space, Mapping):
             raise SpecError(f"{where} must be a dict/table parameter -> range, got {type(space).__name__}")
+        known = dict(params)
         for k, v in space.items():
             if v is None or v is False:
-                merged.pop(str(k), None)
+                if str(k) not in merged:
+                    close = [p for p in sorted(merged) if str(k).lower()[:4] in p.lower()]
+                    hint = f"; did you mean {', '.join(close[:3])}?" if close else ""
+                    why = "no parameter" if str(k) not in known else "no declared range for"
+                    raise SpecError(f"{where}.{k}: cannot leave it out of the search: {cls.__name__} has {why} "
+                                    f"{str(k)!r}{hint} (searched: {', '.join(sorted(merged)) or 'nothing'})")
+                merged.pop(str(k))
             else:
                 merged[str(k)] = v
     known = dict(params)

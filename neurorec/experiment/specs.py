@@ -124,11 +124,44 @@ def _feed(h, value: Any) -> None:
             _feed(h, getattr(value, name))
     elif value is None or isinstance(value, (bool, int, float, str, bytes, np.generic)):
         h.update(f"S{type(value).__name__}:{value!r}".encode())
-    else:  # a fitted scaler or another helper object: what it holds
+    elif _is_pandas(value):  # a DataFrame or Series: its values, index and column labels
+        h.update(f"P{type(value).__name__}".encode())
+        _feed(h, value.to_numpy())
+        _feed(h, value.index.to_numpy())
+        if hasattr(value, "columns"):
+            _feed(h, value.columns.to_numpy())
+    elif hasattr(value, "__array__") or hasattr(value, "__array_interface__"):
+        # a torch tensor (moved to the host first), a jax or cupy array, anything numpy can read
+        h.update(f"T{type(value).__qualname__}".encode())
+        to_host = getattr(value, "detach", None)
+        if callable(to_host):
+            value = value.detach().cpu()
+        _feed(h, np.asarray(value))
+    elif isinstance(value, (range, set, frozenset)) or hasattr(value, "__iter__") and hasattr(value, "__len__"):
+        h.update(f"I{type(value).__qualname__}".encode())
+        items = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else list(value)
+        _feed(h, items)
+    else:  # a fitted scaler or another helper object: what it holds, else its pickle
         h.update(f"O{type(value).__qualname__}".encode())
         state = getattr(value, "__dict__", None)
-        if isinstance(state, dict):
+        if isinstance(state, dict) and state:
             _feed(h, {k: v for k, v in state.items() if not k.startswith("__")})
+        else:
+            import pickle
+
+            try:
+                h.update(pickle.dumps(value, protocol=4))
+            except Exception:  # noqa: BLE001 - cannot be read: say so (data_fingerprint warns)
+                raise _Unhashable(type(value).__qualname__) from None
+
+
+class _Unhashable(TypeError):
+    """Data of a type whose content cannot be read for the fingerprint."""
+
+
+def _is_pandas(value) -> bool:
+    mod = type(value).__module__
+    return mod.startswith("pandas") and hasattr(value, "to_numpy") and hasattr(value, "index")
 
 
 def data_fingerprint(task: Any, seed: int) -> str:
@@ -137,17 +170,27 @@ def data_fingerprint(task: Any, seed: int) -> str:
 
     A task may define ``fingerprint(seed) -> str`` (e.g. a file's digest) to make this cheap;
     otherwise it is the SHA-256 (16 hex digits) of everything ``task.load(seed)`` returns (the
-    splits' arrays, shapes and dtypes, the class count, the fitted scalers). A task whose
-    ``load`` raises gets a fingerprint naming the error: its runs are made and record it.
+    splits' arrays, shapes and dtypes, the class count, the fitted scalers; torch tensors, pandas
+    frames and other array-likes by their values). A task whose ``load`` raises gets a
+    fingerprint naming the error: its runs are made and record it.
     """
     custom = getattr(task, "fingerprint", None)
     if callable(custom):
         return str(custom(seed))
     h = hashlib.sha256()
     try:
-        _feed(h, task.load(seed))
+        data = task.load(seed)
     except Exception as exc:  # noqa: BLE001 - the run itself reports the failure
         return f"load-failed:{type(exc).__name__}"
+    try:
+        _feed(h, data)
+    except _Unhashable as exc:
+        import warnings
+
+        warnings.warn(f"task {getattr(task, 'name', task)!r}: its data hold a {exc.args[0]}, whose content "
+                      f"neurorec cannot read for the run key; give the task a fingerprint(seed) method, "
+                      f"or a change of its data under the same name will not be noticed", stacklevel=3)
+        return f"unhashable:{exc.args[0]}"
     return h.hexdigest()[:16]
 
 

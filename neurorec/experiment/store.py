@@ -50,7 +50,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import quote
 
-__all__ = ["SQLiteStore", "MemoryStore", "StoreError", "claim_owner", "RUN_COLUMNS", "ROW_COLUMNS", "SCHEMA_VERSION"]
+__all__ = ["SQLiteStore", "MemoryStore", "StoreError", "claim_owner", "end_owner", "RUN_COLUMNS", "ROW_COLUMNS",
+           "SCHEMA_VERSION"]
 
 SCHEMA_VERSION = 1
 
@@ -175,12 +176,25 @@ def _rollback(c: sqlite3.Connection) -> None:
             c.execute("ROLLBACK")
 
 
+#: The claim owners of this process that are in use (several ``compare`` calls may run at once in
+#: threads of one process): a claim of this process's pid by an owner not in here is left over from
+#: an earlier process that had the same pid.
+_LIVE_OWNERS: set[str] = set()
+
+
 def claim_owner() -> str:
-    """A new claim owner for this process: ``host:pid:random``."""
+    """A new claim owner for this process, ``host:pid:random``, live until :func:`end_owner`."""
     import socket
     import uuid
 
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+    _LIVE_OWNERS.add(owner)
+    return owner
+
+
+def end_owner(owner: str) -> None:
+    """``owner`` is done (its claims were released): a claim left by it is stale."""
+    _LIVE_OWNERS.discard(owner)
 
 
 def _owner_host_pid(owner: str) -> tuple[str, int | None]:
@@ -204,13 +218,14 @@ def _claim_stale(held, now: float, stale_after: float) -> bool:
     process of this host that is gone."""
     import socket
 
-    _owner, host, pid, beat = held
+    owner, host, pid, beat = held
     if beat is None or now - float(beat) > stale_after:
         return True
     if host != socket.gethostname() or pid is None:
         return False
-    # this process's pid under another owner: an earlier process that had the same pid is gone
-    return int(pid) == os.getpid() or not _pid_alive(int(pid))
+    if int(pid) == os.getpid():  # another compare of this process, or an earlier process with this pid
+        return owner not in _LIVE_OWNERS
+    return not _pid_alive(int(pid))
 
 
 def _iso_now() -> str:

@@ -47,6 +47,7 @@ runs), ``trials.csv`` (every trial), and Optuna's plots as PNG: ``optimization_h
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -725,6 +726,9 @@ def tune(model, task, *, trials: int = 50, seed: int = 0, space: Mapping | None 
         executor = "dask"
     if executor not in EXECUTORS:
         raise SpecError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
+    if executor == "slurm" and scheduler is not None:
+        raise SpecError("scheduler names a running Dask scheduler; it cannot be used with executor 'slurm', which "
+                        "starts its own (leave one of them out)")
     if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
         raise SpecError(f"timeout must be a positive number of seconds, got {timeout!r}")
     test_seeds = [] if test_seeds is None or len(test_seeds) == 0 else normalize_seeds(test_seeds)
@@ -752,6 +756,8 @@ def tune(model, task, *, trials: int = 50, seed: int = 0, space: Mapping | None 
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise SpecError(f"cannot create the output folder {out}: {exc.strerror or exc}") from None
+    if executor == "slurm":   # the SLURM jobs' output beside the study's other files
+        slurm = {**dict(slurm or {}), "log_directory": (slurm or {}).get("log_directory") or str(out / "slurm-logs")}
     kind, where = storage_of(storage, out)
     desc = _describe(kind, where)
 
@@ -809,33 +815,15 @@ def tune(model, task, *, trials: int = 50, seed: int = 0, space: Mapping | None 
             "pruner": pruner, "seed": int(seed), "n_done": n_done, "trials": int(trials), "timeout": timeout}
     here = {**base, "storage_obj": storage_obj, "worker": 0, "progress": progress, "threads": None}
     workers = max(1, min(n_jobs, remaining))
-    if remaining and (workers > 1 or executor != "local"):
-        # enqueued (WAITING) trials, such as the base parameters, run here first: two workers
-        # popping the same waiting trial from an SQLite storage may both run it, and the second
-        # one's result is refused
-        waiting = min(remaining, len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,))))
-        if waiting:
-            _optimize({**here, "n_trials": waiting, "progress": False})
-            remaining -= waiting
-            workers = max(1, min(n_jobs, remaining))
-    if remaining:
-        shares = [remaining // workers + (1 if i < remaining % workers else 0) for i in range(workers)]
-        if executor == "local" and workers == 1:
-            _optimize({**here, "n_trials": shares[0]})
-        else:   # (the workers load the data themselves: Objective does not pickle them)
-            threads = max(1, (os.cpu_count() or 1) // workers) if executor == "local" else None
-            payloads = [{**base, "worker": i, "n_trials": n, "threads": threads} for i, n in enumerate(shares)]
-            if executor == "local":
-                errors += _run_local(payloads, study, int(trials), progress)
-            else:
-                errors += _run_dask(payloads, executor, scheduler, slurm, workers)
-            if errors:
-                _fail_orphans(study)   # the trials a dead worker left RUNNING
-            running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
-            short = int(trials) - _finished(study) - running
-            if errors and short > 0:   # a worker died: its missing trials run here
-                logger.warning("tune: %s; running the %d missing trial(s) in this process", errors[0], short)
-                _optimize({**here, "worker": workers, "n_trials": short})
+    with contextlib.ExitStack() as stack:
+        if remaining and executor != "local":
+            # the cluster first: an unreachable scheduler or a job request SLURM refuses fails before any trial
+            from neurorec.experiment.executors import dask_client
+
+            scheduler = stack.enter_context(dask_client(executor, scheduler=scheduler, n_workers=workers,
+                                                        slurm=slurm))
+        errors += _trials(study, here, base, remaining, workers, n_jobs, executor, scheduler, slurm, trials,
+                          progress)
 
     # -- the best trial, its test score, the plots --------------------------------------------
     all_trials = study.get_trials(deepcopy=False)
@@ -871,6 +859,7 @@ def tune(model, task, *, trials: int = 50, seed: int = 0, space: Mapping | None 
             store_path = Path(store)
         test = compare({f"{m.name}-tuned": {"class": m.cls, "params": tuned_params}}, [t], test_seeds,
                        store=store, progress=False)
+        _drop_older_tuned(store, f"{m.name}-tuned", t.name, test_seeds, set(test["run_key"]))
     else:
         test = pd.DataFrame(columns=COLUMNS)
     return TuneResult(study=study, best_params=best_params, best_value=float(best.value), best_trial=best.number,
@@ -878,6 +867,66 @@ def tune(model, task, *, trials: int = 50, seed: int = 0, space: Mapping | None 
                       params=tuned_params, space=full_space, storage=desc, study_name=name, store=store_path,
                       out=out, trials_csv=trials_csv, counts=counts, errors=errors,
                       seconds=time.perf_counter() - t_start)
+
+
+def _drop_older_tuned(store, model: str, task: str, seeds, keep: set) -> None:
+    """Remove from ``store`` the test runs of ``model`` ("<name>-tuned") on ``task`` and ``seeds``
+    made with earlier best parameters (a resumed study whose best trial changed), so that the
+    store holds one tuned run per seed: the current best's."""
+    from neurorec.experiment.store import SQLiteStore
+
+    own = isinstance(store, (str, os.PathLike))
+    st = SQLiteStore(store) if own else store
+    try:
+        if not hasattr(st, "delete") or getattr(st, "read_only", False):
+            return
+        old = [r["run_key"] for r in st.runs() if r.get("model") == model and r.get("task") == task
+               and int(r.get("seed", -1)) in set(seeds) and r["run_key"] not in keep]
+        if old:
+            st.delete(old)
+            logger.info("tune: replaced %d stored test run(s) of %s on %s made with earlier best parameters",
+                        len(old), model, task)
+    finally:
+        if own:
+            st.close()
+
+
+def _trials(study, here: dict, base: dict, remaining: int, workers: int, n_jobs: int, executor: str, scheduler,
+            slurm, trials: int, progress: bool) -> list[str]:
+    """Run the ``remaining`` trials: the enqueued ones here, the rest on ``workers`` workers; returns
+    the workers' errors."""
+    from optuna.trial import TrialState
+
+    errors: list[str] = []
+    if remaining and (workers > 1 or executor != "local"):
+        # enqueued (WAITING) trials, such as the base parameters, run here first: two workers
+        # popping the same waiting trial from an SQLite storage may both run it, and the second
+        # one's result is refused
+        waiting = min(remaining, len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,))))
+        if waiting:
+            _optimize({**here, "n_trials": waiting, "progress": False})
+            remaining -= waiting
+            workers = max(1, min(n_jobs, remaining))
+    if remaining:
+        shares = [remaining // workers + (1 if i < remaining % workers else 0) for i in range(workers)]
+        if executor == "local" and workers == 1:
+            _optimize({**here, "n_trials": shares[0]})
+        else:   # (the workers load the data themselves: Objective does not pickle them)
+            threads = max(1, (os.cpu_count() or 1) // workers) if executor == "local" else None
+            payloads = [{**base, "worker": i, "n_trials": n, "threads": threads} for i, n in enumerate(shares)]
+            if executor == "local":
+                errors += _run_local(payloads, study, int(trials), progress)
+            else:
+                errors += _run_dask(payloads, executor, scheduler, slurm, workers)
+            if errors:
+                _fail_orphans(study)   # the trials a dead worker left RUNNING
+            running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+            short = int(trials) - _finished(study) - running
+            if errors and short > 0:   # a worker died: its missing trials run here
+                logger.warning("tune: %s; running the %d missing trial(s) in this process", errors[0], short)
+                _optimize({**here, "worker": workers, "n_trials": short})
+
+    return errors
 
 
 # ------------------------------------------------------------------------------------------
