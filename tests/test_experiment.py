@@ -573,6 +573,7 @@ def _check_real(df, cfg, seeds):
     assert set(ok.task) == {t["name"] for t in cfg["tasks"]}
 
 
+@pytest.mark.slow  # 100 s; .ci/run runs it after the default suite (see the README's test commands)
 def test_default_config_reduced_runs_on_the_real_tasks(tmp_path):
     cfg = _real_config(units=40, epochs=3)
     df = compare(cfg["models"], cfg["tasks"], [0], store=tmp_path / "r.sqlite", progress=False)
