@@ -189,13 +189,25 @@ def test_numpy_and_torch_bit_identical():
 
 def test_current_input_is_quantised():
     X, y = make_classification_data(batch=30)
-    clf = SpikingClassifier(hidden=16, epochs=3, seed=0).fit(X, y)
+    clf = SpikingClassifier(hidden=16, epochs=3, normalize="minmax", seed=0).fit(X, y)
     q = quantize(clf, XYLO, input_bits=6)
     xn = q._scaled(qmod.check_sequences(X, "X"), q.x_offset_, q.x_scale_)
     s0, _, _ = q._encode_int(xn, np.full(len(X), X.shape[1]), None)
     assert s0.dtype == np.int64 and s0.min() >= 0 and s0.max() == 63
     np.testing.assert_array_equal(s0, np.rint(xn * 63))
     assert q.input_scale_ == 1 / 63
+
+
+def test_standardised_current_input_is_quantised_signed():
+    # the SpikingClassifier's default normalize="auto" standardises a current input: the
+    # quantised copy then uses signed levels (6 bits: -31..31)
+    X, y = make_classification_data(batch=30)
+    clf = SpikingClassifier(hidden=16, epochs=3, seed=0).fit(X, y)
+    assert clf._normalization() == "standard"
+    q = quantize(clf, XYLO, input_bits=6)
+    xn = q._scaled(qmod.check_sequences(X, "X"), q.x_offset_, q.x_scale_)
+    s0, _, _ = q._encode_int(xn, np.full(len(X), X.shape[1]), None)
+    assert s0.min() < 0 < s0.max() and np.abs(s0).max() <= 31
 
 
 def test_qat_graph_equals_integer_engine(digits):

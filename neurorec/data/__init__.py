@@ -12,6 +12,8 @@ labels ``(batch,)``; sequence targets are float32 ``(batch, time, out)``.
 * aeon/sktime collections ``(n, channels, time)``: :func:`from_aeon`, :func:`to_aeon`;
   :class:`LayoutWarning` when a batch looks transposed.
 * :class:`SequenceScaler`: per-feature standardisation over all steps of all sequences.
+* UCR/UEA classification sets shipped in aeon's wheel: :func:`ucr_names`, :func:`load_ucr`,
+  tasks ``"ucr:<Name>"`` (:func:`ucr_task`).
 * Tasks: :func:`get_task`, :func:`list_tasks`, :func:`register_task`; :class:`Task`,
   :class:`TaskData`, :class:`Split`.
 
@@ -37,6 +39,7 @@ from .generators import lorenz, mackey_glass, memory_capacity_data, narma10
 from .scaling import SequenceScaler
 from .task import KINDS, Split, Task, TaskData
 from .tasks import get_task, list_tasks, register_task
+from .ucr import load_ucr, ucr_names, ucr_task
 
 __all__ = [
     "mackey_glass",
@@ -56,6 +59,9 @@ __all__ = [
     "get_task",
     "list_tasks",
     "register_task",
+    "ucr_names",
+    "load_ucr",
+    "ucr_task",
     "from_aeon",
     "to_aeon",
     "LayoutWarning",

@@ -11,6 +11,11 @@ or a list of ``(time_i, features)`` arrays. Passed as is, an aeon collection wou
 :func:`from_aeon` converts aeon's layout to neurorec's, :func:`to_aeon` the way back. Both only
 transpose (and cast): the values are unchanged.
 
+See Also
+--------
+neurorec.aeon.AeonClassifier : any neurorec classifier as an aeon collection classifier; it takes
+    aeon's collections and labels as they are and converts them with :func:`from_aeon`.
+
 Example
 -------
 >>> import numpy as np

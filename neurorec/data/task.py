@@ -55,6 +55,9 @@ class TaskData:
         Number of classes for classification tasks.
     n_outputs : int or None
         Output columns per step for sequence targets.
+    classes : tuple of str or None
+        For classification tasks whose labels have names (the UCR/UEA tasks): ``classes[k]``
+        is the name of integer label ``k``.
     """
 
     train: Split
@@ -64,6 +67,7 @@ class TaskData:
     y_scaler: SequenceScaler | None = None
     n_classes: int | None = None
     n_outputs: int | None = None
+    classes: tuple | None = None
 
 
 def _json_ready(params: dict) -> dict:

@@ -16,6 +16,7 @@ name                          kind        metric            data
 ``pattern_recall``            recall      bit_error_rate    noisy cues of random +-1 patterns
 ``symbolic``                  forecast    accuracy          noisy order-3 symbol source
 ``long_lag``                  classify    accuracy          marker + 20-symbol chain
+``ucr:<Name>``                classify    accuracy          UCR/UEA sets in aeon's wheel
 ============================  ==========  ================  ===========================
 
 Series tasks cut one long series into contiguous train/validation/test parts (60/20/20 % of
@@ -28,6 +29,7 @@ memory is the pattern set, so every split has the same targets; the cues differ)
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
 
@@ -39,6 +41,7 @@ from .history import long_lag_task
 from .scaling import SequenceScaler
 from .symbolic import symbolic_task
 from .task import Split, Task, TaskData
+from .ucr import UCR_PREFIX, ucr_names, ucr_task
 
 __all__ = ["get_task", "list_tasks", "register_task"]
 
@@ -70,9 +73,17 @@ def register_task(name: str, factory: Callable[..., Task], *, overwrite: bool = 
     _REGISTRY[name] = factory
 
 
-def list_tasks() -> list[str]:
-    """Names of the registered tasks, sorted."""
-    return sorted(_REGISTRY)
+def list_tasks(*, ucr: bool = True) -> list[str]:
+    """Names of the registered tasks, sorted, followed by the ``ucr:<Name>`` tasks.
+
+    Parameters
+    ----------
+    ucr : bool, default True
+        Include the UCR/UEA classification data sets found in aeon's installed wheel
+        (:func:`neurorec.data.ucr_names`).
+    """
+    names = sorted(_REGISTRY)
+    return names + [UCR_PREFIX + n for n in ucr_names()] if ucr else names
 
 
 def get_task(name: str, **params) -> Task:
@@ -84,9 +95,14 @@ def get_task(name: str, **params) -> Task:
         For an unknown task name (the message lists the registered ones) or an unknown
         parameter (the message lists the valid ones).
     """
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown task {name!r}; registered tasks are {list_tasks()}.")
-    factory = _REGISTRY[name]
+    if isinstance(name, str) and name.startswith(UCR_PREFIX) and name not in _REGISTRY:
+        factory = functools.partial(ucr_task, name[len(UCR_PREFIX):])
+    elif name not in _REGISTRY:
+        raise ValueError(f"unknown task {name!r}; registered tasks are {list_tasks(ucr=False)}, and "
+                         f"'{UCR_PREFIX}<Name>' for the UCR/UEA data sets in aeon's wheel "
+                         f"{ucr_names()}.")
+    else:
+        factory = _REGISTRY[name]
     try:
         sig = inspect.signature(factory)
     except (TypeError, ValueError):  # pragma: no cover - builtins without a signature

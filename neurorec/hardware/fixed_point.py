@@ -603,7 +603,7 @@ class QuantizedSpikingClassifier(SpikingClassifier):
                  input_mode: str = "sequence", n_steps: int = 25, steps_per_input: int = 1,
                  readout: str = "membrane_mean", normalize: str | None = "minmax", optimizer: str = "adam",
                  lr: float = 2e-3, momentum: float = 0.9, weight_decay: float = 0.0, lr_schedule: str | None = None,
-                 epochs: int = 30, batch_size: int = 64, clip_norm: float | None = None, early_stopping: bool = True,
+                 epochs: int | None = 30, min_steps: int = 1000, batch_size: int = 64, clip_norm: float | None = None, early_stopping: bool = True,
                  patience: int = 5, validation_fraction: float = 0.1, monitor: str = "loss",
                  checkpoint: str | None = None, progress: bool = False, backend: str = "torch", device: str = "cpu",
                  dtype: str = "float32", seed: int | None = None):
@@ -611,7 +611,7 @@ class QuantizedSpikingClassifier(SpikingClassifier):
                          recurrent=recurrent, surrogate=surrogate, surrogate_alpha=surrogate_alpha, encoder=encoder,
                          delta_threshold=delta_threshold, input_mode=input_mode, n_steps=n_steps,
                          steps_per_input=steps_per_input, readout=readout, normalize=normalize, optimizer=optimizer,
-                         lr=lr, momentum=momentum, weight_decay=weight_decay, lr_schedule=lr_schedule, epochs=epochs,
+                         lr=lr, momentum=momentum, weight_decay=weight_decay, lr_schedule=lr_schedule, epochs=epochs, min_steps=min_steps,
                          batch_size=batch_size, clip_norm=clip_norm, early_stopping=early_stopping,
                          patience=patience, validation_fraction=validation_fraction, monitor=monitor,
                          checkpoint=checkpoint, progress=progress, backend=backend, device=device, dtype=dtype,
@@ -663,7 +663,7 @@ class QuantizedSpikingClassifier(SpikingClassifier):
     def _input_scale(self) -> float:
         if self.encoder != "current":
             return 1.0
-        if self.normalize == "minmax":
+        if self._normalization() == "minmax":
             return 1.0 / (2 ** self.input_bits - 1)
         r = 4.0 if self.input_range is None else float(self.input_range)
         return r / (2 ** (self.input_bits - 1) - 1)
@@ -720,8 +720,8 @@ class QuantizedSpikingClassifier(SpikingClassifier):
         """Encoded input as int64 (spikes, or the quantised analog input)."""
         s0, lengths, hold = self._encode(x, lengths, rng)
         if self.encoder == "current":
-            top = 2 ** self.input_bits - 1 if self.normalize == "minmax" else 2 ** (self.input_bits - 1) - 1
-            low = 0 if self.normalize == "minmax" else -top
+            top = 2 ** self.input_bits - 1 if self._normalization() == "minmax" else 2 ** (self.input_bits - 1) - 1
+            low = 0 if self._normalization() == "minmax" else -top
             s0 = np.clip(np.rint(s0.astype(np.float64) / self.input_scale_), low, top)
         return s0.astype(np.int64), lengths.astype(np.int64), hold
 
@@ -826,8 +826,8 @@ class QuantizedSpikingClassifier(SpikingClassifier):
         def encode(x, lengths, g):
             s0, lengths, hold = self._encode(x, lengths, g)
             if self.encoder == "current":
-                top = 2 ** self.input_bits - 1 if self.normalize == "minmax" else 2 ** (self.input_bits - 1) - 1
-                s0 = torch.clamp(torch.round(s0 / scale_in), 0 if self.normalize == "minmax" else -top, top)
+                top = 2 ** self.input_bits - 1 if self._normalization() == "minmax" else 2 ** (self.input_bits - 1) - 1
+                s0 = torch.clamp(torch.round(s0 / scale_in), 0 if self._normalization() == "minmax" else -top, top)
             return s0, lengths, hold
 
         def loss_fn(module, batch):

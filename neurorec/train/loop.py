@@ -50,6 +50,7 @@ def fit_module(
     shuffle: bool = True,
     clip_norm: float | None = None,
     patience: int | None = None,
+    min_steps: int = 0,
     restore_best: bool = True,
     checkpoint: str | os.PathLike | None = None,
     resume: bool = True,
@@ -134,6 +135,15 @@ def fit_module(
     patience : int, optional
         Stop when ``monitor`` has not improved for this many consecutive epochs. None: no
         early stopping.
+    min_steps : int, default 0
+        Take at least this many optimiser steps, so that a small training set (a few
+        mini-batches per epoch) is not stopped after a handful of updates. With
+        :math:`s` steps per epoch, the number of epochs is raised to
+        :math:`\max(\mathrm{epochs}, \lceil \mathrm{min\_steps}/s \rceil)`, ``patience`` to
+        :math:`\max(\mathrm{patience}, \lceil \mathrm{min\_steps}/(4s) \rceil)` (early stopping
+        waits at least a quarter of ``min_steps`` steps without improvement), and the schedules
+        are built from these numbers (cosine's ``T_max``, step's ``step_size``, plateau's
+        patience). 0 (default): epochs and patience are used as given.
     restore_best : bool, default True
         At the end, load the weights (the whole ``state_dict``) of the epoch where ``monitor``
         was best, whether training stopped early or not. If False the last weights stay.
@@ -202,6 +212,9 @@ def fit_module(
     # numpy scalars (np.int64 from a grid, np.float32 from logspace) are fine: cast them
     epochs, batch_size = _as_int(epochs, "epochs"), _as_int(batch_size, "batch_size")
     patience = None if patience is None else _as_int(patience, "patience")
+    min_steps = _as_int(min_steps, "min_steps")
+    if min_steps < 0:
+        raise ValueError(f"min_steps must be >= 0, got {min_steps}.")
     lr, momentum = _as_float(lr, "lr"), _as_float(momentum, "momentum")
     weight_decay, l1 = _as_float(weight_decay, "weight_decay"), _as_float(l1, "l1")
     clip_norm = None if clip_norm is None else _as_float(clip_norm, "clip_norm")
@@ -210,6 +223,11 @@ def fit_module(
     _check_args(mode=mode, monitor=monitor, optimizer=optimizer, lr=lr, momentum=momentum,
                 weight_decay=weight_decay, l1=l1, lr_schedule=lr_schedule, epochs=epochs, batch_size=batch_size,
                 clip_norm=clip_norm, patience=patience)
+    if min_steps:
+        per_epoch = _steps_per_epoch(n, batch_size)
+        epochs = max(epochs, -(-min_steps // per_epoch))
+        if patience is not None:
+            patience = max(patience, -(-min_steps // (4 * per_epoch)))
     callbacks = [callbacks] if callable(callbacks) else list(callbacks)
     if not all(callable(cb) for cb in callbacks):
         raise TypeError("callbacks must be callables callback(epoch, record) (or an iterable of them).")
@@ -341,13 +359,22 @@ def fit_module(
 
 
 # -- one epoch ---------------------------------------------------------------------------------
+def _batch_starts(n: int, batch_size: int) -> list[int]:
+    starts = list(range(0, n, batch_size))
+    if len(starts) > 1 and n - starts[-1] == 1:
+        starts.pop()            # a last batch of one sample breaks batch normalisation: merge it
+    return starts
+
+
+def _steps_per_epoch(n: int, batch_size: int) -> int:
+    return max(1, len(_batch_starts(n, batch_size)))
+
+
 def _train_epoch(module, loss_fn, train, opt, params, l1_params, *, l1, batch_size, clip_norm, order, epoch):
     """Run the steps of one epoch; return (mean train loss, max pre-clip gradient norm)."""
     n = train[0].shape[0]
     total, max_norm = 0.0, 0.0
-    starts = list(range(0, n, batch_size))
-    if len(starts) > 1 and n - starts[-1] == 1:
-        starts.pop()            # a last batch of one sample breaks batch normalisation: merge it
+    starts = _batch_starts(n, batch_size)
     for b, (start, stop) in enumerate(zip(starts, starts[1:] + [n], strict=True)):
         if order is None:
             batch = tuple(t[start:stop] for t in train)

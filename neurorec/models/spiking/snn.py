@@ -54,7 +54,7 @@ from neurorec import _params as P
 from neurorec._validation import SeqBatch, check_labels, check_sequences, is_table, tabular_as_sequences
 from neurorec.backends.ops import require
 from neurorec.base import Model
-from neurorec.models.recurrent import _digest_arrays, _holdout
+from neurorec.models.recurrent import _digest_arrays, _epoch_budget, _holdout
 from neurorec.models.spiking import coding
 from neurorec.models.spiking.coding import _check_number
 from neurorec.models.spiking.neurons import LIF
@@ -64,7 +64,7 @@ __all__ = ["SpikingClassifier"]
 ENCODERS = ("current", "poisson", "delta")
 INPUT_MODES = ("sequence", "static")
 READOUTS = ("membrane_mean", "membrane_max", "spike_count")
-NORMALIZE = ("minmax", "standard", None)
+NORMALIZE = ("auto", "minmax", "standard", None)
 _CHUNK = 256            # sequences per inference chunk
 
 
@@ -151,11 +151,14 @@ class SpikingClassifier(Model):
         Simulation steps per input step (``input_mode="sequence"``).
     readout : {"membrane_mean", "membrane_max", "spike_count"}, default "membrane_mean"
         Class scores from the output layer (module docstring).
-    normalize : {"minmax", "standard", None}, default "minmax"
+    normalize : {"auto", "minmax", "standard", None}, default "auto"
         Scaling of every input feature with statistics of the training sequences' valid steps:
         ``"minmax"`` maps the training range to [0, 1] and clips other data to it (what rate
         coding needs); ``"standard"`` subtracts the mean and divides by the standard deviation;
         None uses the data as given (``encoder="poisson"`` then requires values in [0, 1]).
+        ``"auto"``: ``"minmax"`` for ``encoder="poisson"``, ``"standard"`` otherwise. (Until
+        issue 15 the default was ``"minmax"``: on small UCR/UEA training sets it trained to
+        chance level where standard scaling did not; README, "Defaults on small data".)
     optimizer : {"adam", "adamw", "rmsprop", "sgd"}, default "adam"
     lr : float, default 2e-3
         Learning rate.
@@ -165,8 +168,15 @@ class SpikingClassifier(Model):
         L2 penalty (torch's ``weight_decay``).
     lr_schedule : {None, "plateau", "cosine", "step"}, default None
         Learning-rate schedule (see :func:`neurorec.train.fit_module`).
-    epochs : int, default 30
-        Most epochs to train.
+    epochs : int or None, default None
+        Most epochs to train. None: at least 30 epochs and at least ``min_steps`` optimiser
+        steps, with ``patience`` raised to at least a quarter of ``min_steps`` steps (see
+        :func:`neurorec.train.fit_module`): on a training set of a few dozen sequences, 30 epochs
+        of one mini-batch each are 30 updates, too few to train. An int is used exactly
+        (``min_steps`` is then ignored).
+    min_steps : int, default 1000
+        Least number of optimiser steps with ``epochs=None``. Chosen on the validation splits
+        of five UCR/UEA tasks (see the README's "Defaults on small data").
     batch_size : int, default 64
     clip_norm : float or None, default None
         Clip the global gradient norm to this value before each step.
@@ -247,9 +257,9 @@ class SpikingClassifier(Model):
                  reset: str = "subtract", recurrent: bool = False, surrogate: str = "atan",
                  surrogate_alpha: float | None = None, encoder: str = "current", delta_threshold: float = 0.1,
                  input_mode: str = "sequence", n_steps: int = 25, steps_per_input: int = 1,
-                 readout: str = "membrane_mean", normalize: str | None = "minmax", optimizer: str = "adam",
+                 readout: str = "membrane_mean", normalize: str | None = "auto", optimizer: str = "adam",
                  lr: float = 2e-3, momentum: float = 0.9, weight_decay: float = 0.0, lr_schedule: str | None = None,
-                 epochs: int = 30, batch_size: int = 64, clip_norm: float | None = None, early_stopping: bool = True,
+                 epochs: int | None = None, min_steps: int = 1000, batch_size: int = 64, clip_norm: float | None = None, early_stopping: bool = True,
                  patience: int = 5, validation_fraction: float = 0.1, monitor: str = "loss",
                  checkpoint: str | None = None, progress: bool = False, backend: str = "torch", device: str = "cpu",
                  dtype: str = "float32", seed: int | None = None):
@@ -274,6 +284,7 @@ class SpikingClassifier(Model):
         self.weight_decay = weight_decay
         self.lr_schedule = lr_schedule
         self.epochs = epochs
+        self.min_steps = min_steps
         self.batch_size = batch_size
         self.clip_norm = clip_norm
         self.early_stopping = early_stopping
@@ -298,7 +309,7 @@ class SpikingClassifier(Model):
         "n_steps": P.Int(1), "steps_per_input": P.Int(1), "readout": P.Options(*READOUTS),
         "normalize": P.Options(*NORMALIZE), "optimizer": P.Options("adam", "adamw", "rmsprop", "sgd"),
         "lr": P.Real(0, closed="neither"), "momentum": P.Real(0, 1, closed="left"), "weight_decay": P.Real(0),
-        "lr_schedule": P.Options(None, "plateau", "cosine", "step"), "epochs": P.Int(1), "batch_size": P.Int(1),
+        "lr_schedule": P.Options(None, "plateau", "cosine", "step"), "epochs": P.NoneOK() | P.Int(1), "min_steps": P.Int(0), "batch_size": P.Int(1),
         "clip_norm": P.NoneOK() | P.Real(0, closed="neither"), "early_stopping": P.Bool(), "patience": P.Int(1),
         "validation_fraction": P.Real(0, 1, closed="left"), "monitor": P.Options("metric", "loss"),
         "checkpoint": P.Any(),          # None or a path: checked in _validate_params
@@ -365,6 +376,12 @@ class SpikingClassifier(Model):
                              "normalize='standard' gives z-scores; use normalize='minmax' (or None for data "
                              "already in [0, 1]).")
 
+    def _normalization(self):
+        """``normalize`` with "auto" resolved: min-max for the Poisson encoder, else standard."""
+        if self.normalize == "auto":
+            return "minmax" if self.encoder == "poisson" else "standard"
+        return self.normalize
+
     def _spec(self) -> _Spec:
         beta = LIF(tau_mem=self.tau_mem, v_th=float(self.threshold), reset=self.reset).decays(self.dt)["beta"]
         return _Spec(beta, float(self.threshold), self.reset, self.surrogate,
@@ -374,7 +391,7 @@ class SpikingClassifier(Model):
     def _scaled(self, batch: SeqBatch, offset, scale) -> np.ndarray:
         """Scaled inputs (batch, time, features); padded steps are 0."""
         out = ((batch.data - offset) / scale).astype(batch.data.dtype)
-        if self.normalize == "minmax":
+        if self._normalization() == "minmax":
             np.clip(out, 0.0, 1.0, out=out)
         if not batch.uniform:
             out[~batch.mask()] = 0.0
@@ -481,7 +498,7 @@ class SpikingClassifier(Model):
         self.__dict__.pop("_cache", None)
         # one concrete seed for the hold-out split, initialisation, shuffling and Poisson spikes
         seed = int(np.random.SeedSequence(self.seed).generate_state(1)[0] % (2**31))
-        offset, scale = _moments(batch, self.normalize)
+        offset, scale = _moments(batch, self._normalization())
         xn = self._scaled(batch, offset, scale)
         self._check_unit_range(xn, "X")
         classes, idx = np.unique(labels, return_inverse=True)
@@ -520,7 +537,7 @@ class SpikingClassifier(Model):
         history = fit_module(
             net, loss_fn, train_t, validate=validate, monitor=monitor, mode=mode, optimizer=self.optimizer,
             lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay, lr_schedule=self.lr_schedule,
-            epochs=self.epochs, batch_size=self.batch_size, clip_norm=self.clip_norm,
+            **_epoch_budget(self.epochs, self.min_steps, 30), batch_size=self.batch_size, clip_norm=self.clip_norm,
             patience=self.patience if stop else None, restore_best=stop, checkpoint=self.checkpoint,
             progress=self.progress, seed=seed, device=device, description=type(self).__name__,
             fingerprint_extra=extra, **({} if callbacks is None else {"callbacks": callbacks}))

@@ -1,0 +1,121 @@
+"""Training on small data sets (issue 15): a least number of optimiser steps, input scaling,
+sequence pooling; the defaults are above chance on UCR/UEA training sets of 20-50 series."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from neurorec.train import fit_module  # noqa: E402
+
+
+def _toy(n=20):
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(n, 3, generator=g)
+    return X, X @ torch.tensor([[1.0], [-2.0], [0.5]])
+
+
+def _stalling_validate():
+    calls = {"n": 0}
+
+    def validate(module):
+        calls["n"] += 1
+        return {"val_loss": 1.0 if calls["n"] == 1 else 2.0}   # best at epoch 1, then never better
+    return validate
+
+
+def mse(m, b):
+    return torch.nn.functional.mse_loss(m(b[0]), b[1])
+
+
+def test_min_steps_raises_epochs_and_patience_on_one_batch_per_epoch():
+    X, y = _toy(20)                        # batch 32 > 20 samples: one step per epoch
+    h = fit_module(torch.nn.Linear(3, 1), mse, (X, y), epochs=5, batch_size=32, lr=1e-2, min_steps=40)
+    assert len(h) == 40                    # 40 epochs of one step
+    h = fit_module(torch.nn.Linear(3, 1), mse, (X, y), epochs=100, batch_size=32, patience=2,
+                   validate=_stalling_validate(), min_steps=40)
+    assert h.stopped_early and len(h) == 1 + 10      # patience raised to ceil(40 / 4) epochs
+    h = fit_module(torch.nn.Linear(3, 1), mse, (X, y), epochs=100, batch_size=32, patience=2,
+                   validate=_stalling_validate())
+    assert h.stopped_early and len(h) == 1 + 2       # without it: two epochs, two steps
+
+
+def test_min_steps_counts_steps_not_epochs():
+    X, y = _toy(20)                        # batch 5: four steps per epoch
+    h = fit_module(torch.nn.Linear(3, 1), mse, (X, y), epochs=2, batch_size=5, lr=1e-2, min_steps=40)
+    assert len(h) == 10
+    h = fit_module(torch.nn.Linear(3, 1), mse, (X, y), epochs=20, batch_size=5, lr=1e-2, min_steps=40)
+    assert len(h) == 20                    # more epochs than min_steps needs: unchanged
+    with pytest.raises(ValueError, match="min_steps"):
+        fit_module(torch.nn.Linear(3, 1), mse, (X, y), min_steps=-1)
+
+
+def _seqs(n=20, T=12, seed=0):
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 2
+    X = rng.normal(size=(n, T, 2)).astype(np.float32) + y[:, None, None] * 0.8
+    return X, y
+
+
+@pytest.mark.parametrize("make", [
+    lambda **k: __import__("neurorec.models", fromlist=["GRU"]).GRU(units=4, **k),
+    lambda **k: __import__("neurorec.models", fromlist=["SpikingClassifier"]).SpikingClassifier(hidden=8, **k),
+])
+def test_models_take_min_steps_only_when_epochs_is_none(make):
+    X, y = _seqs()
+    m = make(min_steps=150, batch_size=64, early_stopping=False, seed=0).fit(X, y)
+    assert len(m.history_["records"]) == 150         # 20 series, batch 64: 150 epochs of one step
+    m = make(epochs=3, min_steps=150, batch_size=64, early_stopping=False, seed=0).fit(X, y)
+    assert len(m.history_["records"]) == 3           # an explicit epochs is kept exactly
+
+
+def test_spiking_classifier_standardises_a_current_input_by_default():
+    from neurorec.models import SpikingClassifier
+
+    X, y = _seqs()
+    m = SpikingClassifier(hidden=8, epochs=1, seed=0).fit(X * 10 + 3, y)
+    assert m._normalization() == "standard"
+    np.testing.assert_allclose(m.x_offset_, (X * 10 + 3).reshape(-1, 2).mean(0), rtol=1e-4)
+    assert SpikingClassifier(encoder="poisson")._normalization() == "minmax"
+    assert SpikingClassifier(normalize=None)._normalization() is None
+
+
+def test_esn_classifies_by_the_mean_state_by_default():
+    # two classes that differ only in the first half of a 200-step series: the last state of
+    # a fading-memory reservoir has forgotten it, the mean state has not
+    from neurorec.models import ESN
+
+    rng = np.random.default_rng(0)
+    n, T = 60, 200
+    y = np.arange(n) % 2
+    X = rng.normal(scale=0.3, size=(n, T, 1)).astype(np.float32)
+    X[:, :100, 0] += np.where(y[:, None] == 1, 1.0, -1.0)
+    tr, te = slice(0, 40), slice(40, None)
+    mean = ESN(units=50, seed=0).fit(X[tr], y[tr])
+    last = ESN(units=50, classify="last", seed=0).fit(X[tr], y[tr])
+    assert mean.classify == "mean" and mean.score(X[te], y[te]) == 1.0
+    assert last.score(X[te], y[te]) < 0.8
+
+
+SMALL = ("GunPoint", "ItalyPowerDemand", "ArrowHead", "BasicMotions")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["ESN", "SpikingClassifier", "LSTM", "GRU", "Elman", "LSM",
+                                  "ReservoirModelSpace"])
+def test_defaults_are_well_above_chance_on_small_ucr_training_sets(name):
+    # the train split of ucr:<Name>: 29-54 series; the official test set
+    pytest.importorskip("aeon")
+    import neurorec.models as M
+    from neurorec.data import get_task
+
+    if not hasattr(M, name):
+        pytest.skip(f"no {name}")
+    for ds in SMALL:
+        d = get_task(f"ucr:{ds}").load(0)
+        model = getattr(M, name)(seed=0).fit(d.train.X, d.train.y)
+        acc = float(np.mean(model.predict(d.test.X) == d.test.y))
+        chance = np.bincount(d.test.y).max() / len(d.test.y)
+        assert acc >= chance + 0.10, f"{name} on {ds}: {acc:.3f} (majority class {chance:.3f})"
