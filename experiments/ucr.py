@@ -236,7 +236,7 @@ def main() -> None:
     _run_all({k: v for k, v in jobs.items() if not k.endswith("|{}")}, runs, args.jobs, "test runs")
 
     rows = []
-    for key, job in jobs.items():
+    for key in jobs:
         col, ds, seed = key.split("|")[:3]
         # tuning that kept the defaults ({}): the tuned column is the default run itself
         rec = runs.done[key if not key.endswith("|{}") else f"{col[:-len('-tuned')]}|{ds}|{seed}"]

@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "ESN": "neurorec.models",
     "LinearAR": "neurorec.models",
+    "ReservoirModelSpace": "neurorec.models",
     "load": "neurorec.base",
     "Model": "neurorec.base",
     "ModelFileError": "neurorec.base",

@@ -144,3 +144,28 @@ def test_tune_esn_quick(tmp_path):
     assert (res.loc[lower, "tuned_val_seed0"] <= res.loc[lower, "default_val_seed0"] + 1e-12).all()
     assert (res.loc[~lower, "tuned_val_seed0"] >= res.loc[~lower, "default_val_seed0"] - 1e-12).all()
     assert "| mackey_glass | nrmse" in out
+
+
+@pytest.mark.slow       # 20-40 s: run by .ci/run as its own step
+def test_ucr_quick_resumes_and_ranks(tmp_path):
+    pytest.importorskip("aeon")
+    import pandas as pd
+
+    args = ("--datasets", "ItalyPowerDemand", "--models", "ESN", "--tune", "--trials", "2", "--jobs", "1")
+    out = _run("ucr.py", tmp_path, *args)
+    res = pd.read_csv(tmp_path / "ucr.csv")
+    assert set(res["column"]) == {"1NN-DTW", "ROCKET", "ESN", "ESN-tuned"}
+    acc = res.set_index("column")["accuracy"]
+    assert acc["1NN-DTW"] > 0.9 and acc["ROCKET"] > 0.9 and acc["ESN"] > 0.8   # majority class 0.50
+    assert "| mean rank |" in out and "majority class" in out
+    lines = (tmp_path / "runs.jsonl").read_text().splitlines()
+    again = _run("ucr.py", tmp_path, *args)                     # everything done: nothing runs again
+    assert (tmp_path / "runs.jsonl").read_text().splitlines() == lines
+    assert "to run" not in again
+
+
+@pytest.mark.slow
+def test_small_data_defaults_quick(tmp_path):
+    pytest.importorskip("aeon")
+    out = _run("small_data_defaults.py", tmp_path, "--models", "ESN", "--datasets", "GunPoint")
+    assert "before (classify=last)" in out and "classify=mean (default)" in out

@@ -135,7 +135,7 @@ def _read(name: str):
 
     aeon_datasets = optional_import("aeon.datasets", "data", f"the {UCR_PREFIX}{name} task")
     out = {}
-    for split, path in zip(("train", "test"), _check_name(name)):
+    for split, path in zip(("train", "test"), _check_name(name), strict=True):
         X, y = aeon_datasets.load_from_ts_file(path)
         if isinstance(X, np.ndarray) and X.ndim == 3:
             Xn = from_aeon(X)                      # (n, channels, time) -> (n, time, channels)

@@ -8,9 +8,10 @@ from neurorec.models.linear import LinearAR
 from neurorec.models.multiorder import MultiOrderMarkov
 from neurorec.models.recurrent import GRU, LSTM, Elman, Jordan, RecurrentModel
 from neurorec.models.reservoir import ESN
+from neurorec.models.rmspace import ReservoirModelSpace
 from neurorec.models.spiking.lsm import LSM
 from neurorec.models.spiking.snn import SpikingClassifier
 
-__all__ = ["ESN", "LSM", "SpikingClassifier", "Hopfield", "ModernHopfield", "DenseAssociativeMemory", "Hebb",
-           "Oja", "Sanger", "BCM", "AntiHebbian", "FeatureClassifier", "LinearAR", "Elman", "Jordan", "LSTM", "GRU",
-           "RecurrentModel", "MultiOrderMarkov", "HistoryCompressor"]
+__all__ = ["ESN", "ReservoirModelSpace", "LSM", "SpikingClassifier", "Hopfield", "ModernHopfield",
+           "DenseAssociativeMemory", "Hebb", "Oja", "Sanger", "BCM", "AntiHebbian", "FeatureClassifier", "LinearAR",
+           "Elman", "Jordan", "LSTM", "GRU", "RecurrentModel", "MultiOrderMarkov", "HistoryCompressor"]

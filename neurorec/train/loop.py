@@ -139,8 +139,8 @@ def fit_module(
         Take at least this many optimiser steps, so that a small training set (a few
         mini-batches per epoch) is not stopped after a handful of updates. With
         :math:`s` steps per epoch, the number of epochs is raised to
-        :math:`\max(\mathrm{epochs}, \lceil \mathrm{min\_steps}/s \rceil)`, ``patience`` to
-        :math:`\max(\mathrm{patience}, \lceil \mathrm{min\_steps}/(4s) \rceil)` (early stopping
+        :math:`\\max(\\mathrm{epochs}, \\lceil \\mathrm{min\\_steps}/s \\rceil)`, ``patience`` to
+        :math:`\\max(\\mathrm{patience}, \\lceil \\mathrm{min\\_steps}/(4s) \\rceil)` (early stopping
         waits at least a quarter of ``min_steps`` steps without improvement), and the schedules
         are built from these numbers (cosine's ``T_max``, step's ``step_size``, plateau's
         patience). 0 (default): epochs and patience are used as given.

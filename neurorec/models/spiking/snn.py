@@ -259,7 +259,8 @@ class SpikingClassifier(Model):
                  input_mode: str = "sequence", n_steps: int = 25, steps_per_input: int = 1,
                  readout: str = "membrane_mean", normalize: str | None = "auto", optimizer: str = "adam",
                  lr: float = 2e-3, momentum: float = 0.9, weight_decay: float = 0.0, lr_schedule: str | None = None,
-                 epochs: int | None = None, min_steps: int = 1000, batch_size: int = 64, clip_norm: float | None = None, early_stopping: bool = True,
+                 epochs: int | None = None, min_steps: int = 1000,
+                 batch_size: int = 64, clip_norm: float | None = None, early_stopping: bool = True,
                  patience: int = 5, validation_fraction: float = 0.1, monitor: str = "loss",
                  checkpoint: str | None = None, progress: bool = False, backend: str = "torch", device: str = "cpu",
                  dtype: str = "float32", seed: int | None = None):
@@ -309,7 +310,9 @@ class SpikingClassifier(Model):
         "n_steps": P.Int(1), "steps_per_input": P.Int(1), "readout": P.Options(*READOUTS),
         "normalize": P.Options(*NORMALIZE), "optimizer": P.Options("adam", "adamw", "rmsprop", "sgd"),
         "lr": P.Real(0, closed="neither"), "momentum": P.Real(0, 1, closed="left"), "weight_decay": P.Real(0),
-        "lr_schedule": P.Options(None, "plateau", "cosine", "step"), "epochs": P.NoneOK() | P.Int(1), "min_steps": P.Int(0), "batch_size": P.Int(1),
+        "lr_schedule": P.Options(None, "plateau", "cosine", "step"),
+        "epochs": P.NoneOK() | P.Int(1), "min_steps": P.Int(0),
+        "batch_size": P.Int(1),
         "clip_norm": P.NoneOK() | P.Real(0, closed="neither"), "early_stopping": P.Bool(), "patience": P.Int(1),
         "validation_fraction": P.Real(0, 1, closed="left"), "monitor": P.Options("metric", "loss"),
         "checkpoint": P.Any(),          # None or a path: checked in _validate_params
