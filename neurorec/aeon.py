@@ -39,7 +39,8 @@ __all__ = ["AeonClassifier", "to_aeon_classifier"]
 # hyperparameter settings with which a neurorec model needs sequences of one length
 _FIXED_LENGTH = (("input_mode", "static"),      # SpikingClassifier: the whole series flattened
                  ("input", "flatten"),          # FeatureClassifier: one T*F vector per series
-                 ("pooling", "concat"))         # FeatureClassifier: all steps' features concatenated
+                 ("pooling", "concat"),         # FeatureClassifier: all steps' features concatenated
+                 ("dim_reduction", "tensor_pca"))   # ReservoirModelSpace: tensor PCA of equal-length series
 # reservoir and feature models: fixed (random or unsupervised) features and a trained linear readout
 _FEATURE_MODELS = frozenset({"ESN", "LSM", "FeatureClassifier", "ReservoirModelSpace"})
 

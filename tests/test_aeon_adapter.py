@@ -302,3 +302,12 @@ def test_every_classifier_wraps(name, basic_motions):
         direct.set_params(task="classification")
     direct.fit(from_aeon(X, dtype=clf._to_neurorec(X).dtype), y)
     assert np.array_equal(pred, direct.predict(clf._to_neurorec(Xt)))
+
+
+def test_tensor_pca_reservoir_model_space_says_it_needs_equal_lengths():
+    from neurorec.aeon import AeonClassifier
+    from neurorec.models import ReservoirModelSpace
+
+    assert AeonClassifier(ReservoirModelSpace()).get_tags()["capability:unequal_length"]
+    tags = AeonClassifier(ReservoirModelSpace(dim_reduction="tensor_pca")).get_tags()
+    assert tags["capability:unequal_length"] is False

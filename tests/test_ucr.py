@@ -108,3 +108,12 @@ def test_the_ucr_config_names_ucr_tasks():
     cfg = load_config(Path(__file__).parents[1] / "experiments" / "ucr.toml")
     names = [t.name if hasattr(t, "name") else t["name"] for t in cfg["tasks"]]
     assert set(names) == {f"ucr:{n}" for n in FIVE}
+
+
+def test_a_class_with_one_series_stays_in_train():
+    from neurorec.data.ucr import _val_indices
+
+    y = np.array([0] * 10 + [1] * 10 + [2])
+    tr, va = _val_indices(y, 0, 0.2)
+    assert 20 in tr and set(y[va].tolist()) == {0, 1} and len(set(tr) | set(va)) == 21
+    assert not set(tr) & set(va)

@@ -175,18 +175,23 @@ def load_ucr(name: str, split: str = "train"):
 
 
 def _val_indices(y: np.ndarray, seed: int, val_frac: float):
-    """Stratified train/validation indices of the official training part."""
+    """Stratified train/validation indices of the official training part.
+
+    A class with a single series keeps it in train (a model must see every class); the other
+    series are split stratified, with at least one series per class in validation.
+    """
     from sklearn.model_selection import train_test_split
 
-    n = len(y)
     classes, counts = np.unique(y, return_counts=True)
-    n_val = max(int(round(val_frac * n)), len(classes))
-    idx = np.arange(n)
-    if counts.min() >= 2 and n - n_val >= len(classes):
-        tr, va = train_test_split(idx, test_size=n_val, stratify=y, random_state=seed)
-    else:  # a class with one series cannot be in both parts: plain random split
-        tr, va = train_test_split(idx, test_size=n_val, random_state=seed)
-    return np.sort(tr), np.sort(va)
+    single = np.isin(y, classes[counts < 2])
+    rest = np.flatnonzero(~single)
+    n_classes = int((counts >= 2).sum())
+    n_val = max(int(round(val_frac * len(y))), n_classes)
+    if len(rest) - n_val < n_classes:
+        raise ValueError(f"val_frac={val_frac} leaves too few training series ({len(y)} in the official "
+                         f"training set, {len(classes)} classes); use a smaller val_frac.")
+    tr, va = train_test_split(rest, test_size=n_val, stratify=y[rest], random_state=seed)
+    return np.sort(np.concatenate([tr, np.flatnonzero(single)])), np.sort(va)
 
 
 def _load_ucr_task(seed, *, dataset, val_frac):
