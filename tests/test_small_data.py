@@ -71,6 +71,31 @@ def test_models_take_min_steps_only_when_epochs_is_none(make):
     assert len(m.history_["records"]) == 3           # an explicit epochs is kept exactly
 
 
+@pytest.mark.parametrize("make", [
+    lambda **k: __import__("neurorec.models", fromlist=["GRU"]).GRU(units=4, **k),
+    lambda **k: __import__("neurorec.models", fromlist=["SpikingClassifier"]).SpikingClassifier(hidden=8, **k),
+])
+def test_no_hold_out_smaller_than_min_holdout(make):
+    # 40 series, validation_fraction 0.1: a 4-series hold-out is below min_holdout=20, so
+    # every epoch runs on all 40 series, nothing is validated and the last weights are kept
+    X, y = _seqs(40)
+    m = make(epochs=6, seed=0).fit(X, y)
+    h = m.history_["records"]
+    assert len(h) == 6 and "val_loss" not in h[0] and m.best_epoch_ == 6
+    # min_holdout=0 (the behaviour before it): 4 series held out, validated every epoch
+    m = make(epochs=6, min_holdout=0, seed=0).fit(X, y)
+    assert "val_loss" in m.history_["records"][0]
+    # 200 series: the 20-series hold-out is used
+    X, y = _seqs(200)
+    m = make(epochs=2, seed=0).fit(X, y)
+    assert "val_loss" in m.history_["records"][0]
+    # validation data passed to fit are always used
+    m = make(epochs=2, seed=0).fit(X[:40], y[:40], X[40:44], y[40:44])
+    assert "val_loss" in m.history_["records"][0]
+    with pytest.raises(ValueError, match="min_holdout"):
+        make(min_holdout=-1).fit(X, y)
+
+
 def test_spiking_classifier_standardises_a_current_input_by_default():
     from neurorec.models import SpikingClassifier
 

@@ -605,7 +605,7 @@ class QuantizedSpikingClassifier(SpikingClassifier):
                  lr: float = 2e-3, momentum: float = 0.9, weight_decay: float = 0.0, lr_schedule: str | None = None,
                  epochs: int | None = 30, min_steps: int = 1000, batch_size: int = 64,
                  clip_norm: float | None = None, early_stopping: bool = True,
-                 patience: int = 5, validation_fraction: float = 0.1, monitor: str = "loss",
+                 patience: int = 5, validation_fraction: float = 0.1, min_holdout: int = 20, monitor: str = "loss",
                  checkpoint: str | None = None, progress: bool = False, backend: str = "torch", device: str = "cpu",
                  dtype: str = "float32", seed: int | None = None):
         super().__init__(hidden=hidden, tau_mem=tau_mem, dt=dt, threshold=threshold, reset=reset,
@@ -615,7 +615,7 @@ class QuantizedSpikingClassifier(SpikingClassifier):
                          lr=lr, momentum=momentum, weight_decay=weight_decay, lr_schedule=lr_schedule, epochs=epochs,
                          min_steps=min_steps,
                          batch_size=batch_size, clip_norm=clip_norm, early_stopping=early_stopping,
-                         patience=patience, validation_fraction=validation_fraction, monitor=monitor,
+                         patience=patience, validation_fraction=validation_fraction, min_holdout=min_holdout, monitor=monitor,
                          checkpoint=checkpoint, progress=progress, backend=backend, device=device, dtype=dtype,
                          seed=seed)
         self.profile = profile

@@ -6,12 +6,13 @@ from neurorec.models.hebbian import BCM, AntiHebbian, Hebb, Oja, Sanger
 from neurorec.models.hopfield import DenseAssociativeMemory, Hopfield, ModernHopfield
 from neurorec.models.linear import LinearAR
 from neurorec.models.multiorder import MultiOrderMarkov
+from neurorec.models.nvar import NVAR
 from neurorec.models.recurrent import GRU, LSTM, Elman, Jordan, RecurrentModel
 from neurorec.models.reservoir import ESN
 from neurorec.models.rmspace import ReservoirModelSpace
 from neurorec.models.spiking.lsm import LSM
 from neurorec.models.spiking.snn import SpikingClassifier
 
-__all__ = ["ESN", "ReservoirModelSpace", "LSM", "SpikingClassifier", "Hopfield", "ModernHopfield",
+__all__ = ["ESN", "NVAR", "ReservoirModelSpace", "LSM", "SpikingClassifier", "Hopfield", "ModernHopfield",
            "DenseAssociativeMemory", "Hebb", "Oja", "Sanger", "BCM", "AntiHebbian", "FeatureClassifier", "LinearAR",
            "Elman", "Jordan", "LSTM", "GRU", "RecurrentModel", "MultiOrderMarkov", "HistoryCompressor"]

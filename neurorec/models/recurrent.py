@@ -115,6 +115,15 @@ class RecurrentModel(Model):
         into the history); nothing is held out.
     patience : int
     validation_fraction : float
+    min_holdout : int, default 20
+        Classification without ``X_val``: the held-out ``validation_fraction`` is used only if
+        it holds at least this many sequences. With fewer (a training set of under about 200
+        sequences at the default fraction), nothing is held out and the whole epoch budget runs
+        on every sequence, keeping the last weights: a validation loss on a handful of
+        sequences moves in large random steps and would stop training, or pick its weights,
+        at random (on the train splits of the five UCR/UEA sets of the README's "Defaults on
+        small data", four-fold cross-validation of a GRU on ArrowHead's training set: 0.53
+        with a 3-series hold-out, 0.69 without). 0: always hold out.
     monitor : {"loss", "metric"}
         What early stopping and the restored best weights follow on the validation data: the
         loss (cross-entropy or MSE; the default, as in Keras, because it keeps improving after
@@ -172,7 +181,8 @@ class RecurrentModel(Model):
                  lr_schedule: str | None = "plateau", epochs: int | None = None, min_steps: int = 1000,
                  batch_size: int = 32,
                  clip_norm: float | None = 1.0, early_stopping: bool = True, patience: int = 10,
-                 validation_fraction: float = 0.1, monitor: str = "loss", window: int = 100, washout: int = 0,
+                 validation_fraction: float = 0.1, min_holdout: int = 20, monitor: str = "loss",
+                 window: int = 100, washout: int = 0,
                  init: str = "orthogonal", context_decay: float = 0.0, normalize: bool = True,
                  checkpoint: str | None = None,
                  progress: bool = False, backend: str = "torch", device: str = "cpu", dtype: str = "float32",
@@ -196,6 +206,7 @@ class RecurrentModel(Model):
         self.early_stopping = early_stopping
         self.patience = patience
         self.validation_fraction = validation_fraction
+        self.min_holdout = min_holdout
         self.monitor = monitor
         self.window = window
         self.washout = washout
@@ -224,7 +235,7 @@ class RecurrentModel(Model):
         "epochs": P.NoneOK() | P.Int(1), "min_steps": P.Int(0),
         "batch_size": P.Int(1),
         "clip_norm": P.NoneOK() | P.Real(0, closed="neither"), "early_stopping": P.Bool(), "patience": P.Int(1),
-        "validation_fraction": P.Real(0, 1, closed="left"), "monitor": P.Options("metric", "loss"),
+        "validation_fraction": P.Real(0, 1, closed="left"), "min_holdout": P.Int(0), "monitor": P.Options("metric", "loss"),
         "window": P.Int(2), "washout": P.Int(0), "init": P.Options("orthogonal", "xavier", "torch"),
         "context_decay": P.Real(0, 1, closed="left"), "normalize": P.Bool(),
         "checkpoint": P.Any(),         # None, a str or a path: checked in _validate_params
@@ -334,7 +345,8 @@ class RecurrentModel(Model):
             if vb is not None:
                 vidx = check_labels(y_val, vb.batch, "y_val", classes=classes)
                 val = (_apply(vb, x_mean, x_scale), vb.lengths, vidx)
-            elif self.early_stopping and self.validation_fraction > 0:
+            elif (self.early_stopping and self.validation_fraction > 0
+                  and _holdout_size(batch.batch, self.validation_fraction, idx) >= self.min_holdout):
                 train, val = _holdout(train, self.validation_fraction, rng, stratify=idx)
             if self.batch_norm and len(train[0]) < 2:
                 raise ValueError("batch_norm needs at least 2 training sequences.")
@@ -596,12 +608,18 @@ def _epoch_budget(epochs, min_steps, default_epochs: int) -> dict:
     return {"epochs": int(epochs), "min_steps": 0}
 
 
-def _holdout(arrays: tuple, fraction: float, rng, stratify=None):
-    """Split sample-major arrays into (train, validation) with a fraction held out."""
-    n = len(arrays[0])
+def _holdout_size(n: int, fraction: float, stratify=None) -> int:
+    """How many of ``n`` samples :func:`_holdout` holds out."""
     n_val = max(1, int(round(fraction * n)))
     if stratify is not None and np.bincount(stratify).min() >= 2:
         n_val = max(n_val, len(np.unique(stratify)))    # every class in the validation set
+    return n_val
+
+
+def _holdout(arrays: tuple, fraction: float, rng, stratify=None):
+    """Split sample-major arrays into (train, validation) with a fraction held out."""
+    n = len(arrays[0])
+    n_val = _holdout_size(n, fraction, stratify)
     if n - n_val < 1:
         raise ValueError(f"validation_fraction={fraction} leaves no training sample out of n_samples={n}; "
                          f"pass more sequences, validation_fraction=0 or early_stopping=False.")

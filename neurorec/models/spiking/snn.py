@@ -54,7 +54,7 @@ from neurorec import _params as P
 from neurorec._validation import SeqBatch, check_labels, check_sequences, is_table, tabular_as_sequences
 from neurorec.backends.ops import require
 from neurorec.base import Model
-from neurorec.models.recurrent import _digest_arrays, _epoch_budget, _holdout
+from neurorec.models.recurrent import _digest_arrays, _epoch_budget, _holdout, _holdout_size
 from neurorec.models.spiking import coding
 from neurorec.models.spiking.coding import _check_number
 from neurorec.models.spiking.neurons import LIF
@@ -188,6 +188,12 @@ class SpikingClassifier(Model):
         (validation data passed to ``fit`` are still scored into the history).
     patience : int, default 5
     validation_fraction : float, default 0.1
+    min_holdout : int, default 20
+        Without ``X_val``, the held-out ``validation_fraction`` is used only if it holds at
+        least this many sequences; with fewer, nothing is held out, the whole epoch budget runs
+        and the last weights are kept, as with ``early_stopping=False`` (a validation loss on a
+        handful of sequences stops training at random; see
+        :class:`~neurorec.models.recurrent.RecurrentModel`). 0: always hold out.
     monitor : {"loss", "metric"}, default "loss"
         Early stopping follows the validation cross-entropy or the validation accuracy.
     checkpoint : str or None, default None
@@ -261,7 +267,7 @@ class SpikingClassifier(Model):
                  lr: float = 2e-3, momentum: float = 0.9, weight_decay: float = 0.0, lr_schedule: str | None = None,
                  epochs: int | None = None, min_steps: int = 1000,
                  batch_size: int = 64, clip_norm: float | None = None, early_stopping: bool = True,
-                 patience: int = 5, validation_fraction: float = 0.1, monitor: str = "loss",
+                 patience: int = 5, validation_fraction: float = 0.1, min_holdout: int = 20, monitor: str = "loss",
                  checkpoint: str | None = None, progress: bool = False, backend: str = "torch", device: str = "cpu",
                  dtype: str = "float32", seed: int | None = None):
         self.hidden = hidden
@@ -291,6 +297,7 @@ class SpikingClassifier(Model):
         self.early_stopping = early_stopping
         self.patience = patience
         self.validation_fraction = validation_fraction
+        self.min_holdout = min_holdout
         self.monitor = monitor
         self.checkpoint = checkpoint
         self.progress = progress
@@ -314,7 +321,7 @@ class SpikingClassifier(Model):
         "epochs": P.NoneOK() | P.Int(1), "min_steps": P.Int(0),
         "batch_size": P.Int(1),
         "clip_norm": P.NoneOK() | P.Real(0, closed="neither"), "early_stopping": P.Bool(), "patience": P.Int(1),
-        "validation_fraction": P.Real(0, 1, closed="left"), "monitor": P.Options("metric", "loss"),
+        "validation_fraction": P.Real(0, 1, closed="left"), "min_holdout": P.Int(0), "monitor": P.Options("metric", "loss"),
         "checkpoint": P.Any(),          # None or a path: checked in _validate_params
         "progress": P.Bool(), "backend": P.Options("numpy", "torch"), "device": P.Str(),
         "dtype": P.Options("float32", "float64"), "seed": P.Seed(),
@@ -511,7 +518,8 @@ class SpikingClassifier(Model):
             xv = self._scaled(vb, offset, scale)
             self._check_unit_range(xv, "X_val")
             val = (xv, vb.lengths, check_labels(y_val, vb.batch, "y_val", classes=classes))
-        elif self.early_stopping and self.validation_fraction > 0:
+        elif (self.early_stopping and self.validation_fraction > 0
+              and _holdout_size(batch.batch, self.validation_fraction, idx) >= self.min_holdout):
             train, val = _holdout(train, self.validation_fraction, np.random.default_rng(seed), stratify=idx)
 
         n_in = self._n_inputs(batch.data.shape[2], batch.data.shape[1])
