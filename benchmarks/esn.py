@@ -8,10 +8,13 @@ weights. Measured, with BLAS/OpenMP/torch threads pinned to ``--threads`` for bo
 * batch64: 64 sequences of 1,000 steps (sequence-steps/s; reservoirpy runs them in turn);
 * the one-step-ahead NRMSE of both after a ridge fit on the same split, to show the
   speed is not bought with accuracy;
+* NVAR (next-generation RC, delay 2, quadratic monomials): the feature vectors of the single
+  sequence and of the 64 sequences, reservoirpy's ``NVAR`` node against ``neurorec.models.NVAR``,
+  and their largest difference;
 * with a CUDA device: the torch backend on 64 and 1,024 sequences of 1,000 steps.
 
-The last line printed is one JSON object with ``ratio_single`` and ``ratio_batch64``
-(neurorec throughput / reservoirpy throughput). Usage::
+The last line printed is one JSON object with ``ratio_single``, ``ratio_batch64``,
+``ratio_nvar_single`` and ``ratio_nvar_batch64`` (neurorec throughput / reservoirpy throughput). Usage::
 
     python benchmarks/esn.py [--threads N] [--steps 10000] [--repeats 5]
 """
@@ -134,6 +137,24 @@ def main(argv=None) -> dict:
     err_r, err_n = nrmse(Y[split:], pred_r), nrmse(Y[split:], pred_n)
     progress(f"accuracy: one-step NRMSE neurorec {err_n:.2e}, reservoirpy {err_r:.2e}")
 
+    # --- NVAR (next-generation RC): features of the same series -----------------------------
+    from reservoirpy.nodes import NVAR as RNVAR
+
+    from neurorec.models import NVAR
+
+    nvar = NVAR(delay=2, strides=1, order=2, dtype="float64").fit(X[:200], Y[:200])
+    rnvar = RNVAR(delay=2, order=2, strides=1)
+    rnvar.run(X[:2])
+    nvar_single = {rpy_name: lambda: rnvar.run(X), "neurorec numpy float64": lambda: nvar.transform(X)}
+    nvar_batch = {rpy_name: lambda: rnvar.run(Xb), "neurorec numpy float64": lambda: nvar.transform(Xb)}
+    for name, secs in _race(nvar_single, args.repeats).items():
+        record("nvar single", name, T, secs)
+    for name, secs in _race(nvar_batch, max(1, args.repeats - 2)).items():
+        record("nvar batch64", name, B * L, secs)
+    # a fresh node: reservoirpy's reset() leaves the NVAR's window of past inputs as it was
+    nvar_agree = float(np.abs(np.asarray(RNVAR(delay=2, order=2, strides=1).run(X)) - nvar.transform(X)).max())
+    progress(f"NVAR features: largest difference from reservoirpy's {nvar_agree:.1e}")
+
     # --- CUDA ---------------------------------------------------------------------------
     cuda = {}
     if torch is not None and torch.cuda.is_available():
@@ -160,6 +181,9 @@ def main(argv=None) -> dict:
         "threads": args.threads,
         "ratio_single": rate("single", "neurorec numpy float32") / rate("single", "reservoirpy"),
         "ratio_batch64": rate("batch64", "neurorec numpy float32") / rate("batch64", "reservoirpy"),
+        "ratio_nvar_single": rate("nvar single", "neurorec") / rate("nvar single", "reservoirpy"),
+        "ratio_nvar_batch64": rate("nvar batch64", "neurorec") / rate("nvar batch64", "reservoirpy"),
+        "nvar_max_abs_difference": nvar_agree,
         "nrmse_neurorec": err_n,
         "nrmse_reservoirpy": err_r,
         **cuda,

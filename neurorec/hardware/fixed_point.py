@@ -615,7 +615,8 @@ class QuantizedSpikingClassifier(SpikingClassifier):
                          lr=lr, momentum=momentum, weight_decay=weight_decay, lr_schedule=lr_schedule, epochs=epochs,
                          min_steps=min_steps,
                          batch_size=batch_size, clip_norm=clip_norm, early_stopping=early_stopping,
-                         patience=patience, validation_fraction=validation_fraction, min_holdout=min_holdout, monitor=monitor,
+                         patience=patience, validation_fraction=validation_fraction, min_holdout=min_holdout,
+                         monitor=monitor,
                          checkpoint=checkpoint, progress=progress, backend=backend, device=device, dtype=dtype,
                          seed=seed)
         self.profile = profile

@@ -235,7 +235,8 @@ class RecurrentModel(Model):
         "epochs": P.NoneOK() | P.Int(1), "min_steps": P.Int(0),
         "batch_size": P.Int(1),
         "clip_norm": P.NoneOK() | P.Real(0, closed="neither"), "early_stopping": P.Bool(), "patience": P.Int(1),
-        "validation_fraction": P.Real(0, 1, closed="left"), "min_holdout": P.Int(0), "monitor": P.Options("metric", "loss"),
+        "validation_fraction": P.Real(0, 1, closed="left"), "min_holdout": P.Int(0),
+        "monitor": P.Options("metric", "loss"),
         "window": P.Int(2), "washout": P.Int(0), "init": P.Options("orthogonal", "xavier", "torch"),
         "context_decay": P.Real(0, 1, closed="left"), "normalize": P.Bool(),
         "checkpoint": P.Any(),         # None, a str or a path: checked in _validate_params

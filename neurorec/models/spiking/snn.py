@@ -321,7 +321,8 @@ class SpikingClassifier(Model):
         "epochs": P.NoneOK() | P.Int(1), "min_steps": P.Int(0),
         "batch_size": P.Int(1),
         "clip_norm": P.NoneOK() | P.Real(0, closed="neither"), "early_stopping": P.Bool(), "patience": P.Int(1),
-        "validation_fraction": P.Real(0, 1, closed="left"), "min_holdout": P.Int(0), "monitor": P.Options("metric", "loss"),
+        "validation_fraction": P.Real(0, 1, closed="left"), "min_holdout": P.Int(0),
+        "monitor": P.Options("metric", "loss"),
         "checkpoint": P.Any(),          # None or a path: checked in _validate_params
         "progress": P.Bool(), "backend": P.Options("numpy", "torch"), "device": P.Str(),
         "dtype": P.Options("float32", "float64"), "seed": P.Seed(),
