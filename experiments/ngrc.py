@@ -81,7 +81,9 @@ def paper_lorenz(trials: int, tol: float | None = None) -> dict:
             diverged += 1
         else:
             test.append(err)
-    sem = (lambda v: float(np.std(v) / np.sqrt(len(v))))
+    def sem(v):
+        return float(np.std(v) / np.sqrt(len(v)))
+
     return {"trials": trials, "tolerance": tol, "diverged": diverged, "lyapunov_steps": lyap,
             "features": m.n_features_out_ + 1, "trained_parameters": m.n_parameters_["trained"],
             "train_nrmse": (float(np.mean(fit_nrmse)), sem(fit_nrmse)),
@@ -179,7 +181,8 @@ def tasks_part(seeds) -> list[dict]:
 
 
 def _extra(p):
-    p.add_argument("--trials", type=int, default=10, help="training windows in part 1 (default 10, as the authors' script)")
+    p.add_argument("--trials", type=int, default=10,
+                   help="training windows in part 1 (default 10, as the authors' script)")
 
 
 def main() -> None:
@@ -204,7 +207,8 @@ def main() -> None:
         paper = papers[label] = paper_lorenz(args.trials, tol)
         print(f"Part 1 - Lorenz-63 as in Gauthier et al. 2021, {label}: {paper['trials']} training windows, "
               f"{paper['features']} features, {paper['trained_parameters']} trained parameters")
-        print(f"  training NRMSE {paper['train_nrmse'][0]:.3g} +- {paper['train_nrmse'][1]:.2g} (mean +- standard error)")
+        print(f"  training NRMSE {paper['train_nrmse'][0]:.3g} +- {paper['train_nrmse'][1]:.2g} "
+              f"(mean +- standard error)")
         mean, std = paper["test_nrmse"]
         print(f"  NRMSE over one Lyapunov time ({paper['lyapunov_steps']} steps) "
               + (f"{mean:.3g} +- {std:.2g}" if mean is not None else "n/a")
