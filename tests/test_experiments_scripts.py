@@ -169,3 +169,15 @@ def test_small_data_defaults_quick(tmp_path):
     pytest.importorskip("aeon")
     out = _run("small_data_defaults.py", tmp_path, "--models", "ESN", "--datasets", "GunPoint")
     assert "before (classify=last)" in out and "classify=mean (default)" in out
+
+
+@pytest.mark.slow       # about 30 s: run by .ci/run with the other slow experiment smoke tests
+def test_ngrc_quick(tmp_path):
+    import json
+
+    out = _run("ngrc.py", tmp_path)
+    assert "Part 1" in out and "Part 2" in out and "mackey_glass" in out and "narma10" in out
+    paper = json.loads((tmp_path / "paper_lorenz.json").read_text())
+    default = next(v for k, v in paper.items() if "default" in k)
+    # the authors' protocol on their RK23 trajectory: 3 windows, none diverges, a few 1e-3
+    assert default["features"] == 28 and default["diverged"] == 0 and default["test_nrmse"][0] < 0.02
