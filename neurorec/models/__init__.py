@@ -1,6 +1,7 @@
 """neurorec's models, one module per family."""
 
 from neurorec.models.compressor import HistoryCompressor
+from neurorec.models.deep import DeepESN
 from neurorec.models.features import FeatureClassifier
 from neurorec.models.hebbian import BCM, AntiHebbian, Hebb, Oja, Sanger
 from neurorec.models.hopfield import DenseAssociativeMemory, Hopfield, ModernHopfield
@@ -13,6 +14,6 @@ from neurorec.models.rmspace import ReservoirModelSpace
 from neurorec.models.spiking.lsm import LSM
 from neurorec.models.spiking.snn import SpikingClassifier
 
-__all__ = ["ESN", "NVAR", "ReservoirModelSpace", "LSM", "SpikingClassifier", "Hopfield", "ModernHopfield",
+__all__ = ["ESN", "DeepESN", "NVAR", "ReservoirModelSpace", "LSM", "SpikingClassifier", "Hopfield", "ModernHopfield",
            "DenseAssociativeMemory", "Hebb", "Oja", "Sanger", "BCM", "AntiHebbian", "FeatureClassifier", "LinearAR",
            "Elman", "Jordan", "LSTM", "GRU", "RecurrentModel", "MultiOrderMarkov", "HistoryCompressor"]
