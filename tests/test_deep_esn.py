@@ -81,7 +81,8 @@ def test_backends_agree_and_save_load(tmp_path):
 @pytest.mark.parametrize("params,match", [
     ({"units": (10, 0)}, "units"), ({"units": 10, "layers": 0}, "layers"), ({"units": (10, 10), "layers": 3}, "layers"),
     ({"units": (10, 10), "leak_rate": [0.5]}, "leak_rate"), ({"units": (10, 10), "leak_rate": [0.5, 1.5]}, "leak_rate"),
-    ({"units": (10, 10), "spectral_radius": "big"}, "spectral_radius"), ({"readout_layers": "middle"}, "readout_layers"),
+    ({"units": (10, 10), "spectral_radius": "big"}, "spectral_radius"),
+    ({"readout_layers": "middle"}, "readout_layers"),
 ])
 def test_bad_hyperparameters_name_the_argument(params, match):
     u, y = _series(50)

@@ -87,7 +87,8 @@ class DeepESN(ScoresToProba, Model):
         "units": P.Any(), "layers": P.NoneOK() | P.Int(1),
         "spectral_radius": P.Any(), "leak_rate": P.Any(), "input_scaling": P.Any(),
         "connectivity": P.Real(0, 1, closed="right"), "bias_scaling": P.Real(0),
-        "readout_layers": P.Options("all", "top"), "input_to_readout": P.Bool(), "ridge": P.Real(0), "washout": P.Int(0),
+        "readout_layers": P.Options("all", "top"), "input_to_readout": P.Bool(), "ridge": P.Real(0),
+        "washout": P.Int(0),
         "classify": P.Options("mean", "last"), "task": P.Options("auto", "classification", "regression"),
         "backend": P.Options("numpy", "torch"), "device": P.Str(), "dtype": P.Options("float32", "float64"),
         "seed": P.Seed(),
@@ -98,7 +99,8 @@ class DeepESN(ScoresToProba, Model):
 
     def __init__(self, units=(100, 100, 100), layers: int | None = None, spectral_radius=0.9, leak_rate=1.0,
                  input_scaling=1.0, connectivity: float = 0.1, bias_scaling: float = 0.0,
-                 readout_layers: str = "all", input_to_readout: bool = True, ridge: float = 1e-6, washout: int = 0, classify: str = "mean",
+                 readout_layers: str = "all", input_to_readout: bool = True, ridge: float = 1e-6, washout: int = 0,
+                 classify: str = "mean",
                  task: str = "auto", backend: str = "numpy", device: str = "cpu", dtype: str = "float32",
                  seed: int | None = None):
         self.units = units

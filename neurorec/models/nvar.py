@@ -198,10 +198,10 @@ class NVAR(Model):
         for k in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
             delattr(self, k)
         F, O = batch.data.shape[2], Yt.shape[2]
-        if self.difference is True and O != F:
+        diff = O == F if isinstance(self.difference, str) else bool(self.difference)
+        if diff and O != F:
             raise ValueError(f"difference=True needs as many outputs as inputs (a one-step forecaster); "
                              f"X has {F} features and y {O} outputs.")
-        diff = O == F if self.difference == "auto" else bool(self.difference)
         m = batch.mask()
         m[:, : self._washout()] = False
         if not m.any():

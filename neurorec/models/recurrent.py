@@ -347,7 +347,7 @@ class RecurrentModel(Model):
                 vidx = check_labels(y_val, vb.batch, "y_val", classes=classes)
                 val = (_apply(vb, x_mean, x_scale), vb.lengths, vidx)
             elif (self.early_stopping and self.validation_fraction > 0
-                  and _holdout_size(batch.batch, self.validation_fraction, idx) >= self.min_holdout):
+                  and max(1, round(self.validation_fraction * batch.batch)) >= self.min_holdout):
                 train, val = _holdout(train, self.validation_fraction, rng, stratify=idx)
             if self.batch_norm and len(train[0]) < 2:
                 raise ValueError("batch_norm needs at least 2 training sequences.")

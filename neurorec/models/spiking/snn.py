@@ -54,7 +54,7 @@ from neurorec import _params as P
 from neurorec._validation import SeqBatch, check_labels, check_sequences, is_table, tabular_as_sequences
 from neurorec.backends.ops import require
 from neurorec.base import Model
-from neurorec.models.recurrent import _digest_arrays, _epoch_budget, _holdout, _holdout_size
+from neurorec.models.recurrent import _digest_arrays, _epoch_budget, _holdout
 from neurorec.models.spiking import coding
 from neurorec.models.spiking.coding import _check_number
 from neurorec.models.spiking.neurons import LIF
@@ -520,7 +520,7 @@ class SpikingClassifier(Model):
             self._check_unit_range(xv, "X_val")
             val = (xv, vb.lengths, check_labels(y_val, vb.batch, "y_val", classes=classes))
         elif (self.early_stopping and self.validation_fraction > 0
-              and _holdout_size(batch.batch, self.validation_fraction, idx) >= self.min_holdout):
+              and max(1, round(self.validation_fraction * batch.batch)) >= self.min_holdout):
             train, val = _holdout(train, self.validation_fraction, np.random.default_rng(seed), stratify=idx)
 
         n_in = self._n_inputs(batch.data.shape[2], batch.data.shape[1])
