@@ -189,12 +189,17 @@ class DeepESN(ScoresToProba, Model):
         if not hasattr(self, "reservoirs_"):
             self._check_fitted("layers_")
         cache = self.__dict__.setdefault("_cache", {})
-        if cache.get("src") is not self.reservoirs_:
+        key = repr(sorted(self.get_params(deep=False).items()))      # set_params after fit is honoured
+        if cache.get("src") is not self.reservoirs_ or cache.get("key") != key:
+            n = sum(k.startswith("W_in") for k in self.reservoirs_)
+            if len(self._sizes()) != n:
+                raise ValueError(f"this DeepESN was fitted with {n} layers but units={self.units!r} now gives "
+                                 f"{len(self._sizes())}; fit it again.")
             esns = self._layer_models()
             for i, esn in enumerate(esns):
                 r = self.reservoirs_
                 esn.set_reservoir(r[f"W{i}"], r[f"W_in{i}"], r[f"bias{i}"])
-            cache.update(src=self.reservoirs_, layers=esns)
+            cache.update(src=self.reservoirs_, layers=esns, key=key)
         return cache["layers"]
 
     # ------------------------------------------------------------------ states
