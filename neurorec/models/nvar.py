@@ -84,8 +84,7 @@ def nvar_features(data, delay: int, strides: int, order: int, xp=np):
     idx = _monomial_index(delay * F, order)
     if xp is not np:
         idx = xp.as_tensor(idx, device=data.device)
-    return xp.concatenate([lin, lin[..., idx].prod(-1)], -1) if xp is np else \
-        xp.cat([lin, lin[..., idx].prod(-1)], -1)
+    return xp.concatenate([lin, lin[..., idx].prod(-1)], -1)
 
 
 class NVAR(Model):
@@ -288,14 +287,12 @@ class NVAR(Model):
         out = np.empty((B, n_steps, F), dtype=np.dtype(self.dtype))
         for t in range(n_steps):
             lin = hist[:, lags].reshape(B, -1)
-            parts = [lin, lin[:, idx].prod(-1)] if self.order > 0 else [lin]
-            z = xp.concatenate(parts, 1) if not ops.is_torch else xp.cat(parts, 1)
+            z = xp.concatenate([lin, lin[:, idx].prod(-1)], 1) if self.order > 0 else lin
             y = z @ W + b
             if self.difference_:
                 y = y + hist[:, -1]
             out[:, t] = ops.to_numpy(y)
-            hist = xp.concatenate([hist[:, 1:], y[:, None]], 1) if not ops.is_torch else \
-                xp.cat([hist[:, 1:], y[:, None]], 1)
+            hist = xp.concatenate([hist[:, 1:], y[:, None]], 1)
             if guard.due(t + 1):
                 guard.check(out[:, guard.checked:t + 1], guard.checked)
         guard.check(out[:, guard.checked:], guard.checked)

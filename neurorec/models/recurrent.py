@@ -609,18 +609,12 @@ def _epoch_budget(epochs, min_steps, default_epochs: int) -> dict:
     return {"epochs": int(epochs), "min_steps": 0}
 
 
-def _holdout_size(n: int, fraction: float, stratify=None) -> int:
-    """How many of ``n`` samples :func:`_holdout` holds out."""
-    n_val = max(1, int(round(fraction * n)))
-    if stratify is not None and np.bincount(stratify).min() >= 2:
-        n_val = max(n_val, len(np.unique(stratify)))    # every class in the validation set
-    return n_val
-
-
 def _holdout(arrays: tuple, fraction: float, rng, stratify=None):
     """Split sample-major arrays into (train, validation) with a fraction held out."""
     n = len(arrays[0])
-    n_val = _holdout_size(n, fraction, stratify)
+    n_val = max(1, int(round(fraction * n)))
+    if stratify is not None and np.bincount(stratify).min() >= 2:
+        n_val = max(n_val, len(np.unique(stratify)))    # every class in the validation set
     if n - n_val < 1:
         raise ValueError(f"validation_fraction={fraction} leaves no training sample out of n_samples={n}; "
                          f"pass more sequences, validation_fraction=0 or early_stopping=False.")
