@@ -52,6 +52,27 @@ def test_min_steps_counts_steps_not_epochs():
         fit_module(torch.nn.Linear(3, 1), mse, (X, y), min_steps=-1)
 
 
+def _first_cut(h, lr):
+    return next(r["epoch"] for r in h.records if r["lr"] < lr)
+
+
+def test_min_steps_stretches_the_plateau_schedule_without_early_stopping():
+    # a training loss that never improves: the plateau schedule halves the rate after its
+    # patience; with min_steps it must wait min_steps/8 steps, not 5 epochs of 1 step (on
+    # ArrowHead's 36 series that halved a GRU's rate to nothing within 250 of its 1000 steps)
+    # epoch 1 is the best; patience + 1 bad epochs later the next epoch runs at half the rate
+    X, y = _toy(20)
+
+    def flat(m, b):
+        return (m(b[0]) * 0.0).sum() + 1.0
+    h = fit_module(torch.nn.Linear(3, 1), flat, (X, y), epochs=5, batch_size=32, lr=1e-2,
+                   lr_schedule="plateau", min_steps=160)
+    assert len(h) == 160 and _first_cut(h, 1e-2) == 20 + 3       # patience ceil(160 / 8) epochs
+    h = fit_module(torch.nn.Linear(3, 1), flat, (X, y), epochs=40, batch_size=32, lr=1e-2,
+                   lr_schedule="plateau")
+    assert _first_cut(h, 1e-2) == 5 + 3                              # without it: 5 epochs
+
+
 def _seqs(n=20, T=12, seed=0):
     rng = np.random.default_rng(seed)
     y = np.arange(n) % 2

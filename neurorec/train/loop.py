@@ -142,8 +142,10 @@ def fit_module(
         :math:`\\max(\\mathrm{epochs}, \\lceil \\mathrm{min\\_steps}/s \\rceil)`, ``patience`` to
         :math:`\\max(\\mathrm{patience}, \\lceil \\mathrm{min\\_steps}/(4s) \\rceil)` (early stopping
         waits at least a quarter of ``min_steps`` steps without improvement), and the schedules
-        are built from these numbers (cosine's ``T_max``, step's ``step_size``, plateau's
-        patience). 0 (default): epochs and patience are used as given.
+        are built from these numbers (cosine's ``T_max``, step's ``step_size``); the plateau
+        schedule's patience is raised to at least :math:`\\lceil \\mathrm{min\\_steps}/(8s) \\rceil`
+        epochs, also when ``patience`` is None (no early stopping). 0 (default): epochs and
+        patience are used as given.
     restore_best : bool, default True
         At the end, load the weights (the whole ``state_dict``) of the epoch where ``monitor``
         was best, whether training stopped early or not. If False the last weights stay.
@@ -223,11 +225,15 @@ def fit_module(
     _check_args(mode=mode, monitor=monitor, optimizer=optimizer, lr=lr, momentum=momentum,
                 weight_decay=weight_decay, l1=l1, lr_schedule=lr_schedule, epochs=epochs, batch_size=batch_size,
                 clip_norm=clip_norm, patience=patience)
+    plateau_patience = 5 if patience is None else max(1, patience // 2)
     if min_steps:
         per_epoch = _steps_per_epoch(n, batch_size)
         epochs = max(epochs, -(-min_steps // per_epoch))
         if patience is not None:
             patience = max(patience, -(-min_steps // (4 * per_epoch)))
+        # the plateau schedule waits at least an eighth of min_steps steps, with or without
+        # early stopping: 5 epochs of 2 steps would halve the rate to nothing on tiny data
+        plateau_patience = max(plateau_patience, -(-min_steps // (8 * per_epoch)))
     callbacks = [callbacks] if callable(callbacks) else list(callbacks)
     if not all(callable(cb) for cb in callbacks):
         raise TypeError("callbacks must be callables callback(epoch, record) (or an iterable of them).")
@@ -238,7 +244,7 @@ def fit_module(
     l1_params = [p for p in params if p.dim() >= 2]
 
     opt = _make_optimizer(optimizer, params, lr=lr, momentum=momentum, weight_decay=weight_decay)
-    sched = _make_scheduler(lr_schedule, opt, epochs=epochs, patience=patience, mode=mode)
+    sched = _make_scheduler(lr_schedule, opt, epochs=epochs, plateau_patience=plateau_patience, mode=mode)
     fingerprint = _fingerprint(module, train, {
         "optimizer": _name(optimizer), "lr": lr, "momentum": momentum, "weight_decay": weight_decay, "l1": l1,
         "lr_schedule": _name(lr_schedule), "epochs": epochs, "batch_size": batch_size, "shuffle": bool(shuffle),
@@ -589,7 +595,7 @@ def _make_optimizer(optimizer, params, *, lr, momentum, weight_decay) -> torch.o
     return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=False, weight_decay=weight_decay)
 
 
-def _make_scheduler(lr_schedule, opt, *, epochs, patience, mode):
+def _make_scheduler(lr_schedule, opt, *, epochs, plateau_patience, mode):
     sched = torch.optim.lr_scheduler
     if lr_schedule is None:
         return None
@@ -599,5 +605,4 @@ def _make_scheduler(lr_schedule, opt, *, epochs, patience, mode):
         return sched.CosineAnnealingLR(opt, T_max=epochs)
     if lr_schedule == "step":
         return sched.StepLR(opt, step_size=max(1, epochs // 3), gamma=0.1)
-    plateau_patience = 5 if patience is None else max(1, patience // 2)
     return sched.ReduceLROnPlateau(opt, mode=mode, factor=0.5, patience=plateau_patience)
