@@ -253,12 +253,28 @@ class ScoresToProba:
     """``predict_proba`` for classifiers whose readout gives scores, not probabilities.
 
     :math:`p = \\mathrm{softmax}(s / T)` over the class scores :math:`s` (``decision_function``'s
-    per-class scores), with one temperature :math:`T > 0` fitted on the training set by
-    minimising the log-loss (temperature scaling, Guo et al. 2017, "On calibration of modern
-    neural networks", ICML). It is monotone, so ``argmax(predict_proba) == predict`` wherever
-    ``predict`` is the arg-max of the scores. Fitted on training data, the probabilities are
-    as calibrated as the training fit is representative: check them on held-out data.
+    per-class scores), with one temperature :math:`T > 0` fitted by minimising the log-loss
+    (temperature scaling, Guo et al. 2017, "On calibration of modern neural networks", ICML).
+    It is monotone, so ``argmax(predict_proba) == predict`` wherever ``predict`` is the arg-max
+    of the scores.
+
+    For a ridge readout with one row per sequence (the reservoirs' ``"mean"``/``"last"``
+    pooling, the reservoir model space's ridge readout, the LSM, ``LinearAR``) :math:`T` is
+    fitted on the exact leave-one-out scores of the training sequences
+    (:func:`neurorec.models.readout.loo_ridge_predictions`), not on the training scores: with
+    fewer sequences than features the ridge fit interpolates its training set, and a
+    temperature fitted there would make every probability 0 or 1. Other readouts (per-step
+    votes, SVM) fit it on the training scores, which are only as calibrated as the training
+    fit is representative: check them on held-out data.
     """
+
+    def _fit_temperature_loo(self, Z, idx, ridge: float) -> None:
+        """Temperature on the leave-one-out scores of the ridge readout fitted on rows ``Z``."""
+        from neurorec.models.readout import loo_ridge_predictions
+
+        idx = np.asarray(idx).reshape(-1)
+        n_classes = len(getattr(self, "classes_", ())) or int(idx.max()) + 1
+        self._fit_temperature(loo_ridge_predictions(Z, np.eye(n_classes)[idx], ridge), idx)
 
     def _fit_temperature(self, scores, idx) -> None:
         from scipy.optimize import minimize_scalar

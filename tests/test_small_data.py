@@ -165,3 +165,55 @@ def test_defaults_are_well_above_chance_on_small_ucr_training_sets(name):
         acc = float(np.mean(model.predict(d.test.X) == d.test.y))
         chance = np.bincount(d.test.y).max() / len(d.test.y)
         assert acc >= chance + 0.10, f"{name} on {ds}: {acc:.3f} (majority class {chance:.3f})"
+
+
+# ---------------------------------------------------------------- calibrated probabilities
+
+@pytest.mark.parametrize("n, D, ridge, tol", [(30, 5, 1e-3, 1e-12), (20, 50, 1.0, 1e-10), (100, 10, 0.0, 1e-12),
+                                              (20, 50, 1e-6, 1e-6)])
+def test_loo_ridge_predictions_equal_refitting_without_each_row(n, D, ridge, tol):
+    from neurorec.backends import get_ops
+    from neurorec.models.readout import RidgeAccumulator, loo_ridge_predictions
+
+    rng = np.random.default_rng(0)
+    Z, Y = rng.normal(size=(n, D)), np.eye(3)[rng.integers(0, 3, n)]
+    ops = get_ops("numpy", "cpu", "float64")
+    ref = np.empty_like(Y)
+    for i in range(n):
+        keep = np.arange(n) != i
+        acc = RidgeAccumulator(ops, D, 3)
+        acc.add(Z[keep], Y[keep])
+        W, b = acc.solve(ridge)
+        ref[i] = Z[i] @ W + b
+    np.testing.assert_allclose(loo_ridge_predictions(Z, Y, ridge), ref, atol=tol)
+
+
+def test_esn_probabilities_are_not_saturated_on_fewer_sequences_than_units():
+    # 40 noisy sequences, 200 units: the ridge readout interpolates its training set, so a
+    # temperature fitted on training scores made nearly every probability 0 or 1 (mean top
+    # probability 0.9998, log-loss 300 on new data); fitted on leave-one-out scores the mean
+    # top probability matches the accuracy
+    from neurorec.models import ESN
+
+    def data(n, seed):
+        rng = np.random.default_rng(seed)
+        y = rng.integers(0, 3, n)
+        t = np.arange(30)[None, :, None]
+        X = np.sin(0.3 * (y[:, None, None] + 1) * t) + 0.5 * rng.normal(size=(n, 30, 1))
+        return X, y
+
+    X, y = data(40, 0)
+    Xt, yt = data(400, 1)
+    m = ESN(units=200, seed=0).fit(X, y)
+    assert np.mean(m.predict(X) == y) == 1.0                    # interpolated
+    p = m.predict_proba(Xt)
+    np.testing.assert_array_equal(m.classes_[p.argmax(1)], m.predict(Xt))
+    acc = np.mean(m.predict(Xt) == yt)
+    assert acc > 0.7                                             # 0.81 here
+    assert abs(p.max(1).mean() - acc) < 0.1                      # confidence ~ accuracy (0.83)
+    assert -np.log(p[np.arange(len(yt)), yt]).mean() < 0.7       # 0.53; log 3 = 1.10 is chance
+    S = m.decision_function(Xt)
+    train_T = ESN(units=200, seed=0).fit(X, y)
+    train_T._fit_temperature(train_T.decision_function(X), y)     # the old way, for contrast
+    assert train_T.proba_temperature_ < 0.01 * m.proba_temperature_
+    assert S.shape == p.shape

@@ -283,7 +283,7 @@ class DeepESN(ScoresToProba, Model):
         self.n_outputs_ = int(W.shape[1])
         self.task_ = task
         if task == "classification":
-            self._fit_temperature(Z.astype(np.float64) @ W + b, idx)
+            self._fit_temperature_loo(Z, idx, self.ridge)
         return self
 
     def _scores(self, X, method: str):
@@ -311,6 +311,6 @@ class DeepESN(ScoresToProba, Model):
 
     @available_if(fitted_as_classifier)
     def predict_proba(self, X) -> np.ndarray:
-        """Softmax of the ridge scores at the temperature fitted on the training set
+        """Softmax of the ridge scores at the temperature fitted on the training sequences' leave-one-out scores
         (``proba_temperature_``, :class:`neurorec.base.ScoresToProba`)."""
         return self._softmax(self._scores(X, "predict_proba")[1], self.proba_temperature_)

@@ -148,8 +148,7 @@ class LinearAR(ScoresToProba, Model):
         self.W_out_, self.b_out_ = W.astype(dt), b.astype(dt)
         self.n_outputs_ = W.shape[1]
         if self.task_ == "classification":
-            self._fit_temperature(ops.to_numpy(ops.asarray(Z) @ ops.asarray(self.W_out_) + ops.asarray(self.b_out_)),
-                                  idx)
+            self._fit_temperature_loo(ops.to_numpy(ops.asarray(Z)), idx, self.ridge)
         return self
 
     def _scores(self, X, method):
@@ -187,8 +186,8 @@ class LinearAR(ScoresToProba, Model):
     @available_if(fitted_as_classifier)
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities: softmax of the ridge scores at the temperature fitted on the
-        training set (``proba_temperature_``); ``argmax`` equals ``predict``. Not a probabilistic
-        model: check calibration on held-out data."""
+        training sequences' leave-one-out scores (``proba_temperature_``); ``argmax`` equals
+        ``predict``. Not a probabilistic model: check calibration on held-out data."""
         return self._softmax(self._class_scores(X, "predict_proba"), self.proba_temperature_)
 
     def generate(self, n_steps: int, warmup, *, on_divergence: str = "raise") -> np.ndarray:

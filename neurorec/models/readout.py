@@ -67,6 +67,46 @@ class RidgeAccumulator:
         return W, ym - zm @ W
 
 
+def loo_ridge_predictions(Z, Y, ridge: float) -> np.ndarray:
+    r"""Exact leave-one-out predictions of :class:`RidgeAccumulator`'s estimator on rows ``Z``.
+
+    Row :math:`i`'s prediction comes from the ridge fit (unpenalised intercept) on all rows but
+    :math:`i`. For a penalised least-squares fit that is linear in the targets with hat matrix
+    :math:`H`, the left-out residual is :math:`e_i / (1 - H_{ii})` (Allen's PRESS identity, as
+    in scikit-learn's ``RidgeCV``); here :math:`H = \mathbf{1}\mathbf{1}^\top/n + U
+    \operatorname{diag}(s^2/(s^2+\lambda)) U^\top` from the thin SVD :math:`\tilde Z = U S
+    V^\top` of the centred rows. Both :math:`e` and :math:`1 - H_{ii}` are formed from
+    :math:`\lambda/(s^2+\lambda)` terms, so an interpolating fit (fewer rows than features,
+    small ``ridge``) keeps its precision. Costs one SVD of the (n, D) rows.
+
+    Parameters
+    ----------
+    Z : array (n, D)
+    Y : array (n, O)
+    ridge : float
+
+    Returns
+    -------
+    array (n, O), float64. With a single row there is nothing to leave out: ``Y``'s mean.
+    """
+    Z = np.asarray(Z, dtype=np.float64)
+    Y = np.asarray(Y, dtype=np.float64)
+    n = Z.shape[0]
+    if n < 2:
+        return np.broadcast_to(Y.mean(0), Y.shape).copy()
+    Zc, Yc = Z - Z.mean(0), Y - Y.mean(0)
+    U, s, _ = linalg.svd(Zc, full_matrices=False)
+    keep = s > s[0] * max(n, Z.shape[1]) * np.finfo(np.float64).eps if s.size and s[0] > 0 else s > 0
+    U, s = U[:, keep], s[keep]
+    shrink = ridge / (s**2 + ridge) if ridge > 0 else np.zeros_like(s)
+    UtY = U.T @ Yc
+    # e = (I - H) Yc: the part of Yc outside U's span is untouched, the rest shrunk by lambda/(s^2+lambda)
+    e = U @ (shrink[:, None] * UtY) + (Yc - U @ UtY)
+    one_minus_h = (U**2) @ shrink + np.clip(1.0 - 1.0 / n - (U**2).sum(1), 0.0, None)
+    one_minus_h = np.maximum(one_minus_h, np.finfo(np.float64).tiny)
+    return Y - e / one_minus_h[:, None]
+
+
 class RLSReadout:
     r"""Recursive least squares (online) readout with forgetting factor.
 

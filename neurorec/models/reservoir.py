@@ -300,7 +300,8 @@ class ESN(ScoresToProba, Model):
         Class labels (classification only).
     proba_temperature_ : float
         Temperature of ``predict_proba``'s softmax over the readout scores, fitted on the training
-        set (classification only; see :class:`neurorec.base.ScoresToProba`).
+        sequences' leave-one-out scores (``classify="vote"``: on the training scores;
+        classification only; see :class:`neurorec.base.ScoresToProba`).
     n_features_in_, n_outputs_ : int
     task_ : {"regression", "classification"}
         The task fitted (``task``, or what ``"auto"`` inferred).
@@ -628,9 +629,11 @@ class ESN(ScoresToProba, Model):
         self.n_outputs_ = W.shape[1]
         dt = np.dtype(self.dtype)
         self.W_out_, self.b_out_ = W.astype(dt), b.astype(dt)
-        if self.task_ == "classification":
+        if self.task_ == "classification" and self.classify == "vote":
             scores, votes = self._class_scores(batch)
             self._fit_temperature(self._proba_scores(scores, votes), idx)
+        elif self.task_ == "classification":      # one row per sequence: leave-one-out scores
+            self._fit_temperature_loo(self._ops().to_numpy(Z), idx, self.ridge)
         return self
 
     def _cache_reset(self):
@@ -748,7 +751,7 @@ class ESN(ScoresToProba, Model):
     @available_if(fitted_as_classifier)
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities (batch, n_classes), columns in ``classes_`` order: a softmax over the
-        readout's class scores with the temperature fitted on the training set
+        readout's class scores with the temperature fitted on the training sequences' leave-one-out scores
         (``proba_temperature_``; :class:`neurorec.base.ScoresToProba`). ``argmax`` equals
         ``predict``. The ridge readout is not a probabilistic model: check calibration on
         held-out data before reading these as confidences."""

@@ -224,9 +224,9 @@ class ReservoirModelSpace(ScoresToProba, Model):
     mlp_coefs_, mlp_intercepts_ : dict of ndarray
         The MLP's layers ``"0"``, ``"1"``, ... (``readout="mlp"``).
     proba_temperature_ : float
-        Softmax temperature of ``predict_proba`` for the ridge and SVM readouts, fitted on the
-        training set (:class:`neurorec.base.ScoresToProba`); 1 for the MLP (its own
-        probabilities).
+        Softmax temperature of ``predict_proba``: for the ridge readout fitted on the training
+        set's leave-one-out scores, for the SVM on its training scores
+        (:class:`neurorec.base.ScoresToProba`); 1 for the MLP (its own probabilities).
     classes_ : ndarray
     n_features_in_ : int
     n_features_out_ : int
@@ -532,6 +532,8 @@ class ReservoirModelSpace(ScoresToProba, Model):
         getattr(self, f"_fit_{self.readout}")(Rs, idx, len(classes))
         if self.readout == "mlp":
             self.proba_temperature_ = 1.0
+        elif self.readout == "ridge":    # leave-one-out scores: the ridge fit interpolates small sets
+            self._fit_temperature_loo(Rs, idx, self.ridge)
         else:
             self._fit_temperature(self._scores_std(Rs), idx)
         return self

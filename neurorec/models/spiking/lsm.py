@@ -558,7 +558,7 @@ class LSM(ScoresToProba, Model):
             acc.add(Z[rows], Y[rows])
         self.W_out_, self.b_out_ = acc.solve(self.ridge)
         if is_cls:
-            self._fit_temperature(pooled @ self.W_out_ + self.b_out_, idx)
+            self._fit_temperature_loo(pooled, idx, self.ridge)
         self._record_stats(stats)
         return self
 
@@ -595,9 +595,9 @@ class LSM(ScoresToProba, Model):
     @available_if(fitted_as_classifier)
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities: softmax of the ridge readout's scores at the temperature fitted on
-        the training set (``proba_temperature_``, :class:`neurorec.base.ScoresToProba`); ``argmax``
-        equals ``predict``. The readout is not a probabilistic model: check calibration on held-out
-        data."""
+        the training sequences' leave-one-out scores (``proba_temperature_``,
+        :class:`neurorec.base.ScoresToProba`); ``argmax`` equals ``predict``. The readout is not a
+        probabilistic model: check calibration on held-out data."""
         return self._softmax(self._class_scores(X, "predict_proba"), self.proba_temperature_)
 
     def predict(self, X):
