@@ -171,6 +171,19 @@ def test_small_data_defaults_quick(tmp_path):
     assert "before (classify=last)" in out and "classify=mean (default)" in out
 
 
+@pytest.mark.slow
+def test_rms_defaults_quick_reproduces_a_row_and_resumes(tmp_path):
+    pytest.importorskip("aeon")
+    args = ("--grid", "defaults", "--datasets", "GunPoint", "--seeds", "0")
+    out = _run("rms_defaults.py", tmp_path, *args)
+    rows = (tmp_path / "grid_defaults.csv").read_text().splitlines()
+    assert len(rows) == 1 + 2 and '"n_components"' in rows[1]       # --quick: the first two configurations
+    assert "best 2 of 2" in out
+    again = _run("rms_defaults.py", tmp_path, *args)                # both done: nothing is fitted again
+    assert (tmp_path / "grid_defaults.csv").read_text().splitlines() == rows
+    assert "(2 done before)" in again and "[1/" not in again
+
+
 @pytest.mark.slow       # about 30 s: run by .ci/run with the other slow experiment smoke tests
 def test_ngrc_quick(tmp_path):
     import json
