@@ -62,7 +62,7 @@ def main() -> None:
 
     warnings.filterwarnings("ignore")
     grid = GRIDS[args.grid]
-    configs = [dict(zip(grid, v)) for v in itertools.product(*grid.values())]
+    configs = [dict(zip(grid, v, strict=True)) for v in itertools.product(*grid.values())]
     if args.quick:
         configs = configs[:2]
     data = {(ds, s): get_task("ucr:" + ds).load(s) for ds in args.datasets for s in args.seeds}
@@ -85,7 +85,8 @@ def main() -> None:
                 m = ReservoirModelSpace(**cfg, seed=s).fit(d.train.X, d.train.y)
                 a.append(float(np.mean(m.predict(d.val.X) == d.val.y)))
             accs.append(float(np.mean(a)))
-        row = pd.DataFrame([{"config": key, **dict(zip(args.datasets, accs)), "mean": float(np.mean(accs))}])
+        row = pd.DataFrame([{"config": key, **dict(zip(args.datasets, accs, strict=True)),
+                             "mean": float(np.mean(accs))}])
         row.to_csv(path, mode="a", header=not path.exists(), index=False)
         if i % 50 == 0 or len(configs) <= 50:
             print(f"  [{i}/{len(configs)}] {key}: {np.mean(accs):.3f} ({time.perf_counter() - t0:.0f} s)",
