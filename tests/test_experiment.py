@@ -475,8 +475,10 @@ def test_default_config_is_shipped_and_valid():
     assert cfg["experiment"]["name"] == "default"
     assert cfg["experiment"]["seeds"] == [0, 1, 2]
     assert [m["class"] for m in cfg["models"]] == (
-        ["ESN", "LinearAR", "LSTM", "GRU", "LSM", "LSM", "SpikingClassifier", "Hopfield", "Hopfield", "ModernHopfield"]
-        + ["FeatureClassifier"] * 5 + ["MultiOrderMarkov"])
+        ["ESN", "LinearAR", "NVAR", "DeepESN", "LSTM", "GRU", "LSM", "LSM", "SpikingClassifier", "Hopfield",
+         "Hopfield", "ModernHopfield"] + ["FeatureClassifier"] * 5 + ["MultiOrderMarkov"])
+    forecasting = ["mackey_glass", "narma10"]
+    assert all(m["tasks"] == forecasting for m in cfg["models"] if m["class"] in ("NVAR", "DeepESN"))
     assert cfg["models"][0]["params"]["units"] == 500
     assert all(m["tasks"] == ["digits"] for m in cfg["models"] if m["class"] == "FeatureClassifier")
     assert [t["name"] for t in cfg["tasks"]] == ["mackey_glass", "narma10", "digits",
