@@ -88,3 +88,26 @@ def test_bad_hyperparameters_name_the_argument(params, match):
     u, y = _series(50)
     with pytest.raises(ValueError, match=match):
         DeepESN(**params).fit(u, y)
+
+
+def test_higher_layers_remember_further_back():
+    # Gallicchio, Micheli & Pedrelli 2017: in a stack of reservoirs each layer's memory shifts
+    # to longer delays (experiments/deep_memory.py: centre of mass of MC_k 14 -> 29 over 5 layers)
+    from neurorec.metrics import memory_capacity
+
+    u = np.random.default_rng(0).uniform(-0.8, 0.8, (3000, 1))
+    K = 60
+    Y = np.stack([np.concatenate([np.zeros(k), u[:-k, 0]]) for k in range(1, K + 1)], axis=1)
+    m = DeepESN(units=[40, 40, 40], spectral_radius=0.9, leak_rate=0.5, input_scaling=0.1, seed=0,
+                dtype="float64").fit(u, Y)
+    centres, totals = [], []
+    for S in m.layer_states(u):
+        A = np.c_[S[100:2000], np.ones(1900)]
+        W = np.linalg.lstsq(A, Y[100:2000], rcond=None)[0]
+        P = np.c_[S[2000:], np.ones(1000)] @ W
+        mck = np.array([memory_capacity(Y[2000:, k], P[:, k]) for k in range(K)])
+        totals.append(mck.sum())
+        centres.append((np.arange(1, K + 1) * mck).sum() / mck.sum())
+    assert centres[0] < centres[1] < centres[2], centres
+    assert centres[2] > 1.25 * centres[0]       # 14.8 -> 20.5 here (delays up to 60 only)
+    assert min(totals) > 5                      # every layer keeps a real memory, not noise

@@ -171,6 +171,15 @@ def test_small_data_defaults_quick(tmp_path):
     assert "before (classify=last)" in out and "classify=mean (default)" in out
 
 
+def test_deep_memory_quick(tmp_path):
+    import pandas as pd
+
+    out = _run("deep_memory.py", tmp_path, "--seeds", "0")
+    df = pd.read_csv(tmp_path / "deep_memory.csv").set_index("readout")
+    assert "| layer 5 |" in out and len(df) == 7
+    assert df.loc["layer 5", "centre"] > df.loc["layer 1", "centre"]
+
+
 @pytest.mark.slow
 def test_rms_defaults_quick_reproduces_a_row_and_resumes(tmp_path):
     pytest.importorskip("aeon")
