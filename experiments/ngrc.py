@@ -195,6 +195,7 @@ def main() -> None:
     # are expected at ridges of 1e-9: keep the output to the results
     warnings.simplefilter("ignore")
 
+    import numpy as np
     import pandas as pd
 
     if args.quick:
@@ -219,9 +220,12 @@ def main() -> None:
     df.assign(params=df.params.map(json.dumps)).to_csv(args.out / "tasks.csv", index=False)
     print("\nPart 2 - test split NRMSE, mean +- std over seeds", args.seeds)
     for (task, crit, model), g in df.groupby(["task", "criterion", "model"], sort=False):
-        print(f"  {task:13s} {crit:9s} {model:5s} {g.nrmse.mean():.3g} +- {g.nrmse.std():.2g}"
+        # a diverged closed loop gives a NaN or infinite NRMSE: counted, never averaged away
+        ok = g.nrmse[np.isfinite(g.nrmse)]
+        bad = f"  DIVERGED in {len(g) - len(ok)} of {len(g)} seeds (mean of the others)" if len(ok) < len(g) else ""
+        print(f"  {task:13s} {crit:9s} {model:5s} {ok.mean():.3g} +- {ok.std():.2g}"
               f"  trained parameters {int(g.trained_parameters.iloc[0]):5d}  fit {g.fit_seconds.mean():.2f} s"
-              f"  {json.dumps(g.params.iloc[0])}")
+              f"  {json.dumps(g.params.iloc[0])}{bad}")
     print(f"\n{time.perf_counter() - t0:.0f} s; results in {args.out}")
 
 
