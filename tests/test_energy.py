@@ -277,3 +277,40 @@ def test_shipped_profiles_price_the_two_layer_network_and_an_esn():
                                                     + c["memory_accesses"] * cmos.energy_per_memory_access_pj)
     if loihi.energy_per_mac_pj is None:
         assert math.isnan(df["energy_pj"].iloc[1]) and "classical" in df["note"].iloc[1]
+
+
+def test_deep_esn_counts_are_the_layers_esn_counts_summed():
+    from neurorec.models import ESN, DeepESN
+
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((2, 30, 2)), rng.standard_normal((2, 30, 1))
+    one = DeepESN(units=20, layers=1, leak_rate=0.5, seed=1).fit(X, Y)
+    r = one.reservoirs_
+    esn = ESN(units=20, leak_rate=0.5).set_reservoir(r["W0"], r["W_in0"], r["bias0"]).fit(X, Y)
+    c1, ce = count_operations(one, X), count_operations(esn, X)
+    assert {k: c1[k] for k in ("macs", "additions", "nonlinearities", "memory_accesses")} == \
+        {k: ce[k] for k in ("macs", "additions", "nonlinearities", "memory_accesses")}
+    two = DeepESN(units=(20, 10), leak_rate=[0.5, 1.0], seed=1).fit(X, Y)
+    c2 = count_operations(two, X)
+    r2 = two.reservoirs_
+    # layer 2: its W_in (10 x 20) and W (10 x 10) non-zeros, no leak MACs (leak 1), 10 tanh
+    extra = np.count_nonzero(r2["W_in1"]) + np.count_nonzero(r2["W1"]) + np.count_nonzero(r2["W0"]) - \
+        np.count_nonzero(r["W0"]) + np.count_nonzero(r2["W_in0"]) - np.count_nonzero(r["W_in0"])
+    readout_extra = 10 * 1                       # 10 more readout features, 1 output
+    assert c2["nonlinearities"] == ce["nonlinearities"] + 10 * 30
+    assert c2["macs"] == ce["macs"] + (extra + readout_extra) * 30
+
+
+def test_nvar_counts_monomials_and_readout():
+    from neurorec.models import NVAR
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((1, 50, 3))
+    m = NVAR(delay=2, order=2, difference=False).fit(X[:, :-1], X[:, 1:])
+    c = count_operations(m, X)
+    # 6 linear features, C(7, 2) = 21 quadratic monomials (1 multiplication each), D = 27 features
+    # times 3 outputs: 21 + 81 MACs and 3 bias additions per step
+    assert m.n_features_out_ == 27
+    assert c["steps"] == 50 and c["macs"] == (21 + 81) * 50 and c["additions"] == 3 * 50
+    d = count_operations(NVAR(delay=2, order=2, difference=True).fit(X[:, :-1], X[:, 1:]), X)
+    assert d["additions"] == 6 * 50                # + u[t] + increment

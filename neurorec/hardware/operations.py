@@ -208,7 +208,17 @@ def count_operations(model, X, *, run: bool = True) -> dict:
           every step after the washout (``classify="vote"``) or once (``"last"``; ``"mean"``
           adds :math:`D` additions per averaged step and :math:`D` scalings). Non-zeros are
           those of the actual matrices: a sparse implementation's count (neurorec's own dense
-          numpy/torch products do :math:`N^2`).
+          numpy/torch products do :math:`N^2`). IPESN adds, per step, :math:`N` MACs (each unit's
+          intrinsic-plasticity gain and bias) and :math:`2N` memory reads (:math:`+N` for the
+          leaky net input kept beside the output when :math:`a < 1`).
+        - DeepESN: each layer as the ESN's reservoir step (its input is the layer below's
+          :math:`N_{l-1}` states), summed over the layers, and one readout of the
+          :math:`D` = ``W_out_.shape[0]`` features (all layers' states or the top one's, [+F]).
+        - NVAR (:math:`k` delays, :math:`F` inputs, order :math:`p`): per step the
+          :math:`kF` linear features read from the delay line (:math:`F` writes), the
+          :math:`C(kF+p-1, p)` monomials at :math:`p-1` multiplications each (counted as MACs),
+          the readout on :math:`D` features and, when the increment is learned, :math:`O`
+          additions :math:`u[t] + \Delta`.
         - Elman / LSTM / GRU (:math:`G` = 1, 4, 3 gates; :math:`H` units; layer input
           :math:`I` = :math:`F`, then :math:`H` times the directions); per layer, direction and
           step :math:`M = G H (I + H) + e_M H`, :math:`A_+ = 2 G H + e_A H` (torch's two bias
@@ -264,12 +274,17 @@ def count_operations(model, X, *, run: bool = True) -> dict:
         return _count_lsm(model, X, run)
     if "ESN" in mro:
         return _count_esn(model, X)
+    if "DeepESN" in mro:
+        return _count_deep_esn(model, X)
+    if "NVAR" in mro:
+        return _count_nvar(model, X)
     if "RecurrentModel" in mro:
         return _count_recurrent(model, X)
     if "LinearAR" in mro:
         return _count_linear_ar(model, X)
     raise TypeError(f"count_operations: no operation model for {name}; supported: SpikingClassifier, LSM, "
-                    f"Network (with its inputs or NetworkRun), ESN, Elman, Jordan, LSTM, GRU, LinearAR.")
+                    f"Network (with its inputs or NetworkRun), ESN, DeepESN, NVAR, Elman, Jordan, LSTM, GRU, "
+                    f"LinearAR.")
 
 
 def _fitted(model, attr: str, method: str = "count_operations") -> None:
@@ -379,10 +394,55 @@ def _count_esn(model, X) -> dict:
     nonlin = 0.0 if model.activation == "identity" else N
     step = _Tally(nnz + (N if leaky else 0.0), nb + (N if leaky else 0.0), nonlin,
                   nnz + nb + (F + N + (O if fb else 0)) + N)
+    if getattr(model, "gain_", None) is not None:
+        # IPESN: x = f(gain r + bias), one MAC per unit; gain and bias read, the leaky net input r kept
+        step = step + _Tally(N, 0.0, 0.0, 2 * N + (N if leaky else 0.0))
     D = N + (F if model.input_to_readout else 0)
     start = np.where(lengths > model.washout, model.washout, 0)
     total = step * float(lengths.mean()) + _readout(D, O, model.task_, model.classify, lengths, lengths - start)
     return _result(model, "classical", len(lengths), float(lengths.mean()), total)
+
+
+def _reservoir_step(W, W_in, bias, leak: float, n_in: int) -> _Tally:
+    """One leaky tanh reservoir step (the ESN's formula, no feedback)."""
+    N = W.shape[0]
+    nnz = float(np.count_nonzero(W_in) + np.count_nonzero(W))
+    nb = float(np.count_nonzero(bias))
+    leaky = leak < 1.0
+    return _Tally(nnz + (N if leaky else 0.0), nb + (N if leaky else 0.0), N, nnz + nb + (n_in + N) + N)
+
+
+def _count_deep_esn(model, X) -> dict:
+    _fitted(model, "W_out_")
+    lengths = _lengths(model, X)
+    r = model.reservoirs_
+    n_layers = sum(k.startswith("W_in") for k in r)
+    leaks = model._per_layer("leak_rate", n_layers)
+    step = _Tally()
+    for i in range(n_layers):
+        W, W_in = r[f"W{i}"], r[f"W_in{i}"]
+        step = step + _reservoir_step(W, W_in, r[f"bias{i}"], float(leaks[i]), W_in.shape[1])
+    D, O = model.W_out_.shape
+    start = np.where(lengths > model.washout, model.washout, 0)
+    total = step * float(lengths.mean()) + _readout(D, O, model.task_, model.classify, lengths, lengths - start)
+    return _result(model, "classical", len(lengths), float(lengths.mean()), total)
+
+
+def _count_nvar(model, X) -> dict:
+    from math import comb
+
+    _fitted(model, "W_out_")
+    lengths = _lengths(model, X)
+    F, O = int(model.n_features_in_), int(model.n_outputs_)
+    lin = int(model.delay) * F
+    p = int(model.order)
+    n_mono = comb(lin + p - 1, p) if p >= 2 else 0
+    D = int(model.W_out_.shape[0])
+    step = _Tally(float(n_mono * (p - 1)), 0.0, 0.0, float(lin + F + n_mono)) + _dense(D * O, D, O, O)
+    if model.difference_:
+        step = step + _Tally(0.0, float(O), 0.0, float(O))
+    L = float(lengths.mean())
+    return _result(model, "classical", len(lengths), L, step * L)
 
 
 _GATES = {"elman": 1, "lstm": 4, "gru": 3}
