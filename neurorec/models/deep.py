@@ -254,11 +254,16 @@ class DeepESN(ScoresToProba, Model):
         self.__dict__.pop("_cache", None)
         F = batch.data.shape[2]
         reservoirs, n_in = {}, F
-        for i, esn in enumerate(self._layer_models()):
+        esns = self._layer_models()
+        for i, esn in enumerate(esns):
             esn._init_reservoir(n_in, 0)
+            esn.set_reservoir(esn.W_, esn.W_in_, esn.bias_)      # as layers_ rebuilds them after load
             reservoirs.update({f"W{i}": esn.W_, f"W_in{i}": esn.W_in_, f"bias{i}": esn.bias_})
             n_in = esn.units
         self.reservoirs_ = reservoirs
+        # the layers just drawn are layers_'s cache: not drawn a second time for the states
+        self.__dict__["_cache"] = {"src": reservoirs, "layers": esns,
+                                   "key": repr(sorted(self.get_params(deep=False).items()))}
         self.n_features_in_ = int(F)
         ops = get_ops(self.backend, self.device, self.dtype)
         S = self._readout_states(batch.data)
