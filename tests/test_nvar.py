@@ -140,3 +140,22 @@ def test_bad_input_is_refused():
         NVAR().fit(X, X[..., :1]).generate(5, X)
     with pytest.raises(ValueError, match="too large"):
         NVAR(delay=50, order=3, washout=0).fit(X, X)
+
+
+@pytest.mark.parametrize("strides", [1, 3])
+def test_blocks_of_a_long_series_equal_the_whole(strides):
+    # fit, transform and predict work in blocks of (sequence, step) rows; a block that starts
+    # inside a series reads the window before it, so blocks equal the one-piece computation
+    from neurorec.backends import get_ops
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((3, 200, 2))
+    m = NVAR(delay=4, strides=strides, order=2, dtype="float64").fit(X[:, :-1], X[:, 1:])
+    ops = get_ops("numpy", "cpu", "float64")
+    whole = m._features(ops, X)
+    for budget in (10 * m.n_features_out_, 1):          # 10 rows per block; the least block: span + 1 steps
+        Z = np.empty_like(whole)
+        for b0, b1, t0, t1, blk in m._feature_blocks(ops, X, m.n_features_out_, budget=budget):
+            Z[b0:b1, t0:t1] = blk
+        np.testing.assert_array_equal(Z, whole)
+    np.testing.assert_allclose(m.transform(X), whole)

@@ -188,6 +188,23 @@ class NVAR(Model):
     def _features(self, ops, data: np.ndarray):
         return nvar_features(ops.asarray(data), self.delay, self.strides, self.order, xp=ops.xp)
 
+    def _feature_blocks(self, ops, data: np.ndarray, n_out: int, budget: int = 2**25):
+        """Yield ``(b0, b1, t0, t1, Z)``: the features of sequences ``b0:b1``, steps ``t0:t1``,
+        in blocks of about ``budget`` values, so that neither a large batch nor one long series
+        holds all its features at once. A block starting at ``t0 > 0`` is computed from the
+        :math:`(k-1)s` steps before it as well, so it equals the same rows of the whole."""
+        B, T, _ = data.shape
+        span = (self.delay - 1) * self.strides
+        rows = max(1, budget // max(1, n_out))                       # (sequence, step) rows per block
+        n_b = max(1, min(B, rows // max(1, T)))
+        n_t = T if n_b > 1 or T <= rows else max(rows, span + 1)
+        for b0 in range(0, B, n_b):
+            for t0 in range(0, T, n_t):
+                t1 = min(T, t0 + n_t)
+                lo = max(0, t0 - span)
+                Z = self._features(ops, data[b0:b0 + n_b, lo:t1])
+                yield b0, min(B, b0 + n_b), t0, t1, Z[:, t0 - lo:]
+
     def fit(self, X, y) -> NVAR:
         """Fit the readout on sequences ``X`` and per-step targets ``y`` (batch, time, outputs)."""
         self._validate_params()
@@ -213,13 +230,10 @@ class NVAR(Model):
         ops = get_ops(self.backend, self.device, self.dtype)
         acc = RidgeAccumulator(ops, n_out, O)
         target = Yt - batch.data if diff else Yt
-        # in chunks of sequences, so that a large batch never holds all its features at once
-        chunk = max(1, int(2**26 // max(1, batch.data.shape[1] * n_out)))
         mask = ops.asarray(m, dtype=ops.xp.bool) if ops.is_torch else m
-        for s in range(0, batch.batch, chunk):
-            Z = self._features(ops, batch.data[s:s + chunk])
-            keep = mask[s:s + chunk]
-            acc.add(Z[keep], ops.asarray(target[s:s + chunk])[keep])
+        for b0, b1, t0, t1, Z in self._feature_blocks(ops, batch.data, n_out):
+            keep = mask[b0:b1, t0:t1]
+            acc.add(Z[keep], ops.asarray(target[b0:b1, t0:t1])[keep])
         W, b = acc.solve(self.ridge)
         self.W_out_, self.b_out_ = W.astype(dt), b.astype(dt)
         self.n_features_in_, self.n_outputs_, self.n_features_out_ = int(F), int(O), int(n_out)
@@ -237,16 +251,24 @@ class NVAR(Model):
         (batch, time, n_features_out_) (one sequence: (time, n_features_out_))."""
         batch = self._check_input(X, "transform")
         ops = get_ops(self.backend, self.device, self.dtype)
-        return batch.unpad(ops.to_numpy(self._features(ops, batch.data)))
+        B, T, _ = batch.data.shape
+        out = np.empty((B, T, self.n_features_out_), dtype=np.dtype(self.dtype))
+        for b0, b1, t0, t1, Z in self._feature_blocks(ops, batch.data, self.n_features_out_):
+            out[b0:b1, t0:t1] = ops.to_numpy(Z)
+        return batch.unpad(out)
 
     def predict(self, X):
         """Per-step outputs (batch, time, outputs) (one sequence: (time, outputs))."""
         batch = self._check_input(X, "predict")
         ops = get_ops(self.backend, self.device, self.dtype)
-        out = self._features(ops, batch.data) @ ops.asarray(self.W_out_) + ops.asarray(self.b_out_)
+        W, b = ops.asarray(self.W_out_), ops.asarray(self.b_out_)
+        B, T, _ = batch.data.shape
+        out = np.empty((B, T, self.n_outputs_), dtype=np.dtype(self.dtype))
+        for b0, b1, t0, t1, Z in self._feature_blocks(ops, batch.data, self.n_features_out_):
+            out[b0:b1, t0:t1] = ops.to_numpy(Z @ W + b)
         if self.difference_:
-            out = out + ops.asarray(batch.data)
-        out = batch.unpad(ops.to_numpy(out))
+            out += batch.data
+        out = batch.unpad(out)
         if getattr(self, "target_1d_", False) and batch.single and out.shape[-1] == 1:
             return out[:, 0]
         return out
