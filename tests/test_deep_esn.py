@@ -111,3 +111,30 @@ def test_higher_layers_remember_further_back():
     assert centres[0] < centres[1] < centres[2], centres
     assert centres[2] > 1.25 * centres[0]       # 14.8 -> 20.5 here (delays up to 60 only)
     assert min(totals) > 5                      # every layer keeps a real memory, not noise
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_generate_one_layer_equals_the_esn_and_forecasts(backend):
+    if backend == "torch":
+        pytest.importorskip("torch")
+    from neurorec.data import get_task
+
+    d = get_task("mackey_glass").load(seed=0)
+    u = d.train.X
+    one = DeepESN(units=100, layers=1, spectral_radius=1.25, leak_rate=0.3, ridge=1e-8, washout=100,
+                  dtype="float64", backend=backend, seed=0).fit(u, d.train.y)
+    r = one.reservoirs_
+    esn = ESN(units=100, spectral_radius=1.25, leak_rate=0.3, ridge=1e-8, washout=100, dtype="float64",
+              backend=backend).set_reservoir(r["W0"], r["W_in0"], r["bias0"]).fit(u, d.train.y)
+    warm = d.test.X[..., :300, :]
+    a, e = one.generate(50, warm), esn.generate(50, warm)
+    # equal up to the readouts' round-off (1e-12), which the closed loop amplifies: 3e-7 by step 50
+    np.testing.assert_allclose(a[..., :10, :], e[..., :10, :], rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(a, e, rtol=1e-5, atol=1e-6)
+    deep = DeepESN(units=(100, 100), spectral_radius=1.25, leak_rate=0.3, ridge=1e-8,
+                   washout=100, dtype="float64", backend=backend, seed=0).fit(u, d.train.y)
+    free = deep.generate(50, warm)
+    truth = d.test.X[..., 300:350, :].reshape(free.shape)
+    assert np.sqrt(np.mean((free - truth) ** 2) / truth.var()) < 0.05     # 0.009 (one 100-unit layer: 0.28)
+    with pytest.raises(ValueError, match="one-step forecaster"):
+        DeepESN(units=20, seed=0).fit(u, np.concatenate([d.train.y, d.train.y], -1)).generate(5, warm)

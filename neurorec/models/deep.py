@@ -309,6 +309,56 @@ class DeepESN(ScoresToProba, Model):
             return out[:, 0]
         return out
 
+    def generate(self, n_steps: int, warmup, *, on_divergence: str = "raise") -> np.ndarray:
+        """Closed-loop forecast of ``n_steps`` steps after ``warmup``, as :meth:`ESN.generate`: the
+        stack is driven by the warm-up, its last output (the forecast of the next input) becomes
+        the next input of layer 1, and so on. Needs a one-step forecaster (outputs == features).
+
+        Returns
+        -------
+        ndarray (batch, n_steps, outputs), or (n_steps, outputs) for one warm-up sequence.
+        """
+        from neurorec.models._generate import DivergenceGuard, check_n_steps, check_on_divergence, divergence_threshold
+        from neurorec.models.reservoir import _step
+
+        self._check_fitted("generate")
+        batch = check_sequences(warmup, "warmup", n_features=self.n_features_in_, dtype=np.dtype(self.dtype))
+        n_steps = check_n_steps(n_steps, batch.batch, self.n_outputs_, self.dtype)
+        check_on_divergence(on_divergence)
+        if self.task_ != "regression" or self.n_outputs_ != self.n_features_in_:
+            raise ValueError(f"generate needs a one-step forecaster (outputs == features); this DeepESN maps "
+                             f"{self.n_features_in_} features to {self.n_outputs_} outputs ({self.task_}).")
+        if not batch.uniform:
+            raise ValueError("generate needs warm-up sequences of equal length.")
+        guard = DivergenceGuard(type(self).__name__, divergence_threshold(batch.data), on_divergence)
+        layers = self.layers_
+        ops = layers[0]._ops()
+        steps = [esn._step_weights(feedback=False) for esn in layers]
+        hs = [ops.asarray(np.ascontiguousarray(S[:, -1])) for S in self._states(batch.data)]
+        W, b = ops.asarray(self.W_out_), ops.asarray(self.b_out_)
+        xp = ops.xp
+        cat = np.concatenate if xp is np else xp.cat
+
+        def readout(u):
+            parts = hs[-1:] if self.readout_layers == "top" else hs
+            return cat([*parts, u] if self.input_to_readout else list(parts), 1) @ W + b
+
+        y = readout(ops.asarray(np.ascontiguousarray(batch.data[:, -1])))
+        out = np.empty((batch.batch, n_steps, self.n_outputs_), dtype=np.dtype(self.dtype))
+        for t in range(n_steps):
+            out[:, t] = ops.to_numpy(y)
+            if guard.due(t + 1):
+                guard.check(out[:, guard.checked:t + 1], guard.checked)
+            if t == n_steps - 1:
+                break
+            x = y
+            for esn, h, (WT, WinT, bias, _, W_dense) in zip(layers, hs, steps, strict=True):
+                _step(ops, h, x @ WinT + bias, WT, float(esn.leak_rate), esn.activation, W_dense)
+                x = h
+            y = readout(y)
+        guard.check(out[:, guard.checked:], guard.checked)
+        return out[0] if batch.single else out
+
     @available_if(fitted_as_classifier)
     def decision_function(self, X) -> np.ndarray:
         """Ridge class scores (classifiers): (batch, n_classes), or (batch,) for two classes."""
