@@ -11,10 +11,23 @@ weights. Measured, with BLAS/OpenMP/torch threads pinned to ``--threads`` for bo
 * NVAR (next-generation RC, delay 2, quadratic monomials): the feature vectors of the single
   sequence and of the 64 sequences, reservoirpy's ``NVAR`` node against ``neurorec.models.NVAR``,
   and their largest difference;
+* intrinsic plasticity: reservoirpy's ``IPReservoir`` against ``neurorec.models.IPESN`` on the
+  same weights (300 units, or ``--units`` if fewer; tanh, Gaussian target), each doing the same
+  work: 2 epochs of the IP rule, then a run of the adapted reservoir and a ridge readout on its
+  states; on one sequence of up to 2,000 steps (``--steps`` if fewer) and on 16 sequences of a
+  quarter of that (reservoirpy runs them in turn; neurorec's IP is one stream too, its run is
+  batched), with the largest difference of the adapted gains;
+* online readouts: reservoirpy's ``LMS`` and ``RLS`` nodes after a ``Reservoir`` and FORCE (``ESN(feedback=True)``
+  with an RLS readout, Sussillo & Abbott's sum of sines) against ``neurorec.models.OnlineReservoir`` on the
+  same weights (300 units, or ``--units`` if fewer), training step by step on one stream of up to 2,000 steps
+  and on 64 streams of an eighth of that (reservoirpy trains on them in turn), with the largest readout
+  weight difference after the same training;
 * with a CUDA device: the torch backend on 64 and 1,024 sequences of 1,000 steps.
 
 The last line printed is one JSON object with ``ratio_single``, ``ratio_batch64``,
-``ratio_nvar_single`` and ``ratio_nvar_batch64`` (neurorec throughput / reservoirpy throughput). Usage::
+``ratio_nvar_single``, ``ratio_nvar_batch64``, ``ratio_ip_single``, ``ratio_ip_batch16`` and
+``ratio_{lms,rls,force}_{single,batch64}`` (``_float64``: neurorec in float64)
+(neurorec throughput / reservoirpy throughput). Usage::
 
     python benchmarks/esn.py [--threads N] [--steps 10000] [--repeats 5]
 """
@@ -49,6 +62,144 @@ def _race(fns: dict, repeats: int) -> dict:
 def progress(msg: str) -> None:
     """One progress line on stderr, flushed at once (stdout keeps the table and the final JSON line)."""
     print(f"[esn] {msg}", file=sys.stderr, flush=True)
+
+
+def _ip_case(args, series, record, rpy_name: str) -> float:
+    """Intrinsic plasticity, reservoirpy's ``IPReservoir`` against ``IPESN`` on the same weights:
+    records the "ip single" and "ip batch16" cases; returns the largest difference of the gains."""
+    import numpy as np
+    from reservoirpy.nodes import IPReservoir, Ridge
+
+    from neurorec.models import IPESN
+
+    N, T, B = min(args.units, 300), min(args.steps, 2000), 16
+    L = max(T // 4, 2)
+    X, Y = series[:T], series[1:T + 1]
+    Xb = np.stack([series[T + i * L: T + (i + 1) * L] for i in range(B)])
+    Yb = np.stack([series[T + i * L + 1: T + (i + 1) * L + 1] for i in range(B)])
+    ip = {"mu": 0.0, "sigma": 0.5, "epochs": 2, "learning_rate": 1e-3}
+    draw = IPReservoir(N, sr=0.95, lr=1.0, input_connectivity=1.0, seed=42, **ip)
+    draw.initialize(X[:2])
+    W, Win, bias = draw.W, draw.Win, draw.bias
+
+    def dense(a):
+        return np.asarray(a.toarray() if hasattr(a, "toarray") else a, dtype=np.float64)
+
+    def rpy(x, y, warm):
+        # a fresh node each time (fit adapts a and b in place): IP, then the adapted run and a ridge readout
+        res = IPReservoir(W=W, Win=Win, bias=bias, lr=1.0, **ip)
+        res.fit(x)
+        res.reset()
+        states = res.run(x)
+        if isinstance(states, list) or np.ndim(states) == 3:
+            states, y = np.concatenate([s[warm:] for s in states]), np.concatenate([t[warm:] for t in y])
+        else:
+            states, y = states[warm:], y[warm:]
+        Ridge(ridge=1e-8).fit(states, y)
+        return res
+
+    models = {dt: IPESN(units=N, leak_rate=1.0, mu=ip["mu"], sigma=ip["sigma"], ip_epochs=ip["epochs"],
+                        ip_learning_rate=ip["learning_rate"], ridge=1e-8, washout=min(100, L // 2),
+                        input_to_readout=False, dtype=dt).set_reservoir(dense(W), dense(Win), dense(bias))
+              for dt in ("float64", "float32")}
+    cases = {"ip single": (X, Y, T), f"ip batch{B}": (Xb, Yb, B * L)}
+    for case, (x, y, n) in cases.items():
+        warm = min(100, L // 2)
+        fns = {rpy_name: lambda x=x, y=y, warm=warm: rpy(x, y, warm)}
+        for dt, m in models.items():
+            fns[f"neurorec numpy {dt}"] = lambda m=m, x=x, y=y: m.fit(x, y)
+        for name, secs in _race(fns, max(1, args.repeats - 2)).items():
+            record(case, name, ip["epochs"] * n + n, secs)       # IP steps + run steps
+    theirs = rpy(X, Y, min(100, L // 2))
+    ours = models["float64"].fit(X, Y)
+    diff = float(max(np.abs(ours.gain_ - theirs.a).max(), np.abs(ours.ip_bias_ - theirs.b).max()))
+    progress(f"IP gains and biases: largest difference from reservoirpy's {diff:.1e}")
+    return diff
+
+
+def _online_case(args, series, record, rpy_name: str) -> dict:
+    """Online readouts, reservoirpy's ``LMS`` / ``RLS`` nodes (``Reservoir >> node``, and FORCE:
+    ``ESN(feedback=True)`` with an RLS readout) against ``neurorec.models.OnlineReservoir`` on the
+    same weights, each training the readout step by step over the same stream: one sequence of up
+    to 2,000 steps, and 64 streams of an eighth of that (reservoirpy trains on them in turn,
+    neurorec steps the 64 together, one readout update per time step). Returns the
+    ``ratio_{lms,rls,force}_{single,batch64}`` keys (neurorec / reservoirpy throughput) and the
+    largest weight differences after the same single-stream training."""
+    import numpy as np
+    from reservoirpy import ESN as RESN
+    from reservoirpy.nodes import LMS as RLMS
+    from reservoirpy.nodes import RLS as RRLS
+    from reservoirpy.nodes import Reservoir
+    from scipy import sparse
+
+    from neurorec.models import OnlineReservoir
+
+    N, T, B = min(args.units, 300), min(args.steps, 2000), 64
+    series = np.asarray(series, dtype=np.float64).reshape(-1)
+    L = max(T // 8, 2)
+    X, Y = series[:T, None], series[1:T + 1, None]
+    Xb = np.stack([series[T + i * L: T + (i + 1) * L, None] for i in range(B)])
+    Yb = np.stack([series[T + i * L + 1: T + (i + 1) * L + 1, None] for i in range(B)])
+    t = np.arange(T + B * L) * 0.1                       # FORCE: Sussillo & Abbott's sum of sines, no input
+    w = np.pi / 60
+    f = (1.3 / 1.5) * (np.sin(w * t) + np.sin(2 * w * t) / 2 + np.sin(3 * w * t) / 6 + np.sin(4 * w * t) / 3)
+    Fx, Fy = np.zeros((T, 1)), f[:T, None]
+    Fx[0] = 1.0
+    Fxb, Fyb = np.zeros((B, L, 1)), f[T:].reshape(B, L, 1)
+    Fxb[:, 0] = 1.0
+    cases = {"lms": ({"units": N, "leak_rate": 0.3, "input_to_readout": False}, {"learning_rate": 1e-2}, X, Y, Xb, Yb),
+             "rls": ({"units": N, "leak_rate": 0.3, "input_to_readout": False}, {"alpha": 1e-2}, X, Y, Xb, Yb),
+             "force": ({"units": N, "spectral_radius": 1.5, "leak_rate": 0.1, "feedback": True, "input_init": "uniform",
+                        "feedback_connectivity": 1.0, "input_to_readout": False}, {"alpha": 1.0}, Fx, Fy, Fxb, Fyb)}
+    out = {}
+    f64, f32 = "neurorec numpy float64", "neurorec numpy float32"
+    for name, (res_params, kw, x, y, xb, yb) in cases.items():
+        rule = "lms" if name == "lms" else "rls"
+        ours = {dt: OnlineReservoir("ESN", res_params, rule=rule, fit_bias=False, dtype=dt, seed=42, **kw)
+                for dt in ("float64", "float32")}
+        for m in ours.values():
+            m.fit(x[:2], y[:2])                                  # draws the reservoir (the same for both)
+        r = ours["float64"].reservoir_
+        Win = np.hstack([r.W_in_, r.W_fb_]) if name == "force" else r.W_in_
+
+        def rpy_model(r=r, Win=Win, res_params=res_params, rule=rule, kw=kw, name=name):
+            res = Reservoir(W=sparse.csr_array(r.W_), Win=Win, bias=r.bias_, lr=res_params["leak_rate"])
+            readout = (RLMS if rule == "lms" else RRLS)(fit_bias=False, **kw)
+            model = RESN(reservoir=res, readout=readout, feedback=True) if name == "force" else res >> readout
+            return model, readout
+
+        theirs, _ = rpy_model()
+        theirs.partial_fit(x[:2], y[:2])                         # initialises the nodes
+
+        def rpy_single(m=theirs, x=x, y=y):
+            m.reset()
+            m.partial_fit(x, y)
+
+        def rpy_batch(m=theirs, xb=xb, yb=yb):
+            for i in range(len(xb)):                              # one stream after another
+                m.reset()
+                m.partial_fit(xb[i], yb[i])
+
+        single, batch = {rpy_name: rpy_single}, {rpy_name: rpy_batch}
+        for dt, m in ours.items():
+            single[f"neurorec numpy {dt}"] = lambda m=m, x=x, y=y: m.reset_state().partial_fit(x, y)
+            batch[f"neurorec numpy {dt}"] = lambda m=m, xb=xb, yb=yb: m.reset_state().partial_fit(xb, yb)
+        for case, fns, n in ((f"{name} single", single, T), (f"{name} batch{B}", batch, B * L)):
+            secs = _race(fns, max(1, args.repeats - 2))
+            for engine, s in secs.items():
+                record(case, engine, n, s)
+            key = f"ratio_{case.replace(' ', '_')}"
+            out[key] = secs[rpy_name] / secs[f32]                 # neurorec's default dtype, as ratio_single
+            out[f"{key}_float64"] = secs[rpy_name] / secs[f64]
+        # agreement: the same training from scratch on one stream, float64 on both
+        fresh = ours["float64"].clone()
+        fresh.partial_fit(x, y)
+        m, readout = rpy_model()
+        m.partial_fit(x, y)
+        diff = float(np.abs(fresh.W_out_ - readout.Wout).max())
+        out[f"{name}_max_abs_weight_difference"] = diff
+        progress(f"online {name}: largest readout weight difference from reservoirpy's {diff:.1e}")
+    return out
 
 
 def main(argv=None) -> dict:
@@ -155,6 +306,12 @@ def main(argv=None) -> dict:
     nvar_agree = float(np.abs(np.asarray(RNVAR(delay=2, order=2, strides=1).run(X)) - nvar.transform(X)).max())
     progress(f"NVAR features: largest difference from reservoirpy's {nvar_agree:.1e}")
 
+    # --- intrinsic plasticity (IPReservoir vs IPESN) --------------------------------------
+    _ip_case(args, series, record, rpy_name)
+
+    # --- online readouts (LMS, RLS, FORCE) vs reservoirpy's nodes -------------------------
+    online = _online_case(args, series, record, rpy_name)
+
     # --- CUDA ---------------------------------------------------------------------------
     cuda = {}
     if torch is not None and torch.cuda.is_available():
@@ -183,9 +340,12 @@ def main(argv=None) -> dict:
         "ratio_batch64": rate("batch64", "neurorec numpy float32") / rate("batch64", "reservoirpy"),
         "ratio_nvar_single": rate("nvar single", "neurorec") / rate("nvar single", "reservoirpy"),
         "ratio_nvar_batch64": rate("nvar batch64", "neurorec") / rate("nvar batch64", "reservoirpy"),
+        "ratio_ip_single": rate("ip single", "neurorec numpy float64") / rate("ip single", "reservoirpy"),
+        "ratio_ip_batch16": rate("ip batch16", "neurorec numpy float64") / rate("ip batch16", "reservoirpy"),
         "nvar_max_abs_difference": nvar_agree,
         "nrmse_neurorec": err_n,
         "nrmse_reservoirpy": err_r,
+        **online,
         **cuda,
     }
     print(f"{'case':<14}{'engine':<42}{'seq-steps/s':>14}{'seconds':>10}")

@@ -8,6 +8,9 @@ from neurorec.models.hopfield import DenseAssociativeMemory, Hopfield, ModernHop
 from neurorec.models.linear import LinearAR
 from neurorec.models.multiorder import MultiOrderMarkov
 from neurorec.models.nvar import NVAR
+from neurorec.models.online import OnlineReservoir
+from neurorec.models.plasticity import IPESN
+from neurorec.models.readout import LMS, RLS
 from neurorec.models.recurrent import GRU, LSTM, Elman, Jordan, RecurrentModel
 from neurorec.models.reservoir import ESN
 from neurorec.models.rmspace import ReservoirModelSpace
@@ -16,4 +19,5 @@ from neurorec.models.spiking.snn import SpikingClassifier
 
 __all__ = ["ESN", "DeepESN", "NVAR", "ReservoirModelSpace", "LSM", "SpikingClassifier", "Hopfield", "ModernHopfield",
            "DenseAssociativeMemory", "Hebb", "Oja", "Sanger", "BCM", "AntiHebbian", "FeatureClassifier", "LinearAR",
-           "Elman", "Jordan", "LSTM", "GRU", "RecurrentModel", "MultiOrderMarkov", "HistoryCompressor"]
+           "Elman", "Jordan", "LSTM", "GRU", "RecurrentModel", "MultiOrderMarkov", "HistoryCompressor",
+           "OnlineReservoir", "LMS", "RLS", "IPESN"]
