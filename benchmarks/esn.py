@@ -17,6 +17,9 @@ weights. Measured, with BLAS/OpenMP/torch threads pinned to ``--threads`` for bo
   states; on one sequence of up to 2,000 steps (``--steps`` if fewer) and on 16 sequences of a
   quarter of that (reservoirpy runs them in turn; neurorec's IP is one stream too, its run is
   batched), with the largest difference of the adapted gains;
+* deep ESN: reservoirpy's ``Reservoir >> Reservoir`` (two reservoirs of ``units // 2``) against
+  ``neurorec.models.DeepESN`` on the same weights, one sequence and 64, with the largest
+  difference of the top layer's states;
 * online readouts: reservoirpy's ``LMS`` and ``RLS`` nodes after a ``Reservoir`` and FORCE (``ESN(feedback=True)``
   with an RLS readout, Sussillo & Abbott's sum of sines) against ``neurorec.models.OnlineReservoir`` on the
   same weights (300 units, or ``--units`` if fewer), training step by step on one stream of up to 2,000 steps
@@ -25,7 +28,8 @@ weights. Measured, with BLAS/OpenMP/torch threads pinned to ``--threads`` for bo
 * with a CUDA device: the torch backend on 64 and 1,024 sequences of 1,000 steps.
 
 The last line printed is one JSON object with ``ratio_single``, ``ratio_batch64``,
-``ratio_nvar_single``, ``ratio_nvar_batch64``, ``ratio_ip_single``, ``ratio_ip_batch16`` and
+``ratio_nvar_single``, ``ratio_nvar_batch64``, ``ratio_deep_single``, ``ratio_deep_batch64``,
+``ratio_ip_single``, ``ratio_ip_batch16`` and
 ``ratio_{lms,rls,force}_{single,batch64}`` (``_float64``: neurorec in float64)
 (neurorec throughput / reservoirpy throughput). Usage::
 
@@ -62,6 +66,45 @@ def _race(fns: dict, repeats: int) -> dict:
 def progress(msg: str) -> None:
     """One progress line on stderr, flushed at once (stdout keeps the table and the final JSON line)."""
     print(f"[esn] {msg}", file=sys.stderr, flush=True)
+
+
+def _deep_case(args, X, Xb, record, rpy_name: str) -> float:
+    """Two reservoirs of ``units // 2`` in series: reservoirpy's ``r1 >> r2`` (its states are the
+    top layer's) against ``DeepESN.layer_states`` on the same weights, one sequence and 64.
+    Returns the largest difference of the top layer's states."""
+    import numpy as np
+    from reservoirpy.nodes import Reservoir
+
+    from neurorec.models import ESN, DeepESN
+
+    n = max(2, args.units // 2)
+    r1 = Reservoir(n, lr=0.3, sr=1.25, rc_connectivity=0.1, input_connectivity=1.0, seed=1)
+    r2 = Reservoir(n, lr=0.3, sr=1.25, rc_connectivity=0.1, input_connectivity=1.0, input_scaling=0.5, seed=2)
+    chain = r1 >> r2
+    chain.run(X[:2])                                   # draw the weights
+    deep = DeepESN(units=(n, n), leak_rate=0.3, dtype="float32", seed=0).fit(X[:50], X[1:51])
+    weights = {}
+    for i, r in enumerate((r1, r2)):
+        e = ESN.from_reservoirpy(r)
+        weights.update({f"W{i}": e.W_, f"W_in{i}": e.W_in_, f"bias{i}": e.bias_})
+    deep.reservoirs_ = {k: v.astype(np.float32) for k, v in weights.items()}
+    deep.__dict__.pop("_cache", None)
+
+    def rpy(data):
+        r1.reset()
+        r2.reset()
+        return chain.run(data)
+
+    single = {rpy_name: lambda: rpy(X), "neurorec numpy float32": lambda: deep.layer_states(X)}
+    batch = {rpy_name: lambda: rpy(Xb), "neurorec numpy float32": lambda: deep.layer_states(Xb)}
+    for name, secs in _race(single, args.repeats).items():
+        record("deep single", name, len(X), secs)
+    for name, secs in _race(batch, max(1, args.repeats - 2)).items():
+        record("deep batch64", name, Xb.shape[0] * Xb.shape[1], secs)
+    agree = float(np.abs(np.asarray(rpy(X)) - deep.layer_states(X)[-1]).max())
+    progress(f"deep ESN ({n} + {n} units): largest difference of the top layer's states from reservoirpy's "
+             f"{agree:.1e} (float32)")
+    return agree
 
 
 def _ip_case(args, series, record, rpy_name: str) -> float:
@@ -306,6 +349,9 @@ def main(argv=None) -> dict:
     nvar_agree = float(np.abs(np.asarray(RNVAR(delay=2, order=2, strides=1).run(X)) - nvar.transform(X)).max())
     progress(f"NVAR features: largest difference from reservoirpy's {nvar_agree:.1e}")
 
+    # --- deep ESN: reservoirpy's Reservoir >> Reservoir against DeepESN on the same weights ---
+    deep_agree = _deep_case(args, X, Xb, record, rpy_name)
+
     # --- intrinsic plasticity (IPReservoir vs IPESN) --------------------------------------
     _ip_case(args, series, record, rpy_name)
 
@@ -340,6 +386,9 @@ def main(argv=None) -> dict:
         "ratio_batch64": rate("batch64", "neurorec numpy float32") / rate("batch64", "reservoirpy"),
         "ratio_nvar_single": rate("nvar single", "neurorec") / rate("nvar single", "reservoirpy"),
         "ratio_nvar_batch64": rate("nvar batch64", "neurorec") / rate("nvar batch64", "reservoirpy"),
+        "ratio_deep_single": rate("deep single", "neurorec") / rate("deep single", "reservoirpy"),
+        "ratio_deep_batch64": rate("deep batch64", "neurorec") / rate("deep batch64", "reservoirpy"),
+        "deep_max_abs_difference": deep_agree,
         "ratio_ip_single": rate("ip single", "neurorec numpy float64") / rate("ip single", "reservoirpy"),
         "ratio_ip_batch16": rate("ip batch16", "neurorec numpy float64") / rate("ip batch16", "reservoirpy"),
         "nvar_max_abs_difference": nvar_agree,
