@@ -26,9 +26,9 @@ FENCE = re.compile(r"^```python[ \t]*\n(.*?)^```", re.S | re.M)
 
 # block id -> why it is slow (timed once each, one core; the others take 2-8 s alone, up to 20 s on a busy machine)
 SLOW = {
-    "README.md#7: import numpy as np": "brian2 Cython build and run of a 3-population network (65 s here; minutes "
+    "README.md#8: import numpy as np": "brian2 Cython build and run of a 3-population network (65 s here; minutes "
                                        "in a fresh environment without brian2's cache)",
-    "README.md#8: import numpy as np": "200 s of simulated STDP learning with 1,000 Poisson inputs in brian2 "
+    "README.md#9: import numpy as np": "200 s of simulated STDP learning with 1,000 Poisson inputs in brian2 "
                                        "(131 s here, Cython cache warm)",
 }
 
