@@ -58,6 +58,24 @@ def check_on_divergence(on_divergence) -> str:
     return on_divergence
 
 
+def start_generate(model, warmup, n_steps, on_divergence: str):
+    """The checks every ``generate`` of a fitted one-step forecaster makes before running:
+    returns ``(batch, n_steps, guard)``, or raises a ValueError naming what is wrong (``n_steps``,
+    ``on_divergence``, a model whose outputs are not its inputs, warm-ups of unequal length)."""
+    from neurorec._validation import check_sequences
+
+    model._check_fitted("generate")
+    batch = check_sequences(warmup, "warmup", n_features=model.n_features_in_, dtype=np.dtype(model.dtype))
+    n_steps = check_n_steps(n_steps, batch.batch, model.n_outputs_, model.dtype)
+    check_on_divergence(on_divergence)
+    if model.task_ != "regression" or model.n_outputs_ != model.n_features_in_:
+        raise ValueError(f"generate needs a one-step forecaster (outputs == features); this {type(model).__name__} "
+                         f"maps {model.n_features_in_} features to {model.n_outputs_} outputs ({model.task_}).")
+    if not batch.uniform:
+        raise ValueError("generate needs warm-up sequences of equal length.")
+    return batch, n_steps, DivergenceGuard(type(model).__name__, divergence_threshold(batch.data), on_divergence)
+
+
 def divergence_threshold(*references) -> float:
     """``DIVERGENCE_FACTOR`` times the largest finite magnitude among ``references`` (1 if none)."""
     scale = 0.0

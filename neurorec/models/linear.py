@@ -22,7 +22,7 @@ from neurorec._validation import (
 )
 from neurorec.backends import get_ops
 from neurorec.base import Model, ScoresToProba, fitted_as_classifier
-from neurorec.models._generate import DivergenceGuard, check_n_steps, check_on_divergence, divergence_threshold
+from neurorec.models._generate import start_generate
 from neurorec.models.readout import RidgeAccumulator
 
 __all__ = ["LinearAR"]
@@ -204,16 +204,7 @@ class LinearAR(ScoresToProba, Model):
         -------
         ndarray (batch, n_steps, outputs), or (n_steps, outputs) for one warm-up sequence.
         """
-        self._check_fitted("generate")
-        batch = check_sequences(warmup, "warmup", n_features=self.n_features_in_, dtype=np.dtype(self.dtype))
-        n_steps = check_n_steps(n_steps, batch.batch, self.n_outputs_, self.dtype)
-        check_on_divergence(on_divergence)
-        if self.task_ != "regression" or self.n_outputs_ != self.n_features_in_:
-            raise ValueError(f"generate needs a one-step forecaster (outputs == features); this model "
-                             f"maps {self.n_features_in_} features to {self.n_outputs_} outputs ({self.task_}).")
-        if not batch.uniform:
-            raise ValueError("generate needs warm-up sequences of equal length.")
-        guard = DivergenceGuard(type(self).__name__, divergence_threshold(batch.data), on_divergence)
+        batch, n_steps, guard = start_generate(self, warmup, n_steps, on_divergence)
         ops = get_ops(self.backend, self.device, self.dtype)
         W, b = ops.asarray(self.W_out_), ops.asarray(self.b_out_)
         B, T, F = batch.data.shape

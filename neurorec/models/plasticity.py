@@ -21,7 +21,7 @@ import numpy as np
 from neurorec import _params as P
 from neurorec._validation import SeqBatch
 from neurorec.models._generate import DivergenceGuard, check_n_steps, check_on_divergence, divergence_threshold
-from neurorec.models.reservoir import ESN
+from neurorec.models.reservoir import ESN, _add_recurrent
 
 __all__ = ["IPESN", "kl_to_target"]
 
@@ -45,16 +45,7 @@ def _ip_step(ops, r, x, pre, WT, leak: float, activation: str, gain, ip_bias, W=
     and the output, ``(r, out)``; with ``leak == 1`` the net input is ``pre`` itself (``r`` is not
     touched: it does not carry over). On numpy a single sequence goes through BLAS gemv on ``W``
     into ``tmp`` (as :func:`neurorec.models.reservoir._step`)."""
-    if ops.is_torch:
-        pre.addmm_(x, WT)
-    elif tmp is None:
-        pre += x @ WT
-    elif W is not None and x.shape[0] == 1:
-        np.dot(W, x[0], out=tmp[0])
-        pre += tmp
-    else:
-        np.matmul(x, WT, out=tmp)
-        pre += tmp
+    _add_recurrent(ops, pre, x, WT, W, tmp)
     if leak == 1.0:
         net = pre
     else:

@@ -165,13 +165,9 @@ def random_reservoir(units: int, n_features: int, *, spectral_radius_: float | N
     return out
 
 
-def _step(ops, h, pre, WT, leak: float, activation: str, W=None, tmp=None):
-    """One leaky-integrator update, in place: ``pre`` holds the input drive on entry.
-
-    ``h <- (1 - leak) h + leak f(pre + h W^T)``; ``pre`` is used as scratch. On the numpy
-    backend a single sequence goes through BLAS gemv on ``W`` into the buffer ``tmp``
-    (no allocation per step); batches go through gemm.
-    """
+def _add_recurrent(ops, pre, h, WT, W=None, tmp=None) -> None:
+    """``pre += h W^T`` in place: torch ``addmm_``; numpy gemv on ``W`` into ``tmp`` for a single
+    sequence, gemm otherwise (no allocation per step when ``tmp`` is given)."""
     if ops.is_torch:
         pre.addmm_(h, WT)
     elif tmp is None:
@@ -182,6 +178,16 @@ def _step(ops, h, pre, WT, leak: float, activation: str, W=None, tmp=None):
     else:
         np.matmul(h, WT, out=tmp)
         pre += tmp
+
+
+def _step(ops, h, pre, WT, leak: float, activation: str, W=None, tmp=None):
+    """One leaky-integrator update, in place: ``pre`` holds the input drive on entry.
+
+    ``h <- (1 - leak) h + leak f(pre + h W^T)``; ``pre`` is used as scratch. On the numpy
+    backend a single sequence goes through BLAS gemv on ``W`` into the buffer ``tmp``
+    (no allocation per step); batches go through gemm.
+    """
+    _add_recurrent(ops, pre, h, WT, W, tmp)
     ops.activation_(activation, pre)
     ops.lerp_(h, pre, leak)
     return h
