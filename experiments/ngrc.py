@@ -31,9 +31,10 @@ LYAPUNOV = 0.9056          # largest Lyapunov exponent of Lorenz-63 (Sprott 2003
 X0 = (17.67715816276679, 12.931379185960404, 43.91404334248268)     # the paper's code's start
 
 
-def _lorenz_rk23(n: int, dt: float, tol: float | None = None):
+def _lorenz_rk23(maxtime: float, dt: float, tol: float | None = None):
     """RK23 with scipy's default tolerances (rtol 1e-3, atol 1e-6), as the paper's code calls
-    it, or with ``rtol = atol = tol``."""
+    it, or with ``rtol = atol = tol``, sampled as the authors' code samples each trial:
+    ``linspace(0, maxtime, round(maxtime / dt) + 1)`` (a step within 1e-5 of ``dt``)."""
     import numpy as np
     from scipy.integrate import solve_ivp
 
@@ -41,7 +42,7 @@ def _lorenz_rk23(n: int, dt: float, tol: float | None = None):
         x, y, z = s
         return [10.0 * (y - x), x * (28.0 - z) - y, x * y - 8.0 / 3.0 * z]
 
-    t = np.arange(n) * dt
+    t = np.linspace(0.0, maxtime, int(round(maxtime / dt)) + 1)
     kw = {} if tol is None else {"rtol": tol, "atol": tol}
     sol = solve_ivp(rhs, (0.0, t[-1]), X0, method="RK23", t_eval=t, **kw)
     return sol.y.T
@@ -49,13 +50,16 @@ def _lorenz_rk23(n: int, dt: float, tol: float | None = None):
 
 def paper_lorenz(trials: int, tol: float | None = None) -> dict:
     """Part 1, the protocol of the authors' trial script (LorenzConstLinQuadraticNVARtimedelay-
-    NRMSE-RK23.py in github.com/quantinfo/ng-rc-paper-code): one trajectory from their initial
-    condition; trial i warms up for 5 + 10 i time units, trains on the next 10 and forecasts
-    from the true state at the last training point; the NRMSE over one Lyapunov time (44
-    points, the first being that true state) is
+    NRMSE-RK23.py in github.com/quantinfo/ng-rc-paper-code): trial i integrates its own
+    trajectory from their initial condition over warm-up (5 + 10 i) + training (10) + one
+    Lyapunov time (1.104) on their grid, fits the readout on the 400 training pairs (inputs
+    from the last warm-up point on) and forecasts from the true state at the last training
+    point; the NRMSE over one Lyapunov time (44 points, the first being that true state) is
     sqrt(mean over points and variables of the squared error / (var x + var y + var z)), the
-    variances over the whole integrated run of that trial. A closed loop that leaves the
-    attractor (NRMSE > 1) is counted as diverged and left out of the mean."""
+    variances over that trial's whole trajectory (the script's corrected definition, July
+    2021). Left as it is: the authors' ridge also penalises the constant, neurorec's intercept
+    is unpenalised (negligible at 2.5e-6). A closed loop that leaves the attractor (NRMSE > 1)
+    is counted as diverged and left out of the mean (the authors' script does not do this)."""
     import warnings
 
     import numpy as np
@@ -64,15 +68,17 @@ def paper_lorenz(trials: int, tol: float | None = None) -> dict:
 
     dt, train = 0.025, 400                             # 10 time units of training
     lyap = int(round(1.104 / dt))                      # 44 points: the code's lyaptime = 1.104
-    warms = [int(round((5 + 10 * i) / dt)) for i in range(trials)]
-    X = _lorenz_rk23(warms[-1] + train + lyap + 1, dt, tol)
     test, fit_nrmse, diverged = [], [], 0
-    for w in warms:
+    for i in range(trials):
+        warmup = 5.0 + 10.0 * i
+        X = _lorenz_rk23(warmup + 10.0 + 1.104, dt, tol)
+        w = int(round(warmup / dt))
         wt = w + train
-        total_var = X[:wt + lyap].var(0).sum()
-        m = NVAR(delay=2, strides=1, order=2, ridge=2.5e-6, washout=w, dtype="float64").fit(X[:wt - 1], X[1:wt])
-        one_step = m.predict(X[:wt - 1])[w:]
-        fit_nrmse.append(float(np.sqrt(np.mean((one_step - X[w + 1:wt]) ** 2) / total_var)))
+        total_var = X.var(0).sum()
+        # the 400 pairs (x[t], x[t+1]) for t = w-1 .. wt-2, as the authors' regression
+        m = NVAR(delay=2, strides=1, order=2, ridge=2.5e-6, washout=w - 1, dtype="float64").fit(X[:wt - 1], X[1:wt])
+        one_step = m.predict(X[:wt - 1])[w - 1:]
+        fit_nrmse.append(float(np.sqrt(np.mean((one_step - X[w:wt]) ** 2) / total_var)))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             pred = np.concatenate([X[wt - 1:wt], m.generate(lyap - 1, X[:wt], on_divergence="warn")])
