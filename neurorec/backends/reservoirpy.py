@@ -81,10 +81,18 @@ def to_reservoirpy(esn, ridge: float | None = None):
     reservoir = rpy_nodes.Reservoir(
         W=esn.W_.astype(np.float64), Win=esn.W_in_.astype(np.float64),
         bias=esn.bias_.astype(np.float64), lr=float(esn.leak_rate), activation=esn.activation)
-    kw = {"ridge": float(esn.ridge if ridge is None else ridge)}
+    return reservoir >> ridge_node(esn, ridge, "Reservoir")
+
+
+def ridge_node(esn, ridge: float | None = None, reservoir: str = "Reservoir", **kw):
+    """reservoirpy's ``Ridge`` node for an ESN-like model's readout: its ridge (or ``ridge``),
+    and the trained readout of a fitted regressor, which needs ``input_to_readout=False``
+    (``reservoir``: the node it follows, for the message; ``kw``: more ``Ridge`` arguments)."""
+    rpy_nodes = require("reservoirpy.nodes")
+    kw["ridge"] = float(esn.ridge if ridge is None else ridge)
     if getattr(esn, "task_", None) == "regression":
         if esn.input_to_readout:
-            raise ValueError("input_to_readout=True has no Reservoir >> Ridge equivalent; "
-                             "convert an ESN with input_to_readout=False.")
+            raise ValueError(f"input_to_readout=True has no {reservoir} >> Ridge equivalent; "
+                             f"convert an {type(esn).__name__} with input_to_readout=False.")
         kw.update(Wout=esn.W_out_.astype(np.float64), bias=esn.b_out_.astype(np.float64))
-    return reservoir >> rpy_nodes.Ridge(**kw)
+    return rpy_nodes.Ridge(**kw)

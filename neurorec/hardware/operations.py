@@ -385,15 +385,10 @@ def _count_esn(model, X) -> dict:
     lengths = _lengths(model, X)
     N, F = model.W_.shape[0], model.W_in_.shape[1]
     O = int(model.n_outputs_)
-    nnz = float(np.count_nonzero(model.W_in_) + np.count_nonzero(model.W_))
     fb = model.feedback and getattr(model, "W_fb_", None) is not None
-    if fb:
-        nnz += float(np.count_nonzero(model.W_fb_))
-    nb = float(np.count_nonzero(model.bias_))
     leaky = float(model.leak_rate) < 1.0
-    nonlin = 0.0 if model.activation == "identity" else N
-    step = _Tally(nnz + (N if leaky else 0.0), nb + (N if leaky else 0.0), nonlin,
-                  nnz + nb + (F + N + (O if fb else 0)) + N)
+    step = _reservoir_step(model.W_, model.W_in_, model.bias_, float(model.leak_rate), F + (O if fb else 0),
+                           W_fb=model.W_fb_ if fb else None, nonlinear=model.activation != "identity")
     if getattr(model, "gain_", None) is not None:
         # IPESN: x = f(gain r + bias), one MAC per unit; gain and bias read, the leaky net input r kept
         step = step + _Tally(N, 0.0, 0.0, 2 * N + (N if leaky else 0.0))
@@ -403,13 +398,15 @@ def _count_esn(model, X) -> dict:
     return _result(model, "classical", len(lengths), float(lengths.mean()), total)
 
 
-def _reservoir_step(W, W_in, bias, leak: float, n_in: int) -> _Tally:
-    """One leaky tanh reservoir step (the ESN's formula, no feedback)."""
+def _reservoir_step(W, W_in, bias, leak: float, n_in: int, W_fb=None, nonlinear: bool = True) -> _Tally:
+    """One leaky reservoir step, the ESN's formula (``n_in``: the values read as input, fed-back
+    outputs included)."""
     N = W.shape[0]
-    nnz = float(np.count_nonzero(W_in) + np.count_nonzero(W))
+    nnz = float(np.count_nonzero(W_in) + np.count_nonzero(W) + (0 if W_fb is None else np.count_nonzero(W_fb)))
     nb = float(np.count_nonzero(bias))
     leaky = leak < 1.0
-    return _Tally(nnz + (N if leaky else 0.0), nb + (N if leaky else 0.0), N, nnz + nb + (n_in + N) + N)
+    return _Tally(nnz + (N if leaky else 0.0), nb + (N if leaky else 0.0), N if nonlinear else 0.0,
+                  nnz + nb + (n_in + N) + N)
 
 
 def _count_deep_esn(model, X) -> dict:

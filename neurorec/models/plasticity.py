@@ -492,6 +492,7 @@ class IPESN(ESN):
         ``b``) once fitted, the ``Ridge`` node the readout of a fitted regressor (which needs
         ``input_to_readout=False``, as for :meth:`ESN.to_reservoirpy`)."""
         from neurorec.backends.ops import require
+        from neurorec.backends.reservoirpy import ridge_node
 
         rpy_nodes = require("reservoirpy.nodes")
         if not hasattr(self, "W_"):
@@ -508,10 +509,4 @@ class IPESN(ESN):
         if hasattr(self, "gain_"):
             res.a = self.gain_.astype(np.float64).copy()
             res.b = self.ip_bias_.astype(np.float64).copy()
-        kw = {"ridge": float(self.ridge if ridge is None else ridge), "name": f"ridge-{tag}"}
-        if getattr(self, "task_", None) == "regression":
-            if self.input_to_readout:
-                raise ValueError("input_to_readout=True has no IPReservoir >> Ridge equivalent; "
-                                 "convert an IPESN with input_to_readout=False.")
-            kw.update(Wout=self.W_out_.astype(np.float64), bias=self.b_out_.astype(np.float64))
-        return res >> rpy_nodes.Ridge(**kw)
+        return res >> ridge_node(self, ridge, "IPReservoir", name=f"ridge-{tag}")
