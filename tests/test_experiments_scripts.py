@@ -171,6 +171,7 @@ def test_small_data_defaults_quick(tmp_path):
     assert "before (classify=last)" in out and "classify=mean (default)" in out
 
 
+@pytest.mark.slow       # a subprocess of about 9 s: in .ci/run's slow step
 def test_deep_memory_quick(tmp_path):
     import pandas as pd
 
