@@ -41,6 +41,10 @@ __all__ = [
     "accuracy",
     "bit_error_rate",
     "memory_capacity",
+    "ucr_hit",
+    "range_pr_auc",
+    "roc_auc",
+    "DETECT_METRICS",
 ]
 
 
@@ -356,6 +360,125 @@ def bit_error_rate(y_true, y_pred) -> float:
 
 
 # --------------------------------------------------------------------------------------------
+# anomaly detection: per-point labels against per-point anomaly scores
+# --------------------------------------------------------------------------------------------
+
+def _detect_pairs(y_true, y_score, metric: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``(labels, scores)`` per series: ``(batch, time)`` or ``(time,)`` arrays (a trailing axis of
+    size 1 is dropped), or lists of ``(time_i,)`` arrays. Labels must be 0/1 with at least one 1
+    per series, scores finite (a NaN score is refused, never ranked)."""
+    if isinstance(y_true, (list, tuple)):
+        if not isinstance(y_score, (list, tuple)) or len(y_score) != len(y_true):
+            raise ValueError(f"{metric}: y_score must be a list of {len(y_true)} series like y_true.")
+        pairs = list(zip(y_true, y_score, strict=True))
+    else:
+        t, s = _to_array(y_true, "y_true"), _to_array(y_score, "y_score")
+        if t.ndim >= 2 and t.shape[-1] == 1:
+            t = t[..., 0]
+        if s.ndim >= 2 and s.shape[-1] == 1 and s.ndim > t.ndim:
+            s = s[..., 0]
+        if t.shape != s.shape or t.ndim not in (1, 2):
+            raise ValueError(f"{metric}: y_true and y_score must both be (time,) or (batch, time) per-point "
+                             f"arrays of the same shape, got {t.shape} and {s.shape}.")
+        pairs = list(zip(t, s, strict=True)) if t.ndim == 2 else [(t, s)]
+    out = []
+    for i, (t, s) in enumerate(pairs):
+        t = np.asarray(t).reshape(-1)
+        s = np.asarray(s, dtype=np.float64).reshape(-1)
+        if t.shape != s.shape:
+            raise ValueError(f"{metric}: series {i} has {t.size} labels but {s.size} scores.")
+        if not np.isin(t, (0, 1)).all():
+            raise ValueError(f"{metric}: labels must be 0 (normal) or 1 (anomalous), series {i} has "
+                             f"{np.unique(t)[:6].tolist()}.")
+        if not t.any():
+            raise ValueError(f"{metric}: series {i} has no anomalous point: the metric is undefined.")
+        bad = np.flatnonzero(~np.isfinite(s))
+        if bad.size:
+            raise ValueError(f"{metric}: the anomaly scores of series {i} are not finite at {bad.size} points "
+                             f"(first at {bad[:5].tolist()}); a detector must score every point.")
+        out.append((t.astype(np.int64), s))
+    if not out:
+        raise ValueError(f"{metric}: no series to score.")
+    return out
+
+
+def ucr_hit(y_true, y_score, tolerance: int = 100) -> float:
+    r"""The UCR anomaly archive's rule (Wu & Keogh, "Current time series anomaly detection
+    benchmarks are flawed", IEEE TKDE 2021; the KDD Cup 2021 scoring): a series is a hit when
+    the location of its single highest anomaly score lies inside a labelled anomaly range
+    widened by ``tolerance`` points on each side.
+
+    .. math::
+
+        \mathrm{hit} = [\, a - \tau \le \arg\max_t s_t \le b + \tau \,]
+
+    for an anomaly range :math:`[a, b]` and :math:`\tau` = ``tolerance`` (100 in the archive).
+    When several points share the highest score, the series is a hit only if all of them lie
+    in the widened range (a constant score never hits by luck). With several labelled ranges
+    any of them counts. Over a batch, the mean hit rate. Score only the test part (the
+    archive's rule looks after the training prefix; :meth:`neurorec.data.Task.score` drops it).
+
+    Returns
+    -------
+    float
+        In ``[0, 1]``; higher is better.
+    """
+    hits = []
+    for t, s in _detect_pairs(y_true, y_score, "ucr_hit"):
+        top = np.flatnonzero(s == s.max())
+        allowed = np.zeros(t.size, dtype=bool)
+        idx = np.flatnonzero(t)
+        for k in idx:
+            allowed[max(0, k - tolerance):k + tolerance + 1] = True
+        hits.append(float(allowed[top].all()))
+    return float(np.mean(hits))
+
+
+def range_pr_auc(y_true, y_score) -> float:
+    """Area under the range-based precision-recall curve of Paparrizos et al. (PVLDB 15(11), 2022),
+    computed by aeon's ``range_pr_auc_score`` (labels widened by slopes of half the median
+    anomaly length on each side; thresholds sampled from the scores). Over a batch, the mean
+    over series. A constant score gives 0.
+
+    Returns
+    -------
+    float
+        In ``[0, 1]``; higher is better.
+    """
+    import warnings
+
+    from aeon.benchmarking.metrics.anomaly_detection import range_pr_auc_score
+
+    out = []
+    for t, s in _detect_pairs(y_true, y_score, "range_pr_auc"):
+        if np.ptp(s) == 0:
+            out.append(0.0)
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out.append(float(range_pr_auc_score(t, s)))
+    return float(np.mean(out))
+
+
+def roc_auc(y_true, y_score) -> float:
+    """Point-wise ROC-AUC of the anomaly scores against the per-point labels (aeon's
+    ``roc_auc_score``, i.e. scikit-learn's): the probability that a random anomalous point scores
+    above a random normal one, ties counting one half (so a constant score gives 0.5, where aeon
+    returns 0). Over a batch, the mean over series.
+
+    Returns
+    -------
+    float
+        In ``[0, 1]`` (0.5 is chance); higher is better.
+    """
+    from aeon.benchmarking.metrics.anomaly_detection import roc_auc_score
+
+    # aeon returns 0 (with a warning) for a constant score; every pair is then a tie: 0.5
+    return float(np.mean([roc_auc_score(t, s) if np.ptp(s) > 0 else 0.5
+                          for t, s in _detect_pairs(y_true, y_score, "roc_auc")]))
+
+
+# --------------------------------------------------------------------------------------------
 # registry
 # --------------------------------------------------------------------------------------------
 
@@ -392,8 +515,14 @@ METRICS: dict[str, Metric] = {
         Metric("accuracy", accuracy, True),
         Metric("bit_error_rate", bit_error_rate, False),
         Metric("memory_capacity", memory_capacity, True),
+        Metric("ucr_hit", ucr_hit, True),
+        Metric("range_pr_auc", range_pr_auc, True),
+        Metric("roc_auc", roc_auc, True),
     )
 }
+
+#: The metrics every ``detect`` task reports (its own metric first in :func:`compare`'s rows).
+DETECT_METRICS = ("ucr_hit", "range_pr_auc", "roc_auc")
 
 
 def get_metric(name: str | Metric) -> Metric:
