@@ -139,6 +139,45 @@ def _run_step(name: str, est, data: np.ndarray) -> np.ndarray:
     return _checked_output(name, est, est.transform(data), data)
 
 
+# ---------------------------------------------------------------------------- a fitted inner model in a file
+def export_learned(est: Model, name: str, arrays: dict) -> dict:
+    """The learned attributes of the fitted model ``est`` as a model that holds it saves them:
+    its arrays go into ``arrays`` under ``"name/attr"`` (``"name/attr/key"`` for a dict of arrays),
+    the rest is returned as ``{attr: JSON value}`` (string arrays as ``{"__ndarray__", "dtype"}``)."""
+    st = {}
+    for k, v in est._learned().items():
+        if isinstance(v, np.ndarray) and v.dtype.kind in "US":
+            st[k] = {"__ndarray__": v.tolist(), "dtype": v.dtype.str}
+        elif isinstance(v, np.ndarray):
+            arrays[f"{name}/{k}"] = v
+        elif isinstance(v, dict) and v and all(isinstance(a, np.ndarray) for a in v.values()):
+            arrays.update({f"{name}/{k}/{sub}": a for sub, a in v.items()})
+        else:
+            st[k] = v.item() if isinstance(v, np.generic) else v
+    return st
+
+
+def import_learned(est: Model, name: str, arrays: dict, state: dict) -> Model:
+    """Set on the unfitted ``est`` the learned attributes :func:`export_learned` wrote; returns it."""
+    groups: dict = {}
+    for k, v in state.items():
+        if isinstance(v, dict) and set(v) == {"__ndarray__", "dtype"}:
+            v = np.array(v["__ndarray__"], dtype=np.dtype(v["dtype"]))
+        setattr(est, k, v)
+    for key, v in arrays.items():
+        owner, attr = key.split("/", 1)
+        if owner != name:
+            continue
+        if "/" in attr:
+            attr, sub = attr.split("/", 1)
+            groups.setdefault(attr, {})[sub] = v
+        else:
+            setattr(est, attr, v)
+    for attr, d in groups.items():
+        setattr(est, attr, d)
+    return est
+
+
 # ---------------------------------------------------------------------------- save / load of steps
 def _steps_to_json(steps) -> list:
     out = []
@@ -212,23 +251,7 @@ class _Composite(Model, _BaseComposition):
             fitted = []
             for name, step in self.steps:
                 est = step.clone() if isinstance(step, Model) else copy.deepcopy(step)
-                groups: dict = {}
-                for k, v in state.get(name, {}).items():
-                    if isinstance(v, dict) and set(v) == {"__ndarray__", "dtype"}:
-                        v = np.array(v["__ndarray__"], dtype=np.dtype(v["dtype"]))
-                    setattr(est, k, v)
-                for key, v in arrays.items():
-                    owner, attr = key.split("/", 1)
-                    if owner != name:
-                        continue
-                    if "/" in attr:
-                        attr, sub = attr.split("/", 1)
-                        groups.setdefault(attr, {})[sub] = v
-                    else:
-                        setattr(est, attr, v)
-                for attr, d in groups.items():
-                    setattr(est, attr, d)
-                fitted.append((name, est))
+                fitted.append((name, import_learned(est, name, arrays, state.get(name, {}))))
             self.steps_ = fitted
             self.__dict__.pop("step_arrays_", None)
             self.__dict__.pop("step_state_", None)
@@ -245,16 +268,7 @@ class _Composite(Model, _BaseComposition):
             if not isinstance(est, Model):
                 raise TypeError(f"step {name!r} ({type(est).__name__}) is not a neurorec Model; the composite "
                                 f"cannot be saved.")
-            st = state.setdefault(name, {})
-            for k, v in est._learned().items():
-                if isinstance(v, np.ndarray) and v.dtype.kind in "US":
-                    st[k] = {"__ndarray__": v.tolist(), "dtype": v.dtype.str}
-                elif isinstance(v, np.ndarray):
-                    arrays[f"{name}/{k}"] = v
-                elif isinstance(v, dict) and v and all(isinstance(a, np.ndarray) for a in v.values()):
-                    arrays.update({f"{name}/{k}/{sub}": a for sub, a in v.items()})
-                else:
-                    st[k] = v.item() if isinstance(v, np.generic) else v
+            state[name] = export_learned(est, name, arrays)
         learned["step_state_"] = state
         if arrays:
             learned["step_arrays_"] = arrays
