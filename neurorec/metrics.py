@@ -435,10 +435,18 @@ def ucr_hit(y_true, y_score, tolerance: int = 100) -> float:
 
 
 def range_pr_auc(y_true, y_score) -> float:
-    """Area under the range-based precision-recall curve of Paparrizos et al. (PVLDB 15(11), 2022),
-    computed by aeon's ``range_pr_auc_score`` (labels widened by slopes of half the median
-    anomaly length on each side; thresholds sampled from the scores). Over a batch, the mean
-    over series. A constant score gives 0.
+    r"""Area under the range-based precision-recall curve of Paparrizos et al. (PVLDB 15(11), 2022),
+    computed by aeon's ``range_pr_auc_score``:
+
+    .. math::
+
+        \mathrm{AUC} = \int_0^1 P_r \, dR_r,
+
+    with :math:`P_r(\theta)` and :math:`R_r(\theta)` the range-based precision and recall of
+    the points scoring above thresholds :math:`\theta` sampled from the scores, against labels
+    widened by linear slopes of half the median anomaly length on each side (so a detection just
+    next to a range earns partial credit). Over a batch, the mean over series. A constant score
+    gives 0.
 
     Returns
     -------
@@ -461,10 +469,15 @@ def range_pr_auc(y_true, y_score) -> float:
 
 
 def roc_auc(y_true, y_score) -> float:
-    """Point-wise ROC-AUC of the anomaly scores against the per-point labels (aeon's
+    r"""Point-wise ROC-AUC of the anomaly scores against the per-point labels (aeon's
     ``roc_auc_score``, i.e. scikit-learn's): the probability that a random anomalous point scores
-    above a random normal one, ties counting one half (so a constant score gives 0.5, where aeon
-    returns 0). Over a batch, the mean over series.
+    above a random normal one, ties counting one half,
+
+    .. math::
+
+        \mathrm{AUC} = P(s_a > s_n) + \tfrac12 P(s_a = s_n),
+
+    so a constant score gives 0.5 (where aeon returns 0). Over a batch, the mean over series.
 
     Returns
     -------

@@ -106,6 +106,8 @@ def check_model(model: Model, backend: str | None = None, device: str = "cpu",
     if getattr(model, "_predicts_symbols", False):  # a model of discrete sequences
         _check_symbols(model, has_seed)
         return
+    if "detect" in kinds:
+        _check_detection(model, has_seed)
     if "forecast" in kinds:
         _check_regression(model, has_seed)
     if "classify" in kinds:
@@ -151,6 +153,55 @@ def _check_regression(model, has_seed):
     _raises(ValueError, lambda: model.clone().fit(X, y[:2]), "mismatched batch sizes")
     _raises(ValueError, lambda: model.clone().fit(X, np.full_like(y, np.inf)), "inf in y")
     _check_save_load(m, X, p)
+
+
+def make_detection_data(seed: int = 0, batch: int = 2, time: int = 300, channels: int = 2):
+    """Normal series ``(batch, time, channels)`` (noisy sines with a per-channel phase) for the
+    detector contract."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(time)[None, :, None]
+    phase = rng.uniform(0, 2 * np.pi, (batch, 1, channels))
+    return (np.sin(2 * np.pi * t / 25 + phase) + 0.05 * rng.standard_normal((batch, time, channels))).astype(
+        np.float32)
+
+
+def _check_detection(model, has_seed):
+    """The detector contract (``detect`` kind): ``fit(X)`` on normal series, one finite anomaly
+    score per point in the layout of ``X`` without the channel axis, 0/1 ``predict``, ranges from
+    ``detect``, bad input refused, save/load."""
+    X = make_detection_data()
+    m = model.clone()
+    if has_seed:
+        m.set_params(seed=0)
+    if m.fit(X) is not m:
+        raise AssertionError("fit must return self")
+    bad = [k for k in vars(m) if not k.startswith("_") and k not in m.get_params(deep=False)
+           and not k.endswith("_")]
+    if bad:
+        raise AssertionError(f"learned attributes must end in '_': {bad}")
+    s = np.asarray(m.anomaly_score(X))
+    if s.shape != X.shape[:2] or not np.isfinite(s).all():
+        raise AssertionError(f"anomaly_score must give finite scores of shape {X.shape[:2]}, got {s.shape}")
+    _close(m.anomaly_score(X[0]), s[0], 1e-6, "single (time, channels) series")
+    ragged = m.anomaly_score([X[0, :200], X[1]])
+    if not isinstance(ragged, list) or np.shape(ragged[0]) != (200,):
+        raise AssertionError("a list of series must give a list of per-point scores")
+    flags = np.asarray(m.predict(X))
+    if flags.shape != s.shape or not np.isin(flags, (0, 1)).all():
+        raise AssertionError("predict must give 0/1 per point")
+    _close(flags, (s > m.threshold_).astype(flags.dtype), 0.0, "predict = anomaly_score > threshold_")
+    if not isinstance(m.detect(X[0]), list):
+        raise AssertionError("detect must give a list of ranges")
+    if has_seed:
+        _close(model.clone().set_params(seed=0).fit(X).anomaly_score(X), s, 0.0, "same seed, same result")
+    _raises(ValueError, lambda: m.anomaly_score(np.zeros((2, 5), np.float32)[None, None]), "rank-4 X")
+    _raises(ValueError, lambda: m.anomaly_score(np.full((1, 50, 2), np.nan, np.float32)), "NaN in X")
+    _raises(ValueError, lambda: m.anomaly_score(np.zeros((0, 50, 2), np.float32)), "empty batch")
+    _raises(ValueError, lambda: m.anomaly_score(np.zeros((1, 50, 3), np.float32)), "wrong number of channels")
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "m.safetensors"
+        m.save(path)
+        _close(type(m).load(path).anomaly_score(X), s, 0.0, "save/load round trip")
 
 
 def _check_save_load(m, X, p):

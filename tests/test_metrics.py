@@ -139,7 +139,7 @@ def test_nan_prediction_gives_nan_not_an_exception():
 
 def test_registry():
     assert set(METRICS) == {"nrmse", "nmse", "rmse", "mse", "r2", "accuracy",
-                            "bit_error_rate", "memory_capacity"}
+                            "bit_error_rate", "memory_capacity", "ucr_hit", "range_pr_auc", "roc_auc"}
     for name, metric in METRICS.items():
         assert isinstance(metric, Metric) and metric.name == name
         assert ".. math::" in metric.fn.__doc__  # formula in the docstring

@@ -135,6 +135,31 @@ def _recall_readout(y_true, y_pred):
     return trues[0], bits(y_pred)
 
 
+def _detect_part(y_true, scores, skip: int):
+    """Per-point labels and anomaly scores of a detect split after its ``skip`` training points:
+    ``(batch, time)`` arrays (a trailing axis of 1 dropped; one ``(time,)`` series allowed) or lists."""
+    def arr(a):
+        return a.detach().cpu().numpy() if hasattr(a, "detach") and hasattr(a, "cpu") else a
+
+    scores = arr(scores)
+    if isinstance(y_true, (list, tuple)):
+        if not isinstance(scores, (list, tuple)) or len(scores) != len(y_true):
+            raise ValueError(f"the anomaly scores must be a list of {len(y_true)} series like split.y.")
+        return [np.asarray(t)[skip:] for t in y_true], [np.asarray(p)[skip:] for p in scores]
+    t = np.asarray(y_true)
+    p = np.asarray(scores, dtype=np.float64)
+    if p.ndim == t.ndim + 1 and p.shape[-1] == 1:
+        p = p[..., 0]
+    if p.ndim == 1 and t.ndim == 2 and t.shape[0] == 1:
+        p = p[None]
+    if p.shape != t.shape:
+        raise ValueError(f"the anomaly scores must have the shape of split.y, one per point: got {p.shape}, "
+                         f"split.y is {t.shape}.")
+    if t.shape[-1] <= skip:
+        raise ValueError(f"split.y has {t.shape[-1]} points, not more than skip={skip}.")
+    return t[..., skip:], p[..., skip:]
+
+
 @dataclass(eq=False)
 class Task:
     """A benchmark task: data with fixed splits for a seed, a scaler fitted on train, a metric.
@@ -151,7 +176,13 @@ class Task:
         ``fit(X, y)``/``predict(X)`` (also used for memory capacity and NARMA system
         identification); ``classify``: one label per sequence; ``recall``: binary targets
         (the clean patterns, ``(batch, rows, cols)`` of -1/+1) recalled from noisy cues of the
-        same layout, scored after a binary read-out of the predictions (see :meth:`score`).
+        same layout, scored after a binary read-out of the predictions (see :meth:`score`);
+        ``detect``: a normal training prefix (``train.X``, ``train.y`` None) and a test series
+        ``(batch, time, channels)`` with per-point 0/1 labels ``(batch, time)``, scored on the
+        anomaly scores of a detector (:mod:`neurorec.anomaly`) after the ``skip`` prefix points
+        (:func:`~neurorec.metrics.ucr_hit`, :func:`~neurorec.metrics.range_pr_auc`,
+        :func:`~neurorec.metrics.roc_auc`; the task's ``metric`` is one of them, ``compare``
+        records all three).
     metric : str
         A key of :data:`neurorec.metrics.METRICS`.
     params : dict
@@ -223,6 +254,8 @@ class Task:
         fn = get_metric(self.metric)
         y_true = split.y
         skip = int(split.skip)
+        if self.kind == "detect":
+            return float(fn(*_detect_part(y_true, y_pred, skip)))
         if self.kind == "recall":
             y_true, y_pred = _recall_readout(y_true, y_pred)
         if skip and self.kind != "classify":

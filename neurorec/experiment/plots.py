@@ -82,41 +82,52 @@ def summarize(df, split: str = "test"):
         cols = cols + ["family"] + energy_cols
     part = _scores_only(full)
     out = []
+    models = _ordered(part["model"])
     for task in _ordered(part["task"]):
-        sub_t = part[part["task"] == task]
-        for model in _ordered(part["model"]):
-            sub = sub_t[sub_t["model"] == model]
-            if sub.empty:
-                continue
-            ok = sub[sub["status"] == "ok"]
-            n_runs = int(sub["seed"].nunique())
-            n_ok = int(ok["seed"].nunique())
-            statuses = set(sub["status"])
-            if statuses == {"ok"}:
-                status = "ok"
-            elif n_ok == 0:
-                status = "skipped" if statuses == {"skipped"} else "error"
-            else:
-                status = "partial"
-            vals = ok["value"].astype(float)
-            hib = sub["higher_is_better"].dropna()
-            out.append({
-                "task": task, "model": model,
-                "metric": str(sub["metric"].iloc[0]),
-                "higher_is_better": bool(hib.iloc[0]) if len(hib) else False,
-                "mean": float(vals.mean()) if n_ok else math.nan,
-                "std": float(vals.std(ddof=1)) if n_ok > 1 else math.nan,
-                "n_ok": n_ok, "n_runs": n_runs, "status": status,
-                "fit_seconds": float(ok["fit_seconds"].mean()) if n_ok else math.nan,
-                "predict_seconds": float(ok["predict_seconds"].mean()) if n_ok else math.nan,
-                "params_total": _first(ok["params_total"]),
-                "params_trained": _first(ok["params_trained"]),
-                "peak_memory_mb": float(ok["peak_memory_mb"].mean()) if n_ok else math.nan,
-                "synops": float(ok["synops"].mean()) if n_ok else math.nan,
-            })
-            if energy_cols:
-                out[-1].update(_energy_cells(full, task, model, energy_cols))
+        sub_task = part[part["task"] == task]
+        # a detect task records several metrics (its own first): one row per metric
+        for metric in _ordered(sub_task["metric"]):
+            sub_t = sub_task[sub_task["metric"] == metric] if isinstance(metric, str) else sub_task
+            for model in models:
+                sub = sub_t[sub_t["model"] == model]
+                if sub.empty:
+                    continue
+                out.append(_summary_row(task, model, sub))
+                if energy_cols:
+                    out[-1].update(_energy_cells(full, task, model, energy_cols))
+            if not isinstance(metric, str):
+                break
     return pd.DataFrame(out, columns=cols)
+
+
+def _summary_row(task, model, sub) -> dict:
+    """One (task, metric, model) row of :func:`summarize` from its runs ``sub``."""
+    ok = sub[sub["status"] == "ok"]
+    n_runs = int(sub["seed"].nunique())
+    n_ok = int(ok["seed"].nunique())
+    statuses = set(sub["status"])
+    if statuses == {"ok"}:
+        status = "ok"
+    elif n_ok == 0:
+        status = "skipped" if statuses == {"skipped"} else "error"
+    else:
+        status = "partial"
+    vals = ok["value"].astype(float)
+    hib = sub["higher_is_better"].dropna()
+    return {
+        "task": task, "model": model,
+        "metric": str(sub["metric"].iloc[0]),
+        "higher_is_better": bool(hib.iloc[0]) if len(hib) else False,
+        "mean": float(vals.mean()) if n_ok else math.nan,
+        "std": float(vals.std(ddof=1)) if n_ok > 1 else math.nan,
+        "n_ok": n_ok, "n_runs": n_runs, "status": status,
+        "fit_seconds": float(ok["fit_seconds"].mean()) if n_ok else math.nan,
+        "predict_seconds": float(ok["predict_seconds"].mean()) if n_ok else math.nan,
+        "params_total": _first(ok["params_total"]),
+        "params_trained": _first(ok["params_trained"]),
+        "peak_memory_mb": float(ok["peak_memory_mb"].mean()) if n_ok else math.nan,
+        "synops": float(ok["synops"].mean()) if n_ok else math.nan,
+    }
 
 
 def _energy_cells(full, task, model, energy_cols) -> dict:
@@ -195,8 +206,8 @@ def format_summary(df, split: str = "test") -> str:
     models = _ordered(s["model"])
     tasks = _ordered(s["task"])
     metric_rows, cost_rows = [], []
-    for task in tasks:
-        st = s[s["task"] == task]
+    for task, metric in _ordered(zip(s["task"], s["metric"], strict=True)):
+        st = s[(s["task"] == task) & (s["metric"] == metric)]
         first = st.iloc[0]
         ranked = st[st["n_ok"] > 0]
         best = None
@@ -225,7 +236,8 @@ def format_summary(df, split: str = "test") -> str:
             else:
                 crow[model] = r["status"]
         metric_rows.append(mrow)
-        cost_rows.append(crow)
+        if all(c.get("task") != task for c in cost_rows):      # costs once per task, not per metric
+            cost_rows.append(crow)
     m = pd.DataFrame(metric_rows).to_string(index=False)
     c = pd.DataFrame(cost_rows).to_string(index=False)
     text = (f"{split} metric: mean ± std over seeds (* best per task)\n{m}\n\n"
@@ -308,6 +320,7 @@ def plot_summary(df, path=None, split: str = "test", ncols: int | None = None):
         if st.empty:
             ax.set_axis_off()
             continue
+        st = st[st["metric"] == st["metric"].iloc[0]]        # the task's own metric (detect tasks have 3)
         models = shown(task)
         colors = [color_of[mo] for mo in models]
         first = st.iloc[0]
@@ -321,7 +334,8 @@ def plot_summary(df, path=None, split: str = "test", ncols: int | None = None):
         ax.bar(x, np.nan_to_num(means), yerr=np.nan_to_num(stds), color=colors, alpha=0.75,
                capsize=4, edgecolor="black", linewidth=0.5)
         for j, mo in enumerate(models):
-            pts = part[(part["task"] == task) & (part["model"] == mo) & (part["status"] == "ok")]
+            pts = part[(part["task"] == task) & (part["model"] == mo) & (part["status"] == "ok")
+                       & (part["metric"] == first["metric"])]
             vals = pts["value"].astype(float).to_numpy()
             if len(vals):
                 jitter = np.linspace(-0.15, 0.15, len(vals)) if len(vals) > 1 else np.zeros(1)

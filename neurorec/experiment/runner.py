@@ -210,6 +210,7 @@ def run_one(job: dict) -> dict:
                 "value": math.nan, "predict_seconds": math.nan} for s in SPLITS}
     meter = _MemoryMeter(job.get("track_memory", True))
     ops_rows: list[dict] = []
+    extra_rows: list[dict] = []
     try:
         with _Threads(job.get("threads")), meter:
             model = build_model(m["cls"], m["params"], m["overrides"], seed)
@@ -230,9 +231,12 @@ def run_one(job: dict) -> dict:
                         rows.pop(split)
                         continue
                     t0 = time.perf_counter()
-                    y_pred = model.predict(part.X)
+                    # a detector's answer is its anomaly score per point, which the metrics rank
+                    y_pred = model.anomaly_score(part.X) if t["kind"] == "detect" else model.predict(part.X)
                     rows[split]["predict_seconds"] = time.perf_counter() - t0
                     rows[split]["value"] = float(task.score(part, y_pred))
+                    if t["kind"] == "detect":
+                        extra_rows += _detect_rows(task, part, y_pred, rows[split])
             finally:
                 meter.read()
         out["params_total"], out["params_trained"] = _n_parameters(model)
@@ -248,7 +252,22 @@ def run_one(job: dict) -> dict:
     out["peak_gpu_memory_mb"] = meter.gpu_peak_mb
     out["finished_at"] = _now()
     out["duration_seconds"] = time.perf_counter() - wall0
-    out["rows"] = list(rows.values()) + (ops_rows if out["status"] == "ok" else [])
+    out["rows"] = list(rows.values()) + (extra_rows + ops_rows if out["status"] == "ok" else [])
+    return out
+
+
+def _detect_rows(task, part, scores, row: dict) -> list[dict]:
+    """The other detection metrics of a detect task's split (the task's own metric is ``row``)."""
+    from neurorec.data.task import _detect_part
+    from neurorec.metrics import DETECT_METRICS, get_metric
+
+    labels, s = _detect_part(part.y, scores, int(part.skip))
+    out = []
+    for name in DETECT_METRICS:
+        if name == row["metric"]:
+            continue
+        m = get_metric(name)
+        out.append({**row, "metric": name, "higher_is_better": m.higher_is_better, "value": float(m(labels, s))})
     return out
 
 
