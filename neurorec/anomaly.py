@@ -653,6 +653,9 @@ class AeonDetector(_Detector):
         series alone, the training series unused; ``"auto"``: semi-supervised when aeon's class
         supports it (its ``learning_type:semi_supervised`` tag).
 
+    ``seed`` is passed as ``random_state`` to the randomised detectors (KMeansAD, IsolationForest)
+    unless ``params`` sets one.
+
     A detector that handles one channel only (aeon's ``capability:multivariate`` tag) scores each
     channel of a multichannel series and averages the scores. aeon's extra dependencies (stumpy
     for the matrix-profile detectors, pyod for IsolationForest/LOF/COPOD/CBLOF) come with
@@ -660,10 +663,11 @@ class AeonDetector(_Detector):
     """
 
     _param_spec = {"detector": P.Str(), "params": P.NoneOK() | P.Any(),
-                   "learning": P.Options("auto", "semi_supervised", "unsupervised"), **_Detector._threshold_spec}
+                   "learning": P.Options("auto", "semi_supervised", "unsupervised"), **_Detector._threshold_spec,
+                   "seed": P.Seed()}
 
     def __init__(self, detector: str = "KMeansAD", params=None, learning: str = "auto", calibration: float = 0.25,
-                 threshold="quantile", quantile: float = 0.995, min_gap: int = 0):
+                 threshold="quantile", quantile: float = 0.995, min_gap: int = 0, seed: int | None = 0):
         self.detector = detector
         self.params = params
         self.learning = learning
@@ -671,6 +675,17 @@ class AeonDetector(_Detector):
         self.threshold = threshold
         self.quantile = quantile
         self.min_gap = min_gap
+        self.seed = seed
+
+    def _aeon_params(self) -> dict:
+        """``params``, with ``random_state=seed`` for a randomised detector that ``params`` leaves unseeded."""
+        import inspect
+
+        kw = dict(self.params or {})
+        if self.seed is not None and "random_state" not in kw and \
+                "random_state" in inspect.signature(_aeon_class(self.detector).__init__).parameters:
+            kw["random_state"] = int(self.seed)
+        return kw
 
     def _validate_params(self) -> None:
         super()._validate_params()
@@ -679,7 +694,7 @@ class AeonDetector(_Detector):
             raise ValueError(f"params must be a dict of {self.detector}'s hyperparameters, got "
                              f"{type(self.params).__name__}.")
         try:
-            cls(**(self.params or {}))
+            cls(**self._aeon_params())
         except TypeError as exc:
             raise ValueError(f"aeon's {self.detector} refused params={self.params!r}: {exc}") from None
 
@@ -698,7 +713,7 @@ class AeonDetector(_Detector):
         trains = [train] if (multi or s.shape[1] == 1 or train is None) else [train[:, [f]] for f in range(s.shape[1])]
         out = []
         for k, x in enumerate(chans):
-            det = cls(**(self.params or {}))
+            det = cls(**self._aeon_params())
             xx = x[:, 0] if x.shape[1] == 1 else x
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
