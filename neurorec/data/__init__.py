@@ -14,6 +14,12 @@ labels ``(batch,)``; sequence targets are float32 ``(batch, time, out)``.
 * :class:`SequenceScaler`: per-feature standardisation over all steps of all sequences.
 * UCR/UEA classification sets shipped in aeon's wheel: :func:`ucr_names`, :func:`load_ucr`,
   tasks ``"ucr:<Name>"`` (:func:`ucr_task`).
+* Anomaly detection (the ``detect`` kind, :mod:`neurorec.data.anomaly`): the synthetic benchmark
+  :func:`make_anomaly_series`, :data:`ANOMALY_BENCHMARK`, :func:`anomaly_benchmark` (tasks
+  ``"anomaly:<base>-<kind>"``), UCR anomaly archive series 135 :func:`kdd_tsad_135` (task
+  ``"kdd_tsad_135"``), :func:`make_detect_task_data` for your own series, :func:`anomaly_ranges`,
+  :func:`save_ucr_format` / :func:`load_ucr_anomaly`, the unlabelled :func:`daphnet_s06r02e0`;
+  :class:`AnomalyInTrainingWarning`.
 * Tasks: :func:`get_task`, :func:`list_tasks`, :func:`register_task`; :class:`Task`,
   :class:`TaskData`, :class:`Split`.
 
@@ -28,6 +34,19 @@ Example
 
 from .._validation import LayoutWarning
 from .aeon import from_aeon, to_aeon
+from .anomaly import (
+    ANOMALY_BENCHMARK,
+    AnomalyInTrainingWarning,
+    AnomalySeries,
+    anomaly_benchmark,
+    anomaly_ranges,
+    daphnet_s06r02e0,
+    kdd_tsad_135,
+    load_ucr_anomaly,
+    make_anomaly_series,
+    make_detect_task_data,
+    save_ucr_format,
+)
 from .datasets import (
     load_digits_sequences,
     load_japanese_vowels,
@@ -65,4 +84,15 @@ __all__ = [
     "from_aeon",
     "to_aeon",
     "LayoutWarning",
+    "ANOMALY_BENCHMARK",
+    "AnomalySeries",
+    "AnomalyInTrainingWarning",
+    "anomaly_ranges",
+    "anomaly_benchmark",
+    "make_anomaly_series",
+    "make_detect_task_data",
+    "kdd_tsad_135",
+    "daphnet_s06r02e0",
+    "save_ucr_format",
+    "load_ucr_anomaly",
 ]

@@ -17,6 +17,8 @@ name                          kind        metric            data
 ``symbolic``                  forecast    accuracy          noisy order-3 symbol source
 ``long_lag``                  classify    accuracy          marker + 20-symbol chain
 ``ucr:<Name>``                classify    accuracy          UCR/UEA sets in aeon's wheel
+``anomaly:<base>-<kind>``     detect      range_pr_auc      synthetic series, one injected anomaly
+``kdd_tsad_135``              detect      range_pr_auc      UCR anomaly archive 135 (aeon's wheel)
 ============================  ==========  ================  ===========================
 
 Series tasks cut one long series into contiguous train/validation/test parts (60/20/20 % of
@@ -25,6 +27,12 @@ of the preceding part (``Split.skip``) so a stateful model can be primed; those 
 scored. Targets of different splits never overlap. Classification splits are stratified and
 disjoint. Recall splits are independent noisy cues of one stored pattern set per seed (the
 memory is the pattern set, so every split has the same targets; the cues differ).
+
+Detect tasks (:mod:`neurorec.data.anomaly`) are one series with a normal training prefix: ``train``
+is the prefix, ``val`` is ``None`` and ``test`` the whole series with per-point labels and
+``skip`` = the prefix's length. The ``anomaly:<base>-<kind>`` tasks are the 12 pairs of
+:data:`~neurorec.data.ANOMALY_BENCHMARK` (``anomaly:periodic-spike``, ``anomaly:ecg-missing_beat``,
+...).
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ import numpy as np
 
 from .._validation import check_positive_int
 from . import datasets, generators
+from .anomaly import ANOMALY_BENCHMARK, ANOMALY_PREFIX, anomaly_task, kdd_tsad_135_task
 from .history import long_lag_task
 from .scaling import SequenceScaler
 from .symbolic import symbolic_task
@@ -444,4 +453,8 @@ for _name, _factory in [
 ]:
     register_task(_name, _factory)
 
-del _name, _factory
+register_task("kdd_tsad_135", kdd_tsad_135_task)
+for _base, _kind in ANOMALY_BENCHMARK:     # the factory's parameters: length, train_length, magnitude
+    register_task(f"{ANOMALY_PREFIX}{_base}-{_kind}", functools.partial(anomaly_task, _base, _kind))
+
+del _name, _factory, _base, _kind
