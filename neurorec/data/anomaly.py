@@ -54,7 +54,7 @@ that is 0 at both ends, so a cycle can be changed without touching its neighbour
 ``ecg``
     Heartbeats as Gaussian bumps for the P, Q, R, S and T waves (the idea of McSharry et al.'s
     ECGSYN, IEEE TBME 2003, without its ODE): R = 1, P 0.12, Q -0.10, S -0.22, T 0.28; RR
-    intervals of 95-110 points (75-80 beats/min at 125 Hz) with respiratory sinus arrhythmia
+    intervals of 95-110 points (68-79 beats/min at 125 Hz) with respiratory sinus arrhythmia
     (+-4 %) and 2 % jitter; the waves' timing scales with :math:`\sqrt{RR}` (Bazett); 3 % beat
     to beat amplitude jitter, baseline wander +-0.05, noise :math:`\sigma = 0.015`.
 ``gait``
