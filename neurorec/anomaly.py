@@ -77,11 +77,10 @@ _MAD = 1.4826          # median absolute deviation -> standard deviation of a no
 def detected_ranges(flags, min_gap: int = 0) -> list[tuple[int, int]]:
     """The runs of 1 in a 0/1 vector as ``[(start, end), ...]`` (``end`` exclusive); runs closer
     than ``min_gap`` points are merged into one."""
-    f = np.asarray(flags).astype(bool).ravel()
-    edges = np.flatnonzero(np.diff(np.concatenate([[False], f, [False]]).astype(np.int8)))
-    runs = [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+    from neurorec.data.anomaly import anomaly_ranges
+
     merged: list[tuple[int, int]] = []
-    for a, b in runs:
+    for a, b in anomaly_ranges(np.asarray(flags).astype(np.int8).ravel()):
         if merged and a - merged[-1][1] < min_gap:
             merged[-1] = (merged[-1][0], b)
         else:
