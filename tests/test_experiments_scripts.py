@@ -209,3 +209,17 @@ def test_ngrc_quick(tmp_path):
     default = next(v for k, v in paper.items() if "default" in k)
     # the authors' protocol on their RK23 trajectory: 3 windows, none diverges, a few 1e-3
     assert default["features"] == 28 and default["diverged"] == 0 and default["test_nrmse"][0] < 0.02
+
+
+@pytest.mark.slow       # about 15 s (aeon's detectors compile with numba): in .ci/run's slow step
+def test_anomaly_quick_resumes_and_meets_kdd(tmp_path):
+    import json
+
+    pytest.importorskip("aeon")
+    out = _run("anomaly.py", tmp_path)
+    assert "kdd_tsad_135" in out and "goal (best neurorec >= best aeon)" in out
+    summary = json.loads((tmp_path / "summary.json").read_text())["summary"]
+    kdd = summary["kdd_tsad_135"]["best"]["neurorec"]
+    assert kdd["ucr_hit"] == 1.0 and kdd["range_pr_auc"] > 0.3       # the ESN and NVAR detectors hit KDD-135
+    again = _run("anomaly.py", tmp_path)                               # resumes from its store: nothing re-run
+    assert again.count("ERROR") == 0 and (tmp_path / "anomaly.db").exists()
