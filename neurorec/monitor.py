@@ -702,34 +702,12 @@ class Monitor:
         output) through :meth:`update`, one step at a time. The whole of ``X`` and ``Y`` is
         checked first: bad input raises a ``ValueError`` and changes nothing."""
         t0 = self.t_
-        if hasattr(X, "detach"):
-            X = X.detach().cpu().numpy()
-        X = np.asarray(X, dtype=np.float64)
         F, O = self.n_features_in_, self.n_outputs_
-        if X.ndim == 1 and F == 1:
-            X = X[:, None]
-        if X.ndim != 2 or X.shape[1] != F:
-            raise ValueError(f"Monitor.run: X must have shape (time, {F}) ({F} features), got {X.shape}; nothing was "
-                             f"updated.")
-        bad = np.nonzero(~np.isfinite(X).all(1))[0]
-        if len(bad):
-            raise ValueError(f"Monitor.run: X contains NaN or infinite values at step {t0 + int(bad[0])} (row "
-                             f"{int(bad[0])}); nothing was updated.")
+        X = _rows(X, "X", None, F, "features", t0)
         mode = "self" if Y is None else "target"
         self._check_mode(mode, t0)
         if Y is not None:
-            if hasattr(Y, "detach"):
-                Y = Y.detach().cpu().numpy()
-            Y = np.asarray(Y, dtype=np.float64)
-            if Y.ndim == 1 and O == 1:
-                Y = Y[:, None]
-            if Y.shape != (X.shape[0], O):
-                raise ValueError(f"Monitor.run: Y must have shape ({X.shape[0]}, {O}) to match X, got {Y.shape}; "
-                                 f"nothing was updated.")
-            bad = np.nonzero(~np.isfinite(Y).all(1))[0]
-            if len(bad):
-                raise ValueError(f"Monitor.run: Y contains NaN or infinite values at step {t0 + int(bad[0])} (row "
-                                 f"{int(bad[0])}); nothing was updated.")
+            Y = _rows(Y, "Y", X.shape[0], O, "outputs", t0)
         T = X.shape[0]
         preds = np.empty((T, O), dtype=np.dtype(self.model_.dtype))
         errs = np.empty(T)
@@ -743,3 +721,22 @@ class Monitor:
         det = self.detector if isinstance(self.detector, str) else type(self.detector).__name__
         return (f"Monitor({type(self.model).__name__}, detector={det!r}, metric={self.metric!r}, adapt={self.adapt!r}, "
                 f"t_={self.t_}, alarms={len(self.alarms_)})")
+
+
+def _rows(A, name: str, n: int | None, width: int, what: str, t0: int) -> np.ndarray:
+    """``A`` as a float64 ``(time, width)`` array for :meth:`Monitor.run` (a 1-D array is one
+    column when ``width`` is 1), or a ValueError naming the shape or the first non-finite step."""
+    if hasattr(A, "detach"):
+        A = A.detach().cpu().numpy()
+    A = np.asarray(A, dtype=np.float64)
+    if A.ndim == 1 and width == 1:
+        A = A[:, None]
+    want = (A.shape[0] if n is None else n, width)
+    if A.ndim != 2 or A.shape != want:
+        raise ValueError(f"Monitor.run: {name} must have shape ({'time' if n is None else n}, {width}) ({width} "
+                         f"{what}{'' if n is None else ', to match X'}), got {A.shape}; nothing was updated.")
+    bad = np.nonzero(~np.isfinite(A).all(1))[0]
+    if len(bad):
+        raise ValueError(f"Monitor.run: {name} contains NaN or infinite values at step {t0 + int(bad[0])} (row "
+                         f"{int(bad[0])}); nothing was updated.")
+    return A

@@ -155,6 +155,21 @@ def _check_regression(model, has_seed):
     _check_save_load(m, X, p)
 
 
+def _fitted_unsupervised(model, X, has_seed):
+    """A clone of ``model`` fitted on ``X`` alone (seed 0): ``fit`` must return self and name every
+    learned attribute with a trailing underscore."""
+    m = model.clone()
+    if has_seed:
+        m.set_params(seed=0)
+    if m.fit(X) is not m:
+        raise AssertionError("fit must return self")
+    bad = [k for k in vars(m) if not k.startswith("_") and k not in m.get_params(deep=False)
+           and not k.endswith("_")]
+    if bad:
+        raise AssertionError(f"learned attributes must end in '_': {bad}")
+    return m
+
+
 def make_detection_data(seed: int = 0, batch: int = 2, time: int = 300, channels: int = 2):
     """Normal series ``(batch, time, channels)`` (noisy sines with a per-channel phase) for the
     detector contract."""
@@ -170,15 +185,7 @@ def _check_detection(model, has_seed):
     score per point in the layout of ``X`` without the channel axis, 0/1 ``predict``, ranges from
     ``detect``, bad input refused, save/load."""
     X = make_detection_data()
-    m = model.clone()
-    if has_seed:
-        m.set_params(seed=0)
-    if m.fit(X) is not m:
-        raise AssertionError("fit must return self")
-    bad = [k for k in vars(m) if not k.startswith("_") and k not in m.get_params(deep=False)
-           and not k.endswith("_")]
-    if bad:
-        raise AssertionError(f"learned attributes must end in '_': {bad}")
+    m = _fitted_unsupervised(model, X, has_seed)
     s = np.asarray(m.anomaly_score(X))
     if s.shape != X.shape[:2] or not np.isfinite(s).all():
         raise AssertionError(f"anomaly_score must give finite scores of shape {X.shape[:2]}, got {s.shape}")
@@ -236,15 +243,7 @@ def _check_symbols(model, has_seed):
     sequences in, the predicted next symbol after every step out."""
     X = make_symbol_data()
     n = int(X.max()) + 1
-    m = model.clone()
-    if has_seed:
-        m.set_params(seed=0)
-    if m.fit(X) is not m:
-        raise AssertionError("fit must return self")
-    bad = [k for k in vars(m) if not k.startswith("_") and k not in m.get_params(deep=False)
-           and not k.endswith("_")]
-    if bad:
-        raise AssertionError(f"learned attributes must end in '_': {bad}")
+    m = _fitted_unsupervised(model, X, has_seed)
     p = np.asarray(m.predict(X))
     if p.shape != X.shape or p.dtype.kind not in "iu":
         raise AssertionError(f"predict must give integer symbols of shape {X.shape}, got {p.dtype} {p.shape}")

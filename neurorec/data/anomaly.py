@@ -496,12 +496,9 @@ def _params(K: int, **arrays) -> dict:
     return out
 
 
-def _harmonic(coefs):
-    coefs = tuple(float(c) for c in coefs)
 
-    def g(phi):
-        return sum(c * np.sin(2 * np.pi * (j + 1) * phi) for j, c in enumerate(coefs))
-
+def _wave_and_shape(g):
+    """``(wave, shape)`` of a cycle waveform ``g(phi)``: the cycle as is, and with warped timing."""
     def wave(phi, dur, p):
         return g(phi)
 
@@ -509,6 +506,14 @@ def _harmonic(coefs):
         return g(_warp(phi, strength))
 
     return wave, shape
+
+def _harmonic(coefs):
+    coefs = tuple(float(c) for c in coefs)
+
+    def g(phi):
+        return sum(c * np.sin(2 * np.pi * (j + 1) * phi) for j, c in enumerate(coefs))
+
+    return _wave_and_shape(g)
 
 
 def _periodic(rng, T: int) -> _Base:
@@ -620,13 +625,7 @@ def _pulse():
     def g(phi):
         return _zero_ends(lambda x: _bumps(x, _PULSE), phi)
 
-    def wave(phi, dur, p):
-        return g(phi)
-
-    def shape(phi, dur, p, strength):
-        return g(_warp(phi, strength))
-
-    return wave, shape
+    return _wave_and_shape(g)
 
 
 def _multichannel(rng, T: int) -> _Base:
