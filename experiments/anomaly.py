@@ -17,8 +17,9 @@ Detectors, all through ``neurorec.experiment.compare`` (one store, one table):
 - aeon (``AeonDetector``): STOMP (matrix profile), KMeansAD, IsolationForest, LOF, DWT-MLEAD and
   MERLIN.
 
-Every windowed detector (Hopfield and aeon's) gets the same window on a task: the dominant
-period of the training prefix (the first autocorrelation peak, clipped to 16-200 points).
+Every windowed detector (Hopfield and aeon's) gets the same window on a series: the dominant
+period of its training prefix (``window="auto"``: the first autocorrelation peak, 16-200 points;
+MERLIN searches half to twice it), set at fit, so per task and seed.
 Each series is scored after its training prefix with the UCR archive's rule (``ucr_hit``: the
 top-scoring point within the anomaly +- 100 points), the range-based PR-AUC (aeon's) and the
 point ROC-AUC; fit and score seconds are compare's. Printed: one table per task, the mean over
@@ -46,23 +47,9 @@ def _extra(p):
     p.add_argument("--tasks", nargs="+", default=None, help="tasks (default: kdd_tsad_135 and the synthetic set)")
 
 
-def dominant_period(x, lo: int = 16, hi: int = 200) -> int:
-    """The first peak of the autocorrelation of the (channel-averaged) series, in [lo, hi]."""
-    import numpy as np
-
-    v = np.asarray(x, dtype=np.float64).reshape(len(x), -1).mean(1)
-    v = v - v.mean()
-    n = len(v)
-    f = np.fft.rfft(v, 2 * n)
-    ac = np.fft.irfft(f * np.conj(f))[:n]
-    ac = ac / max(ac[0], 1e-300)
-    top = min(hi, n // 3)
-    peaks = [k for k in range(max(lo, 2), top) if ac[k] >= ac[k - 1] and ac[k] > ac[k + 1] and ac[k] > 0.1]
-    return int(peaks[0]) if peaks else int(np.clip(n // 20, lo, hi))
-
-
 def detectors(names) -> dict:
-    """Unfitted detectors by name (the windowed ones get their window per task, see ``overrides``)."""
+    """Unfitted detectors by name; the windowed ones take the dominant period of each training
+    prefix as their window (``"auto"``, set at fit: per task and seed)."""
     from neurorec.anomaly import AeonDetector, ForecastDetector, HopfieldDetector, SpikingDetector
 
     esn = {"units": 300, "spectral_radius": 0.9, "leak_rate": 0.5, "ridge": 1e-6, "washout": 50}
@@ -74,31 +61,18 @@ def detectors(names) -> dict:
         "LSTM": lambda: ForecastDetector("LSTM", {"units": 32}),
         "GRU": lambda: ForecastDetector("GRU", {"units": 32}),
         "LSM": lambda: SpikingDetector(model_params={"units": 200, "washout": 50, "backend": "torch"}),
-        "Hopfield": lambda: HopfieldDetector(window=50),
-        "STOMP": lambda: AeonDetector("STOMP", {"window_size": 50}),
-        "KMeansAD": lambda: AeonDetector("KMeansAD", {"window_size": 50}),
-        "IsolationForest": lambda: AeonDetector("IsolationForest", {"window_size": 50}),
-        "LOF": lambda: AeonDetector("LOF", {"window_size": 50}),
+        "Hopfield": lambda: HopfieldDetector(window="auto"),
+        "STOMP": lambda: AeonDetector("STOMP", {"window_size": "auto"}),
+        "KMeansAD": lambda: AeonDetector("KMeansAD", {"window_size": "auto"}),
+        "IsolationForest": lambda: AeonDetector("IsolationForest", {"window_size": "auto"}),
+        "LOF": lambda: AeonDetector("LOF", {"window_size": "auto"}),
         "DWT_MLEAD": lambda: AeonDetector("DWT_MLEAD"),
-        "MERLIN": lambda: AeonDetector("MERLIN", {"min_length": 25, "max_length": 100}),
+        "MERLIN": lambda: AeonDetector("MERLIN", {"min_length": "auto", "max_length": "auto"}),
     }
     unknown = sorted(set(names) - set(make))
     if unknown:
         raise SystemExit(f"unknown detector(s) {unknown}; choose from {sorted(make)}")
     return {n: make[n]() for n in names}
-
-
-def overrides(name: str, windows: dict) -> dict:
-    """Per-task window of a windowed detector (the same window for neurorec's and aeon's)."""
-    out = {}
-    for task, w in windows.items():
-        if name == "Hopfield":
-            out[task] = {"window": w}
-        elif name in ("STOMP", "KMeansAD", "IsolationForest", "LOF"):
-            out[task] = {"params": {"window_size": w}}
-        elif name == "MERLIN":
-            out[task] = {"params": {"min_length": max(8, w // 2), "max_length": 2 * w}}
-    return out
 
 
 def main() -> None:
@@ -109,6 +83,7 @@ def main() -> None:
     import numpy as np
     import pandas as pd
 
+    from neurorec.anomaly import dominant_period
     from neurorec.data import get_task
     from neurorec.data.anomaly import ANOMALY_BENCHMARK
     from neurorec.experiment import compare
@@ -123,8 +98,9 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     windows = {t: dominant_period(get_task(t).load(args.seeds[0]).train.X[0]) for t in tasks}
-    print(f"{machine()}\nwindows (dominant period of the training prefix): {windows}", flush=True)
-    models = {n: {"model": m, "overrides": overrides(n, windows)} for n, m in detectors(names).items()}
+    print(f"{machine()}\nwindows of seed {args.seeds[0]} (the dominant period of the training prefix): {windows}",
+          flush=True)
+    models = detectors(names)
     df = compare(models, tasks, args.seeds, store=args.out / "anomaly.db", progress=not args.quick)
     df.to_csv(args.out / "runs.csv", index=False)
     bad = df[df.status == "error"]
@@ -143,7 +119,7 @@ def main() -> None:
     pd.set_option("display.width", 200)
     for task in tasks:
         t = per_task[per_task.task == task].drop(columns="task")
-        print(f"\n{task} (window {windows[task]}), mean over seeds {args.seeds}:")
+        print(f"\n{task} (window {windows[task]} for seed {args.seeds[0]}), mean over seeds {args.seeds}:")
         print(t.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     summary = {}
     groups = {"kdd_tsad_135": [t for t in tasks if t == "kdd_tsad_135"],

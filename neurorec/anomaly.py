@@ -12,7 +12,11 @@ Every detector follows one contract (the ``detect`` task kind of :mod:`neurorec.
 The threshold is set at ``fit`` on scores the detector did not train on: the last
 ``calibration`` fraction of each training series is held out (the model is fitted on the rest,
 then scores the held-out tail), and ``threshold_`` is the ``quantile`` of those scores
-(``threshold="quantile"``), their maximum (``"max"``), or a fixed number.
+(``threshold="quantile"``), their maximum (``"max"``), or a fixed number; a forecaster's error
+scale comes from the same held-out errors. With ``refit=True`` (the default) the model is then
+fitted again on the whole training series (more normal data: lower scores on normal points, so
+the held-out threshold errs on the side of fewer false alarms); ``refit=False`` keeps the model
+that was calibrated.
 
 Detectors
 ---------
@@ -69,7 +73,8 @@ from neurorec import _params as P
 from neurorec._validation import check_sequences
 from neurorec.base import Model, _qualname, _resolve_class
 
-__all__ = ["ForecastDetector", "SpikingDetector", "HopfieldDetector", "AeonDetector", "detected_ranges"]
+__all__ = ["ForecastDetector", "SpikingDetector", "HopfieldDetector", "AeonDetector", "detected_ranges",
+           "dominant_period"]
 
 _MAD = 1.4826          # median absolute deviation -> standard deviation of a normal distribution
 
@@ -95,6 +100,8 @@ def _check_series(X, name: str, n_features: int | None):
     if not isinstance(X, (list, tuple)) and np.ndim(X) == 1:
         X = np.asarray(X)[:, None]
         one_d = True
+    elif isinstance(X, (list, tuple)) and X and all(np.ndim(s) == 1 and np.size(s) > 1 for s in X):
+        X = [np.asarray(s)[:, None] for s in X]          # a list of univariate (time,) series
     seqs = X if isinstance(X, (list, tuple)) else [X] if np.ndim(X) == 2 else list(X) if np.ndim(X) == 3 else None
     if seqs is not None:
         for i, s in enumerate(seqs):
@@ -135,13 +142,46 @@ def _moving_mean(a: np.ndarray, k: int) -> np.ndarray:
     return (c[idx] - c[lo]) / (idx - lo)
 
 
+def dominant_period(x, lo: int = 16, hi: int = 200) -> int:
+    """The dominant period of a series ``(time,)`` or ``(time, channels)``: the first local maximum
+    of the autocorrelation of the channel mean above 0.1 between ``lo`` and ``min(hi, time / 3)``
+    lags (``time / 20`` clipped to ``[lo, hi]`` when there is none). The window that
+    ``window="auto"`` gives :class:`HopfieldDetector` and :class:`AeonDetector`."""
+    v = np.asarray(x, dtype=np.float64).reshape(len(x), -1).mean(1)
+    v = v - v.mean()
+    n = len(v)
+    f = np.fft.rfft(v, 2 * n)
+    ac = np.fft.irfft(f * np.conj(f))[:n]
+    ac = ac / max(ac[0], 1e-300)
+    top = min(hi, n // 3)
+    peaks = [k for k in range(max(lo, 2), top) if ac[k] >= ac[k - 1] and ac[k] > ac[k + 1] and ac[k] > 0.1]
+    return int(peaks[0]) if peaks else int(np.clip(n // 20, lo, hi))
+
+
+def _warn_labels(y) -> None:
+    """``fit(X, y)`` on a detector: labels are not used, but a labelled anomaly in normal data is
+    worth a warning."""
+    if y is None:
+        return
+    import warnings
+
+    from neurorec.data.anomaly import AnomalyInTrainingWarning
+
+    lab = [np.asarray(v).ravel() for v in (y if isinstance(y, (list, tuple)) else [y])]
+    n = int(sum(np.count_nonzero(v) for v in lab))
+    if n:
+        warnings.warn(f"y labels {n} training point(s) as anomalous; a detector is fitted on normal data and does "
+                      f"not use labels: drop the anomalous part from X.", AnomalyInTrainingWarning, stacklevel=3)
+
+
 class _Detector(Model):
-    """Shared parts: the threshold, ``predict``/``detect``, the calibration split."""
+    """Shared parts: the threshold, ``predict``/``detect``, the calibration split, and ``fit``,
+    which works on a copy so that a failed fit leaves a fitted detector as it was."""
 
     _supported_kinds = frozenset({"detect"})
     _threshold_spec = {"calibration": P.Real(0, 1, closed="neither"),
                        "threshold": P.Options("quantile", "max") | P.Real(),
-                       "quantile": P.Real(0, 1, closed="right"), "min_gap": P.Int(0)}
+                       "quantile": P.Real(0, 1, closed="right"), "min_gap": P.Int(0), "refit": P.Bool()}
 
     # a detector is judged by the detection metrics, not by score(X, y)
     score = available_if(lambda self: False)(Model.score)
@@ -151,6 +191,23 @@ class _Detector(Model):
 
     def _is_fitted(self) -> bool:
         return hasattr(self, "threshold_")
+
+    def fit(self, X, y=None):
+        """Fit on the normal series ``X`` (``(time,)``, ``(time, channels)``, ``(batch, time, channels)``
+        or a list of series) and calibrate the threshold. ``y`` is not used (a labelled anomaly
+        in it warns). A failed fit raises and leaves the detector as it was."""
+        self._validate_params()
+        _warn_labels(y)
+        work = copy.copy(self)
+        for k in [k for k in vars(work) if k.endswith("_") and not k.startswith("_")]:
+            delattr(work, k)
+        work._fit(X)
+        for k in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
+            delattr(self, k)
+        for k, v in vars(work).items():
+            if k.endswith("_") and not k.startswith("_"):
+                setattr(self, k, v)
+        return self
 
     def _split_calibration(self, s: np.ndarray, minimum: int, what: str) -> int:
         """The length of the part of training series ``s`` the model is fitted on."""
@@ -237,9 +294,9 @@ class ForecastDetector(_Detector):
         Cut each training series into windows of this many steps (half-overlapping) for the
         model's ``fit``: gradient-trained models (LSTM, GRU) learn better from many short
         sequences than from one long one. Scoring always runs over whole series.
-    calibration, threshold, quantile, min_gap
-        The held-out fraction and the threshold (module docstring); ranges closer than
-        ``min_gap`` points are merged by :meth:`detect`.
+    calibration, threshold, quantile, min_gap, refit
+        The held-out fraction, the threshold and the refit on the whole training series (module
+        docstring); ranges closer than ``min_gap`` points are merged by :meth:`detect`.
     seed : int, optional
         Given to the model when it has a ``seed`` and ``model_params`` sets none.
 
@@ -262,7 +319,7 @@ class ForecastDetector(_Detector):
     def __init__(self, model="ESN", model_params=None, mode: str = "forecast", horizon: int = 1,
                  statistic: str = "error", scale: str = "running", scale_window: int = 250, smooth: int = 1,
                  train_window: int | None = None, calibration: float = 0.25, threshold="quantile",
-                 quantile: float = 0.995, min_gap: int = 0, seed: int | None = 0):
+                 quantile: float = 0.995, min_gap: int = 0, refit: bool = True, seed: int | None = 0):
         self.model = model
         self.model_params = model_params
         self.mode = mode
@@ -276,6 +333,7 @@ class ForecastDetector(_Detector):
         self.threshold = threshold
         self.quantile = quantile
         self.min_gap = min_gap
+        self.refit = refit
         self.seed = seed
 
     def _validate_params(self) -> None:
@@ -299,8 +357,20 @@ class ForecastDetector(_Detector):
         else:
             est = _model_class(self.model)(**(self.model_params or {}))
         own = self.model.get_params(deep=False) if isinstance(self.model, Model) else (self.model_params or {})
-        if self.seed is not None and "seed" in est.get_params(deep=False) and "seed" not in own:
+        params = est.get_params(deep=False)
+        if self.seed is not None and "seed" in params and own.get("seed") is None:
             est.set_params(seed=int(self.seed))
+        if self.mode == "reconstruct":
+            # a readout that sees the current input learns the identity: nothing left to detect
+            name = type(est).__name__
+            if name in ("NVAR", "LinearAR"):
+                raise ValueError(f"mode='reconstruct' needs a model without a direct path from the input to the "
+                                 f"output; {name}'s features hold the current input (use mode='forecast').")
+            if "input_to_readout" in params:
+                if own.get("input_to_readout"):
+                    raise ValueError("mode='reconstruct' with input_to_readout=True: the readout would copy its "
+                                     "input; leave input_to_readout unset (it is turned off) or False.")
+                est.set_params(input_to_readout=False)
         return est
 
     @property
@@ -350,14 +420,20 @@ class ForecastDetector(_Detector):
         return e
 
     def _raw_scores(self, e: np.ndarray) -> np.ndarray:
-        """Per-point scores from the errors, before the running scale and smoothing; NaN kept."""
-        if self.statistic == "surprise":
-            d = e - self.center_
-            sol = np.linalg.solve(self.cov_, np.nan_to_num(d).T).T
-            nll = 0.5 * np.sum(np.nan_to_num(d) * sol, axis=1) + 0.5 * self.logdet_
-            nll[~np.isfinite(e).all(axis=1)] = np.nan
-            return nll
-        return np.mean(np.abs(e - self.center_) / self.scale_, axis=1)
+        """Per-point scores from the errors, before the running scale and smoothing: NaN where
+        there is no prediction (and only there); a score beyond float64's range is its largest
+        number, still the highest score."""
+        missing = ~np.isfinite(e).all(axis=1)
+        d = np.nan_to_num(e - self.center_)
+        with np.errstate(over="ignore", invalid="ignore"):
+            if self.statistic == "surprise":
+                sol = np.linalg.solve(self.cov_, d.T).T
+                raw = 0.5 * np.sum(d * sol, axis=1) + 0.5 * self.logdet_
+            else:
+                raw = np.mean(np.abs(d) / self.scale_, axis=1)
+        raw = np.nan_to_num(raw, nan=np.finfo(np.float64).max, posinf=np.finfo(np.float64).max)
+        raw[missing] = np.nan
+        return raw
 
     def _finish(self, raw: np.ndarray) -> np.ndarray:
         """Running scale, smoothing, and a finite score for the points without a prediction."""
@@ -374,11 +450,7 @@ class ForecastDetector(_Detector):
         a[missing] = floor
         return _moving_mean(a, int(self.smooth))
 
-    def fit(self, X, y=None) -> ForecastDetector:
-        """Fit on normal series ``X`` (``y`` is ignored: the targets are the series itself)."""
-        self._validate_params()
-        for k in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
-            delattr(self, k)
+    def _fit(self, X) -> None:
         batch, _ = _check_series(X, "X", None)
         series = _series_list(batch)
         cuts = [self._split_calibration(s, self._lag + 8, type(self).__name__) for s in series]
@@ -398,7 +470,7 @@ class ForecastDetector(_Detector):
         if self.statistic == "surprise":
             F = e.shape[1]
             cov = np.atleast_2d(np.cov(e, rowvar=False, ddof=0))
-            cov += np.eye(F) * (1e-9 * max(np.trace(cov) / F, 1e-300))
+            cov += np.eye(F) * (1e-12 * (1.0 + np.trace(cov) / F))     # a normal-range floor, never subnormal
             self.cov_ = cov
             self.logdet_ = float(np.linalg.slogdet(2 * np.pi * cov)[1])
         raw = [self._raw_scores(self._residuals(s)) for s in series]
@@ -408,7 +480,11 @@ class ForecastDetector(_Detector):
         self.floor_ = float(held_raw.min())
         scores = [self._finish(r) for r in raw]
         self._set_threshold(np.concatenate([sc[n:] for sc, n in zip(scores, cuts, strict=True)]))
-        return self
+        if self.refit:        # the scale and threshold stay those of the held-out errors
+            est = self._build()
+            xs, ys = self._windows([self._pairs(s) for s in series])
+            est.fit(self._as_fit_input(xs), self._as_fit_input(ys))
+            self.model_ = est
 
     def anomaly_score(self, X):
         """One score per point (higher: more anomalous); the first ``horizon`` points of each
@@ -473,11 +549,11 @@ class SpikingDetector(ForecastDetector):
     def __init__(self, model="LSM", model_params=None, mode: str = "forecast", horizon: int = 1,
                  statistic: str = "surprise", scale: str = "fixed", scale_window: int = 250, smooth: int = 1,
                  train_window: int | None = None, calibration: float = 0.25, threshold="quantile",
-                 quantile: float = 0.995, min_gap: int = 0, seed: int | None = 0):
+                 quantile: float = 0.995, min_gap: int = 0, refit: bool = True, seed: int | None = 0):
         super().__init__(model=model, model_params=model_params, mode=mode, horizon=horizon, statistic=statistic,
                          scale=scale, scale_window=scale_window, smooth=smooth, train_window=train_window,
                          calibration=calibration, threshold=threshold, quantile=quantile, min_gap=min_gap,
-                         seed=seed)
+                         refit=refit, seed=seed)
 
 
 # ------------------------------------------------------------------------------ Hopfield memory
@@ -503,24 +579,26 @@ class HopfieldDetector(_Detector):
 
     Parameters
     ----------
-    window : int
-        Window length in points (a cycle or a beat of the signal is a good choice).
+    window : int or "auto"
+        Window length in points (a cycle or a beat of the signal is a good choice); ``"auto"``:
+        the dominant period of the first training series (:func:`dominant_period`), in ``window_``.
     stride : int
         Step between stored windows.
     beta : "auto" or float
     max_patterns : int
     normalize : bool
         z-normalise each window (shape only: level shifts become invisible).
-    calibration, threshold, quantile, min_gap
+    calibration, threshold, quantile, min_gap, refit
         As for :class:`ForecastDetector`.
     """
 
-    _param_spec = {"window": P.Int(2), "stride": P.Int(1), "beta": P.Options("auto") | P.Real(0, closed="neither"),
-                   "max_patterns": P.Int(2), "normalize": P.Bool(), **_Detector._threshold_spec}
+    _param_spec = {"window": P.Options("auto") | P.Int(2), "stride": P.Int(1),
+                   "beta": P.Options("auto") | P.Real(0, closed="neither"), "max_patterns": P.Int(2),
+                   "normalize": P.Bool(), **_Detector._threshold_spec}
 
     def __init__(self, window: int = 50, stride: int = 1, beta="auto", max_patterns: int = 2000,
                  normalize: bool = False, calibration: float = 0.25, threshold="quantile", quantile: float = 0.995,
-                 min_gap: int = 0):
+                 min_gap: int = 0, refit: bool = True):
         self.window = window
         self.stride = stride
         self.beta = beta
@@ -530,6 +608,7 @@ class HopfieldDetector(_Detector):
         self.threshold = threshold
         self.quantile = quantile
         self.min_gap = min_gap
+        self.refit = refit
 
     def _prep(self, W: np.ndarray) -> np.ndarray:
         if not self.normalize:
@@ -539,45 +618,52 @@ class HopfieldDetector(_Detector):
         return (W - mu) / np.where(sd > 1e-12, sd, 1.0)
 
     def _check_length(self, s: np.ndarray, name: str) -> None:
-        if len(s) < self.window:
-            raise ValueError(f"{name} has {len(s)} points, fewer than window={self.window}: the window is longer "
+        w = getattr(self, "window_", self.window)
+        if w != "auto" and len(s) < w:
+            raise ValueError(f"{name} has {len(s)} points, fewer than window={w}: the window is longer "
                              f"than the series.")
 
-    def fit(self, X, y=None) -> HopfieldDetector:
-        """Store the windows of the normal series ``X``; calibrate on their held-out tails."""
-        from neurorec.models import ModernHopfield
-
-        self._validate_params()
-        for k in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
-            delattr(self, k)
+    def _fit(self, X) -> None:
         batch, _ = _check_series(X, "X", None)
         series = _series_list(batch)
+        self.window_ = dominant_period(series[0]) if self.window == "auto" else int(self.window)
         cuts = []
         for i, s in enumerate(series):
             self._check_length(s, f"X[{i}]")
-            cuts.append(self._split_calibration(s, self.window, f"window={self.window}"))
-        P_ = np.concatenate([_windows_of(s[:n], self.window, self.stride) for s, n in zip(series, cuts, strict=True)])
-        if len(P_) > self.max_patterns:
-            P_ = P_[np.linspace(0, len(P_) - 1, self.max_patterns).round().astype(int)]
-        P_ = self._prep(P_)
+            cuts.append(self._split_calibration(s, self.window_, f"window={self.window_}"))
+        P_ = self._patterns([s[:n] for s, n in zip(series, cuts, strict=True)])
         if self.beta == "auto":
             sub = P_[np.linspace(0, len(P_) - 1, min(len(P_), 500)).round().astype(int)]
-            d2 = ((sub[:, None, :] - sub[None, :, :]) ** 2).sum(-1)
+            sq = (sub ** 2).sum(1)
+            d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * (sub @ sub.T), 0.0)
             np.fill_diagonal(d2, np.inf)
             nn = np.min(d2, axis=1)
             med = float(np.median(nn[np.isfinite(nn)])) if np.isfinite(nn).any() else 1.0
             self.beta_ = 20.0 / max(med, 1e-12)
         else:
             self.beta_ = float(self.beta)
-        aug = np.concatenate([P_, -0.5 * (P_ ** 2).sum(1, keepdims=True)], axis=1)
-        self.memory_ = ModernHopfield(beta=self.beta_, max_steps=1, dtype="float64").fit(aug)
+        self._store(P_)
         self.n_features_in_ = int(batch.data.shape[2])
         cal = [self._score_series(s)[n:] for s, n in zip(series, cuts, strict=True)]
         self._set_threshold(np.concatenate(cal))
-        return self
+        if self.refit:        # the threshold stays that of the held-out windows
+            self._store(self._patterns(series))
+
+    def _patterns(self, parts: list) -> np.ndarray:
+        """The stored windows of the series ``parts`` (at most ``max_patterns``, evenly spaced)."""
+        P_ = np.concatenate([_windows_of(s, self.window_, self.stride) for s in parts])
+        if len(P_) > self.max_patterns:
+            P_ = P_[np.linspace(0, len(P_) - 1, self.max_patterns).round().astype(int)]
+        return self._prep(P_)
+
+    def _store(self, P_: np.ndarray) -> None:
+        from neurorec.models import ModernHopfield
+
+        aug = np.concatenate([P_, -0.5 * (P_ ** 2).sum(1, keepdims=True)], axis=1)
+        self.memory_ = ModernHopfield(beta=self.beta_, max_steps=1, dtype="float64").fit(aug)
 
     def _score_series(self, s: np.ndarray) -> np.ndarray:
-        W = self._prep(_windows_of(s, self.window))
+        W = self._prep(_windows_of(s, self.window_))
         dist = np.empty(len(W))
         for a in range(0, len(W), 1024):                    # bounded memory: 1024 cues at a time
             q = W[a:a + 1024]
@@ -586,7 +672,7 @@ class HopfieldDetector(_Detector):
         # a point's score: the mean over the windows that cover it
         c = np.concatenate([[0.0], np.cumsum(dist)])
         t = np.arange(len(s))
-        lo = np.clip(t - self.window + 1, 0, len(W))
+        lo = np.clip(t - self.window_ + 1, 0, len(W))
         hi = np.clip(t + 1, 0, len(W))
         return (c[hi] - c[lo]) / np.maximum(hi - lo, 1)
 
@@ -602,6 +688,8 @@ class HopfieldDetector(_Detector):
 
     @property
     def n_parameters_(self) -> dict:
+        """The stored patterns' values."""
+        self._check_fitted("n_parameters_")
         n = int(self.memory_.patterns_.size)
         return {"total": n, "trained": n}
 
@@ -645,9 +733,13 @@ class AeonDetector(_Detector):
         The class name in ``aeon.anomaly_detection.series`` (``"STOMP"``, ``"KMeansAD"``,
         ``"IsolationForest"``, ``"LOF"``, ``"MERLIN"``, ``"DWT_MLEAD"``, ...).
     params : dict, optional
-        Its hyperparameters (``window_size``, ...), passed through.
+        Its hyperparameters (``window_size``, ...), passed through; ``window_size="auto"`` (and
+        MERLIN's ``min_length``/``max_length``) is set at ``fit`` from the dominant period of the
+        first training series (:func:`dominant_period`; half and twice it for MERLIN), in
+        ``params_``.
     learning : {"auto", "semi_supervised", "unsupervised"}
-        ``"semi_supervised"``: fitted on the training series (concatenated), then scores the
+        ``"semi_supervised"``: fitted on the training series (the part before each calibration
+        tail; several series are joined end to end), then scores the
         series given to ``anomaly_score``; ``"unsupervised"``: ``fit_predict`` on each scored
         series alone, the training series unused; ``"auto"``: semi-supervised when aeon's class
         supports it (its ``learning_type:semi_supervised`` tag).
@@ -666,7 +758,8 @@ class AeonDetector(_Detector):
                    "seed": P.Seed()}
 
     def __init__(self, detector: str = "KMeansAD", params=None, learning: str = "auto", calibration: float = 0.25,
-                 threshold="quantile", quantile: float = 0.995, min_gap: int = 0, seed: int | None = 0):
+                 threshold="quantile", quantile: float = 0.995, min_gap: int = 0, refit: bool = True,
+                 seed: int | None = 0):
         self.detector = detector
         self.params = params
         self.learning = learning
@@ -674,17 +767,45 @@ class AeonDetector(_Detector):
         self.threshold = threshold
         self.quantile = quantile
         self.min_gap = min_gap
+        self.refit = refit
         self.seed = seed
 
-    def _aeon_params(self) -> dict:
-        """``params``, with ``random_state=seed`` for a randomised detector that ``params`` leaves unseeded."""
+    def _aeon_params(self, resolved: bool = True) -> dict:
+        """The aeon class's hyperparameters: ``params`` as resolved at ``fit`` (``params_``, the
+        "auto" windows replaced), with ``random_state=seed`` for a randomised detector that
+        ``params`` leaves unseeded. ``resolved=False``: ``params`` with placeholders for "auto"."""
         import inspect
 
-        kw = dict(self.params or {})
+        if resolved and "params_" in vars(self):
+            kw = dict(self.params_)
+        else:
+            kw = {k: (10 if v == "auto" else v) for k, v in (self.params or {}).items()}
         if self.seed is not None and "random_state" not in kw and \
                 "random_state" in inspect.signature(_aeon_class(self.detector).__init__).parameters:
             kw["random_state"] = int(self.seed)
         return kw
+
+    def _resolve(self, series: np.ndarray) -> dict:
+        """``params`` with every "auto" window set from the dominant period ``p`` of ``series``:
+        ``window_size`` p, ``min_length`` p / 2, ``max_length`` 2 p (MERLIN's range)."""
+        out = dict(self.params or {})
+        auto = [k for k, v in out.items() if v == "auto"]
+        if auto:
+            p = dominant_period(series)
+            rules = {"window_size": p, "min_length": max(8, p // 2), "max_length": 2 * p}
+            for k in auto:
+                if k not in rules:
+                    raise ValueError(f"params[{k!r}]='auto': only {sorted(rules)} can be 'auto'.")
+                out[k] = int(rules[k])
+        return out
+
+    def _check_windows(self, s: np.ndarray, name: str) -> None:
+        params = self._aeon_params()
+        for key in ("window_size", "max_length"):
+            w = params.get(key)
+            if isinstance(w, (int, np.integer)) and w >= len(s):
+                raise ValueError(f"{name} has {len(s)} points, not more than {self.detector}'s {key}={int(w)}: the "
+                                 f"window is longer than the series.")
 
     def _validate_params(self) -> None:
         super()._validate_params()
@@ -693,7 +814,7 @@ class AeonDetector(_Detector):
             raise ValueError(f"params must be a dict of {self.detector}'s hyperparameters, got "
                              f"{type(self.params).__name__}.")
         try:
-            cls(**self._aeon_params())
+            cls(**self._aeon_params(resolved=False))
         except TypeError as exc:
             raise ValueError(f"aeon's {self.detector} refused params={self.params!r}: {exc}") from None
 
@@ -730,29 +851,31 @@ class AeonDetector(_Detector):
                                      f"{s.shape[0]} points.")
         return score
 
-    def fit(self, X, y=None) -> AeonDetector:
-        """Keep the normal series ``X`` (semi-supervised detectors are fitted on them) and set the
-        threshold on the scores of their held-out tails."""
-        self._validate_params()
-        for k in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
-            delattr(self, k)
+    def _fit(self, X) -> None:
         batch, _ = _check_series(X, "X", None)
         series = _series_list(batch)
+        self.params_ = self._resolve(series[0])
         cuts = [self._split_calibration(s, 2, self.detector) for s in series]
-        self.train_ = np.concatenate(series)
+        for i, (s, n) in enumerate(zip(series, cuts, strict=True)):
+            self._check_windows(s[:n], f"the fitted part of X[{i}]")
         self.n_features_in_ = int(batch.data.shape[2])
-        semi = self._semi()
-        head = np.concatenate([s[:n] for s, n in zip(series, cuts, strict=True)]) if semi else None
+        # semi-supervised: calibrated by a detector fitted on the heads (the calibration tails held out)
+        self.train_ = np.concatenate([s[:n] for s, n in zip(series, cuts, strict=True)])
+        head = self.train_ if self._semi() else None
         cal = [self._score_with(head, s)[n:] for s, n in zip(series, cuts, strict=True)]
         self._set_threshold(np.concatenate(cal))
-        return self
+        if self.refit:        # the threshold stays that of the held-out tails
+            self.train_ = np.concatenate(series)
 
     def anomaly_score(self, X):
         """aeon's scores of each series (higher: more anomalous)."""
         self._check_fitted("anomaly_score")
         batch, one_d = _check_series(X, "X", self.n_features_in_)
         train = self.train_ if self._semi() else None
-        return _back(batch, one_d, [self._score_with(train, s) for s in _series_list(batch)])
+        series = _series_list(batch)
+        for i, s in enumerate(series):
+            self._check_windows(s, "X" if len(series) == 1 else f"X[{i}]")
+        return _back(batch, one_d, [self._score_with(train, s) for s in series])
 
     @property
     def n_parameters_(self) -> dict:

@@ -446,7 +446,8 @@ def range_pr_auc(y_true, y_score) -> float:
     the points scoring above thresholds :math:`\theta` sampled from the scores, against labels
     widened by linear slopes of half the median anomaly length on each side (so a detection just
     next to a range earns partial credit). Over a batch, the mean over series. A constant score
-    gives 0.
+    gives 0; because of the slopes a perfect detector scores a little below 1 (about 0.86 for
+    an anomaly of 12 or 100 points, 0.94 for one of 3 points).
 
     Returns
     -------

@@ -73,7 +73,7 @@ def test_an_injected_anomaly_is_the_top_score(make, amplitude):
 def test_threshold_quantile_is_calibrated_on_new_normal_data():
     """The threshold is the 0.99 quantile of held-out scores: on a fresh normal series of the same
     process, about 1 % of the points exceed it."""
-    det = ForecastDetector("ESN", ESN_PARAMS, quantile=0.99, scale="fixed").fit(_series(4000, seed=2))
+    det = ForecastDetector("ESN", ESN_PARAMS, quantile=0.99, scale="fixed", refit=False).fit(_series(4000, seed=2))
     fresh = _series(6000, seed=3)
     rate = float(np.mean(det.predict(fresh)[200:]))
     assert 0.001 < rate < 0.04
@@ -83,7 +83,7 @@ def test_threshold_quantile_is_calibrated_on_new_normal_data():
 
 def test_error_statistic_is_the_robustly_scaled_residual():
     x = _series(2000, seed=4, channels=2)
-    det = ForecastDetector("ESN", ESN_PARAMS, scale="fixed").fit(x[:1200])
+    det = ForecastDetector("ESN", ESN_PARAMS, scale="fixed", refit=False).fit(x[:1200])
     e = det._residuals(x)
     held = det._residuals(x[:1200])[900:]
     med = np.median(held, 0)
@@ -99,7 +99,7 @@ def test_surprise_is_the_gaussian_negative_log_density():
     from scipy.stats import multivariate_normal
 
     x = _series(2000, seed=5, channels=2)
-    det = ForecastDetector("ESN", ESN_PARAMS, statistic="surprise").fit(x[:1200])
+    det = ForecastDetector("ESN", ESN_PARAMS, statistic="surprise", refit=False).fit(x[:1200])
     held = det._residuals(x[:1200])[900:]
     mvn = multivariate_normal(held.mean(0) * 0 + det.center_, np.cov(held, rowvar=False, ddof=0))
     e = det._residuals(x)
@@ -123,6 +123,7 @@ def test_hopfield_score_is_the_distance_to_the_nearest_stored_window():
 
     x = _series(1400, seed=7, channels=2, noise=0.2)
     det = HopfieldDetector(window=15, beta=1e9, calibration=0.3).fit(x[:1000])
+    assert len(det.memory_.patterns_) == 1000 - 15 + 1                 # refit: every window of the prefix
     stored = det.memory_.patterns_[:, :-1]
     W = np.lib.stride_tricks.sliding_window_view(x, (15, 2))[:, 0].reshape(-1, 30)
     nearest = np.sqrt(cdist(W, stored, "sqeuclidean").min(1) / 30)
@@ -136,8 +137,11 @@ def test_aeon_detector_equals_aeon_run_directly():
 
     x = _series(1200, seed=8)[:, 0]
     semi = AeonDetector("KMeansAD", {"window_size": 30, "random_state": 0}).fit(x[:600])
-    ref = KMeansAD(window_size=30, random_state=0).fit(x[:600]).predict(x)
+    ref = KMeansAD(window_size=30, random_state=0).fit(x[:600]).predict(x)       # refit on the whole prefix
     np.testing.assert_allclose(semi.anomaly_score(x), ref, rtol=1e-12)
+    held = AeonDetector("KMeansAD", {"window_size": 30, "random_state": 0}, refit=False).fit(x[:600])
+    ref = KMeansAD(window_size=30, random_state=0).fit(x[:450]).predict(x)       # the calibrated detector
+    np.testing.assert_allclose(held.anomaly_score(x), ref, rtol=1e-12)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         unsup = AeonDetector("DWT_MLEAD").fit(x[:600])
@@ -207,3 +211,81 @@ def test_compare_runs_a_detect_task_and_records_the_three_metrics(tmp_path):
     s = summarize(df)
     assert len(s) == 6 and list(s.metric.unique()) == ["range_pr_auc", "ucr_hit", "roc_auc"]
     assert "ucr_hit" in format_summary(df)
+
+
+def test_a_model_instance_without_a_seed_takes_the_detectors():
+    from neurorec.models import ESN
+
+    x = _series(1200, seed=11)
+    a = ForecastDetector(ESN(units=50, washout=10), seed=3).fit(x).anomaly_score(x)
+    b = ForecastDetector(ESN(units=50, washout=10), seed=3).fit(x).anomaly_score(x)
+    c = ForecastDetector(ESN(units=50, washout=10), seed=4).fit(x).anomaly_score(x)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+def test_reconstruct_mode_never_copies_its_input():
+    x = _series(3000, seed=12)
+    x[2200:2300] += 0.6                                               # a level shift
+    labels = np.zeros(3000, dtype=int)
+    labels[2200:2300] = 1
+    det = ForecastDetector("ESN", ESN_PARAMS, mode="reconstruct").fit(x[:1500])
+    assert det.model_.input_to_readout is False and det.scale_.min() > 1e-4
+    s = det.anomaly_score(x)
+    assert roc_auc(labels[1500:], s[1500:]) > 0.8
+    with pytest.raises(ValueError, match="features hold the current input"):
+        ForecastDetector("NVAR", {"delay": 3}, mode="reconstruct").fit(x[:1500])
+    with pytest.raises(ValueError, match="input_to_readout=True"):
+        ForecastDetector("ESN", {**ESN_PARAMS, "input_to_readout": True}, mode="reconstruct").fit(x[:1500])
+
+
+def test_surprise_on_exact_predictions_and_overflow_stays_the_top_score():
+    from neurorec.models import LinearAR
+
+    flat = (np.arange(400) % 4 == 0).astype(float)[None, :, None]     # exactly predictable: zero error
+    det = ForecastDetector(LinearAR(delays=4), statistic="surprise").fit(flat)
+    y = flat.copy()
+    y[0, 300] = 50.0
+    s = det.anomaly_score(y)[0]
+    assert np.isfinite(s).all() and int(np.argmax(s)) in (300, 301)
+
+
+def test_a_failed_fit_leaves_the_fitted_detector_unchanged():
+    x = _series(1500, seed=13)
+    for det in (ForecastDetector("ESN", ESN_PARAMS), HopfieldDetector(window=20),
+                AeonDetector("KMeansAD", {"window_size": 20})):
+        det.fit(x[:1000])
+        before = np.asarray(det.anomaly_score(x))
+        bad = x[:1000].copy()
+        bad[10] = np.nan
+        with pytest.raises(ValueError):
+            det.fit(bad)
+        np.testing.assert_array_equal(det.anomaly_score(x), before)
+
+
+def test_auto_windows_follow_the_period_and_long_windows_are_refused():
+    from neurorec.anomaly import dominant_period
+
+    t = np.arange(3000)
+    x = np.sin(2 * np.pi * t / 37)[:, None] + 0.01 * np.random.default_rng(0).standard_normal((3000, 1))
+    assert dominant_period(x) == 37
+    assert HopfieldDetector(window="auto").fit(x).window_ == 37
+    assert AeonDetector("KMeansAD", {"window_size": "auto"}).fit(x).params_["window_size"] == 37
+    with pytest.raises(ValueError, match="window_size=400: the window is longer than the series"):
+        AeonDetector("LOF", {"window_size": 400}).fit(x[:300])
+    det = AeonDetector("LOF", {"window_size": 40}).fit(x[:1000])
+    with pytest.raises(ValueError, match="window is longer than the series"):
+        det.anomaly_score(x[:30])
+
+
+def test_lists_of_univariate_series_and_labels_in_fit():
+    from neurorec.data.anomaly import AnomalyInTrainingWarning
+
+    x = _series(1500, seed=14)[:, 0]
+    det = HopfieldDetector(window=20).fit([x[:800], x[800:]])
+    out = det.anomaly_score([x[:700], x[700:1300]])
+    assert isinstance(out, list) and [o.shape for o in out] == [(700,), (600,)]
+    labels = np.zeros(1500, dtype=int)
+    labels[100:110] = 1
+    with pytest.warns(AnomalyInTrainingWarning, match="10 training point"):
+        HopfieldDetector(window=20).fit(x, labels)

@@ -240,7 +240,7 @@ def format_summary(df, split: str = "test") -> str:
             cost_rows.append(crow)
     m = pd.DataFrame(metric_rows).to_string(index=False)
     c = pd.DataFrame(cost_rows).to_string(index=False)
-    text = (f"{split} metric: mean ± std over seeds (* best per task)\n{m}\n\n"
+    text = (f"{split} metric: mean ± std over seeds (* best per task and metric)\n{m}\n\n"
             f"fit time (mean over seeds), parameters trained / total"
             f"{', synaptic operations per test sequence' if s['synops'].notna().any() else ''}\n{c}")
     energy_cols = [col for col in s.columns if isinstance(col, str) and col.startswith(_ENERGY)]

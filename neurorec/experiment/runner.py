@@ -252,20 +252,28 @@ def run_one(job: dict) -> dict:
     out["peak_gpu_memory_mb"] = meter.gpu_peak_mb
     out["finished_at"] = _now()
     out["duration_seconds"] = time.perf_counter() - wall0
-    out["rows"] = list(rows.values()) + (extra_rows + ops_rows if out["status"] == "ok" else [])
+    if out["status"] != "ok" and t["kind"] == "detect":
+        # a failed detector shows as failed in every metric's row of the table, not as a blank
+        extra_rows = [{**r, "metric": name, "value": math.nan} for r in rows.values()
+                      for name in _other_detect_metrics(t["metric"])]
+    out["rows"] = list(rows.values()) + extra_rows + (ops_rows if out["status"] == "ok" else [])
     return out
+
+
+def _other_detect_metrics(metric: str) -> list[str]:
+    from neurorec.metrics import DETECT_METRICS
+
+    return [m for m in DETECT_METRICS if m != metric]
 
 
 def _detect_rows(task, part, scores, row: dict) -> list[dict]:
     """The other detection metrics of a detect task's split (the task's own metric is ``row``)."""
     from neurorec.data.task import _detect_part
-    from neurorec.metrics import DETECT_METRICS, get_metric
+    from neurorec.metrics import get_metric
 
     labels, s = _detect_part(part.y, scores, int(part.skip))
     out = []
-    for name in DETECT_METRICS:
-        if name == row["metric"]:
-            continue
+    for name in _other_detect_metrics(row["metric"]):
         m = get_metric(name)
         out.append({**row, "metric": name, "higher_is_better": m.higher_is_better, "value": float(m(labels, s))})
     return out
