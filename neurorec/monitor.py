@@ -586,8 +586,10 @@ class Monitor:
         if a.ndim == 0 and n == 1:
             a = a.reshape(1)
         if a.ndim != 1 or a.shape[0] != n:
+            given = f"{a.shape[0]} {what} given" if a.ndim == 1 else \
+                f"one sample is a 1-D array of its {what}; use Monitor.run for several steps"
             raise ValueError(f"Monitor.update: {name} at step {t} must have {n} {what} (shape ({n},)), got shape "
-                             f"{a.shape} ({a.shape[-1] if a.ndim else 1} {what} given); nothing was updated.")
+                             f"{a.shape} ({given}); nothing was updated.")
         if not np.isfinite(a).all():
             raise ValueError(f"Monitor.update: {name} at step {t} contains NaN or infinite values; nothing was "
                              f"updated.")
