@@ -101,7 +101,8 @@ def main() -> None:
     print(f"{machine()}\nwindows of seed {args.seeds[0]} (the dominant period of the training prefix): {windows}",
           flush=True)
     models = detectors(names)
-    df = compare(models, tasks, args.seeds, store=args.out / "anomaly.db", progress=not args.quick)
+    df = compare(models, tasks, args.seeds, store=args.out / "anomaly.db", progress=not args.quick,
+                 threads=args.threads)     # one thread per run: two OpenMP threads on shared cores crawl
     df.to_csv(args.out / "runs.csv", index=False)
     bad = df[df.status == "error"]
     for _, r in bad.drop_duplicates(["model", "task", "seed"]).iterrows():
