@@ -143,10 +143,12 @@ def _moving_mean(a: np.ndarray, k: int) -> np.ndarray:
 
 
 def dominant_period(x, lo: int = 16, hi: int = 200) -> int:
-    """The dominant period of a series ``(time,)`` or ``(time, channels)``: the first local maximum
-    of the autocorrelation of the channel mean above 0.1 between ``lo`` and ``min(hi, time / 3)``
-    lags (``time / 20`` clipped to ``[lo, hi]`` when there is none). The window that
-    ``window="auto"`` gives :class:`HopfieldDetector` and :class:`AeonDetector`."""
+    """The dominant period of a series ``(time,)`` or ``(time, channels)``: the lag of the highest
+    local maximum of the autocorrelation of the channel mean between ``lo`` and
+    ``min(hi, time / 3)`` lags (``time / 20`` clipped to ``[lo, hi]`` when there is none above
+    0.1). The highest, not the first: a heartbeat's P and T waves make a small early peak, the
+    beat the large one. The window that ``window="auto"`` gives :class:`HopfieldDetector` and
+    :class:`AeonDetector`."""
     v = np.asarray(x, dtype=np.float64).reshape(len(x), -1).mean(1)
     v = v - v.mean()
     n = len(v)
@@ -155,7 +157,7 @@ def dominant_period(x, lo: int = 16, hi: int = 200) -> int:
     ac = ac / max(ac[0], 1e-300)
     top = min(hi, n // 3)
     peaks = [k for k in range(max(lo, 2), top) if ac[k] >= ac[k - 1] and ac[k] > ac[k + 1] and ac[k] > 0.1]
-    return int(peaks[0]) if peaks else int(np.clip(n // 20, lo, hi))
+    return int(max(peaks, key=lambda k: ac[k])) if peaks else int(np.clip(n // 20, lo, hi))
 
 
 def _warn_labels(y) -> None:
