@@ -456,13 +456,10 @@ class ForecastDetector(_Detector):
         batch, _ = _check_series(X, "X", None)
         series = _series_list(batch)
         cuts = [self._split_calibration(s, self._lag + 8, type(self).__name__) for s in series]
-        est = self._build()
-        xs, ys = self._windows([self._pairs(s[:n]) for s, n in zip(series, cuts, strict=True)])
-        est.fit(self._as_fit_input(xs), self._as_fit_input(ys))
-        self.model_ = est
+        self.model_ = self._fitted_model([s[:n] for s, n in zip(series, cuts, strict=True)])
         self.n_features_in_ = int(batch.data.shape[2])
-        held = [self._residuals(s)[n:] for s, n in zip(series, cuts, strict=True)]
-        e = np.concatenate(held)
+        errors = [self._residuals(s) for s in series]
+        e = np.concatenate([err[n:] for err, n in zip(errors, cuts, strict=True)])
         e = e[np.isfinite(e).all(axis=1)]
         if len(e) < 2:
             raise ValueError("the held-out part of the training series has fewer than 2 predicted points; give a "
@@ -475,7 +472,7 @@ class ForecastDetector(_Detector):
             cov += np.eye(F) * (1e-12 * (1.0 + np.trace(cov) / F))     # a normal-range floor, never subnormal
             self.cov_ = cov
             self.logdet_ = float(np.linalg.slogdet(2 * np.pi * cov)[1])
-        raw = [self._raw_scores(self._residuals(s)) for s in series]
+        raw = [self._raw_scores(err) for err in errors]
         held_raw = np.concatenate([r[n:] for r, n in zip(raw, cuts, strict=True)])
         held_raw = held_raw[np.isfinite(held_raw)]
         self.typical_ = float(max(np.median(held_raw), 1e-12))
@@ -483,10 +480,14 @@ class ForecastDetector(_Detector):
         scores = [self._finish(r) for r in raw]
         self._set_threshold(np.concatenate([sc[n:] for sc, n in zip(scores, cuts, strict=True)]))
         if self.refit:        # the scale and threshold stay those of the held-out errors
-            est = self._build()
-            xs, ys = self._windows([self._pairs(s) for s in series])
-            est.fit(self._as_fit_input(xs), self._as_fit_input(ys))
-            self.model_ = est
+            self.model_ = self._fitted_model(series)
+
+    def _fitted_model(self, parts: list) -> Model:
+        """A new model fitted to forecast (or reconstruct) the series ``parts``."""
+        est = self._build()
+        xs, ys = self._windows([self._pairs(s) for s in parts])
+        est.fit(self._as_fit_input(xs), self._as_fit_input(ys))
+        return est
 
     def anomaly_score(self, X):
         """One score per point (higher: more anomalous); the first ``horizon`` points of each
