@@ -103,16 +103,18 @@ def _drop_skip(a, skip: int, name: str):
     return a[skip:]
 
 
+def _numpy(a):
+    """A torch tensor as a numpy array; anything else unchanged."""
+    return a.detach().cpu().numpy() if hasattr(a, "detach") and hasattr(a, "cpu") else a
+
+
 def _recall_readout(y_true, y_pred):
     """Binary read-out of recall predictions against -1/+1 (or 0/1) targets.
 
     The encoding is read from all the targets together: 0/1 when they hold a 0, else -1/+1.
     A NaN prediction stays NaN, so it is scored as an error.
     """
-    def arr(a):
-        return a.detach().cpu().numpy() if hasattr(a, "detach") and hasattr(a, "cpu") else a
-
-    y_pred = arr(y_pred)
+    y_pred = _numpy(y_pred)
     ragged = isinstance(y_true, (list, tuple))
     if ragged and (not isinstance(y_pred, (list, tuple)) or len(y_pred) != len(y_true)):
         raise ValueError(f"y_pred must be a list of {len(y_true)} sequences like split.y.")
@@ -127,7 +129,7 @@ def _recall_readout(y_true, y_pred):
                          f"{values[:6].tolist()}.")
 
     def bits(p):
-        p = np.asarray(arr(p), dtype=np.float64)
+        p = np.asarray(_numpy(p), dtype=np.float64)
         return np.where(np.isnan(p), np.nan, np.where(p >= threshold, 1.0, low))
 
     if ragged:
@@ -138,10 +140,7 @@ def _recall_readout(y_true, y_pred):
 def _detect_part(y_true, scores, skip: int):
     """Per-point labels and anomaly scores of a detect split after its ``skip`` training points:
     ``(batch, time)`` arrays (a trailing axis of 1 dropped; one ``(time,)`` series allowed) or lists."""
-    def arr(a):
-        return a.detach().cpu().numpy() if hasattr(a, "detach") and hasattr(a, "cpu") else a
-
-    scores = arr(scores)
+    scores = _numpy(scores)
     if isinstance(y_true, (list, tuple)):
         if not isinstance(scores, (list, tuple)) or len(scores) != len(y_true):
             raise ValueError(f"the anomaly scores must be a list of {len(y_true)} series like split.y.")
@@ -261,9 +260,7 @@ class Task:
         if skip and self.kind != "classify":
             if not isinstance(y_true, (list, tuple)):
                 y_true = np.asarray(y_true)
-                if hasattr(y_pred, "detach") and hasattr(y_pred, "cpu"):
-                    y_pred = y_pred.detach().cpu().numpy()
-                y_pred = np.asarray(y_pred)
+                y_pred = np.asarray(_numpy(y_pred))
                 if y_pred.shape != y_true.shape:
                     drop = lambda s: s[:-1] if len(s) > 1 and s[-1] == 1 else s  # noqa: E731
                     if drop(y_pred.shape) != drop(y_true.shape):

@@ -85,9 +85,11 @@ def summarize(df, split: str = "test"):
     models = _ordered(part["model"])
     for task in _ordered(part["task"]):
         sub_task = part[part["task"] == task]
-        # a detect task records several metrics (its own first): one row per metric
-        for metric in _ordered(sub_task["metric"]):
-            sub_t = sub_task[sub_task["metric"] == metric] if isinstance(metric, str) else sub_task
+        # a detect task records several metrics (its own first): one row per metric; a run
+        # without a metric row (none at all) counts under each
+        metrics = [m for m in _ordered(sub_task["metric"]) if isinstance(m, str)] or [None]
+        for metric in metrics:
+            sub_t = sub_task[(sub_task["metric"] == metric) | sub_task["metric"].isna()]
             for model in models:
                 sub = sub_t[sub_t["model"] == model]
                 if sub.empty:
@@ -95,8 +97,6 @@ def summarize(df, split: str = "test"):
                 out.append(_summary_row(task, model, sub))
                 if energy_cols:
                     out[-1].update(_energy_cells(full, task, model, energy_cols))
-            if not isinstance(metric, str):
-                break
     return pd.DataFrame(out, columns=cols)
 
 
@@ -205,7 +205,7 @@ def format_summary(df, split: str = "test") -> str:
         return f"(no {split} results)"
     models = _ordered(s["model"])
     tasks = _ordered(s["task"])
-    metric_rows, cost_rows = [], []
+    metric_rows, cost_rows, costed = [], [], set()
     for task, metric in _ordered(zip(s["task"], s["metric"], strict=True)):
         st = s[(s["task"] == task) & (s["metric"] == metric)]
         first = st.iloc[0]
@@ -236,7 +236,8 @@ def format_summary(df, split: str = "test") -> str:
             else:
                 crow[model] = r["status"]
         metric_rows.append(mrow)
-        if all(c.get("task") != task for c in cost_rows):      # costs once per task, not per metric
+        if task not in costed:                  # costs once per task, not per metric
+            costed.add(task)
             cost_rows.append(crow)
     m = pd.DataFrame(metric_rows).to_string(index=False)
     c = pd.DataFrame(cost_rows).to_string(index=False)
