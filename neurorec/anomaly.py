@@ -580,33 +580,52 @@ class HopfieldDetector(_Detector):
     :math:`\mu` to its nearest other stored window (on at most 500 of them), so the retrieval is
     close to the nearest stored window; a smaller ``beta`` blends more of them.
 
+    With ``grow=True`` (the default) the memory also learns while it scores: each window of the
+    scored series whose distance is at most ``admit_`` is stored too, and serves the windows that
+    start at least one window length after it (so a window never matches itself or its
+    overlapping neighbours). A slowly drifting normal signal is then matched by its own recent
+    normal windows, while an anomalous window is never stored, so the rest of an anomaly stays
+    far from the memory. ``admit_`` is the ``admit_quantile`` quantile of the distances of the
+    held-out calibration windows to the memory of the rest; the grown memory keeps the most
+    recent ``max_patterns`` windows it stored, so memory stays bounded on a long series. Scoring
+    proceeds one window length at a time (the memory is extended between blocks).
+
     Parameters
     ----------
     window : int or "auto"
         Window length in points (a cycle or a beat of the signal is a good choice); ``"auto"``:
         the dominant period of the first training series (:func:`dominant_period`), in ``window_``.
     stride : int
-        Step between stored windows.
+        Step between stored windows (training windows and grown ones).
     beta : "auto" or float
     max_patterns : int
+        Most training windows stored, and most windows the memory grows by.
     normalize : bool
         z-normalise each window (shape only: level shifts become invisible).
+    grow : bool
+        Store the scored series' own normal windows as scoring proceeds (see above).
+    admit_quantile : float in (0, 1]
+        Quantile of the calibration windows' distances below which a window is stored.
     calibration, threshold, quantile, min_gap, refit
         As for :class:`ForecastDetector`.
     """
 
     _param_spec = {"window": P.Options("auto") | P.Int(2), "stride": P.Int(1),
                    "beta": P.Options("auto") | P.Real(0, closed="neither"), "max_patterns": P.Int(2),
-                   "normalize": P.Bool(), **_Detector._threshold_spec}
+                   "normalize": P.Bool(), "grow": P.Bool(), "admit_quantile": P.Real(0, 1, closed="right"),
+                   **_Detector._threshold_spec}
 
     def __init__(self, window: int = 50, stride: int = 1, beta="auto", max_patterns: int = 2000,
-                 normalize: bool = False, calibration: float = 0.25, threshold="quantile", quantile: float = 0.995,
+                 normalize: bool = False, grow: bool = True, admit_quantile: float = 0.99,
+                 calibration: float = 0.25, threshold="quantile", quantile: float = 0.995,
                  min_gap: int = 0, refit: bool = True):
         self.window = window
         self.stride = stride
         self.beta = beta
         self.max_patterns = max_patterns
         self.normalize = normalize
+        self.grow = grow
+        self.admit_quantile = admit_quantile
         self.calibration = calibration
         self.threshold = threshold
         self.quantile = quantile
@@ -647,6 +666,9 @@ class HopfieldDetector(_Detector):
             self.beta_ = float(self.beta)
         self._store(P_)
         self.n_features_in_ = int(batch.data.shape[2])
+        if self.grow:         # the admission bound: held-out windows against the fixed memory
+            held = np.concatenate([self._window_dist(s, grow=False)[n:] for s, n in zip(series, cuts, strict=True)])
+            self.admit_ = float(np.quantile(held, self.admit_quantile))
         cal = [self._score_series(s)[n:] for s, n in zip(series, cuts, strict=True)]
         self._set_threshold(np.concatenate(cal))
         if self.refit:        # the threshold stays that of the held-out windows
@@ -665,18 +687,49 @@ class HopfieldDetector(_Detector):
         aug = np.concatenate([P_, -0.5 * (P_ ** 2).sum(1, keepdims=True)], axis=1)
         self.memory_ = ModernHopfield(beta=self.beta_, max_steps=1, dtype="float64").fit(aug)
 
-    def _score_series(self, s: np.ndarray) -> np.ndarray:
-        W = self._prep(_windows_of(s, self.window_))
+    def _recall_dist(self, memory, W: np.ndarray) -> np.ndarray:
+        """Root mean square distance of each window ``W`` to its retrieval from ``memory``."""
         dist = np.empty(len(W))
         for a in range(0, len(W), 1024):                    # bounded memory: 1024 cues at a time
             q = W[a:a + 1024]
-            got, _ = self.memory_.recall(np.concatenate([q, np.ones((len(q), 1))], axis=1))
+            got, _ = memory.recall(np.concatenate([q, np.ones((len(q), 1))], axis=1))
             dist[a:a + 1024] = np.sqrt(np.mean((got[:, :-1] - q) ** 2, axis=1))
+        return dist
+
+    def _window_dist(self, s: np.ndarray, grow: bool) -> np.ndarray:
+        """The distance of every window of ``s`` (stride 1) to the memory; with ``grow``, the
+        memory extended by the admitted windows that end before each block of windows starts."""
+        from neurorec.models import ModernHopfield
+
+        W = self._prep(_windows_of(s, self.window_))
+        if not grow:
+            return self._recall_dist(self.memory_, W)
+        w = self.window_
+        stored = self.memory_.patterns_
+        aug = np.concatenate([W, -0.5 * (W ** 2).sum(1, keepdims=True)], axis=1)
+        dist = np.empty(len(W))
+        admitted: list[int] = []
+        for b in range(0, len(W), w):
+            if admitted:
+                recent = aug[admitted[-self.max_patterns:]]
+                memory = ModernHopfield(beta=self.beta_, max_steps=1, dtype="float64").fit(
+                    np.concatenate([stored, recent]))
+            else:
+                memory = self.memory_
+            dist[b:b + w] = self._recall_dist(memory, W[b:b + w])
+            # the windows ending before block b + w starts (start <= b) become memory if normal
+            cand = np.arange(max(0, b - w + 1), min(b + 1, len(W)))
+            cand = cand[(cand % self.stride == 0) & (dist[cand] <= self.admit_)]
+            admitted.extend(cand.tolist())
+        return dist
+
+    def _score_series(self, s: np.ndarray) -> np.ndarray:
+        dist = self._window_dist(s, self.grow)
         # a point's score: the mean over the windows that cover it
         c = np.concatenate([[0.0], np.cumsum(dist)])
         t = np.arange(len(s))
-        lo = np.clip(t - self.window_ + 1, 0, len(W))
-        hi = np.clip(t + 1, 0, len(W))
+        lo = np.clip(t - self.window_ + 1, 0, len(dist))
+        hi = np.clip(t + 1, 0, len(dist))
         return (c[hi] - c[lo]) / np.maximum(hi - lo, 1)
 
     def anomaly_score(self, X):
@@ -747,6 +800,8 @@ class AeonDetector(_Detector):
         series alone, the training series unused; ``"auto"``: semi-supervised when aeon's class
         supports it (its ``learning_type:semi_supervised`` tag).
 
+    Notes
+    -----
     ``seed`` is passed as ``random_state`` to the randomised detectors (KMeansAD, IsolationForest)
     unless ``params`` sets one.
 

@@ -122,13 +122,51 @@ def test_hopfield_score_is_the_distance_to_the_nearest_stored_window():
     from scipy.spatial.distance import cdist
 
     x = _series(1400, seed=7, channels=2, noise=0.2)
-    det = HopfieldDetector(window=15, beta=1e9, calibration=0.3).fit(x[:1000])
+    det = HopfieldDetector(window=15, beta=1e9, calibration=0.3, grow=False).fit(x[:1000])
     assert len(det.memory_.patterns_) == 1000 - 15 + 1                 # refit: every window of the prefix
     stored = det.memory_.patterns_[:, :-1]
     W = np.lib.stride_tricks.sliding_window_view(x, (15, 2))[:, 0].reshape(-1, 30)
     nearest = np.sqrt(cdist(W, stored, "sqeuclidean").min(1) / 30)
     cover = np.array([nearest[max(0, t - 14):t + 1].mean() for t in range(len(x))])
     np.testing.assert_allclose(det.anomaly_score(x), cover, rtol=1e-6, atol=1e-9)
+
+
+def test_grown_memory_equals_a_window_by_window_nearest_neighbour_search():
+    from scipy.spatial.distance import cdist
+
+    x = _series(1300, seed=9, channels=2, noise=0.2)
+    x[1000:] += np.linspace(0, 1.0, 300)[:, None]          # a drift the prefix never showed
+    w, cap = 12, 150
+    det = HopfieldDetector(window=w, beta=1e9, calibration=0.3, stride=2, max_patterns=cap).fit(x[:800])
+    stored = det.memory_.patterns_[:, :-1]
+    W = np.lib.stride_tricks.sliding_window_view(x, (w, 2))[:, 0].reshape(-1, 2 * w)
+    d = np.empty(len(W))
+    admitted = []
+    for t in range(len(W)):               # window t sees the admitted windows ending before its block
+        block = t - t % w
+        grown = [j for j in admitted if j <= block - w][-cap:]
+        mem = np.concatenate([stored, W[grown]]) if grown else stored
+        d[t] = np.sqrt(cdist(W[t:t + 1], mem, "sqeuclidean").min() / (2 * w))
+        if t % 2 == 0 and d[t] <= det.admit_:
+            admitted.append(t)
+    cover = np.array([d[max(0, t - w + 1):t + 1].mean() for t in range(len(x))])
+    np.testing.assert_allclose(det.anomaly_score(x), cover, rtol=1e-6, atol=1e-9)
+    # the prefix's memory alone loses the drifting signal; the grown memory follows it
+    fixed = HopfieldDetector(window=w, beta=1e9, calibration=0.3, stride=2, grow=False).fit(x[:800]).anomaly_score(x)
+    assert fixed[1200:].mean() > 1.5 * cover[1200:].mean()
+    assert cover[1200:].mean() < 1.3 * cover[800:1000].mean()
+
+
+def test_grown_memory_never_stores_an_anomaly():
+    x = _series(2400, seed=10, noise=0.05)
+    x[1600:1900] = 0.8 * np.sign(x[1600:1900])               # 300 points of a square wave: a long anomaly
+    det = HopfieldDetector(window=20, calibration=0.3).fit(x[:1200])
+    s = det.anomaly_score(x)
+    fixed = HopfieldDetector(window=20, calibration=0.3, grow=False).fit(x[:1200]).anomaly_score(x)
+    # the anomaly's later windows do not match its earlier ones: its score holds to the end
+    assert s[1800:1900].mean() > 0.8 * fixed[1800:1900].mean()
+    assert s[1800:1900].min() > det.threshold_
+    assert det.detect(x)[0][0] <= 1600 + 20 and det.detect(x)[-1][1] >= 1900 - 20
 
 
 def test_aeon_detector_equals_aeon_run_directly():
