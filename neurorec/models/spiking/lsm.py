@@ -459,13 +459,9 @@ class LSM(ScoresToProba, Model):
     def _simulate(self, batch: SeqBatch):
         """Readout features (B, T, D) at the end of every input step, and the run's statistics."""
         net = self.network()
-        x = self._scaled(batch)
-        B, T, _ = x.shape
+        x, u, valid = self._drive(batch)
+        B = x.shape[0]
         k = self.steps_per_input
-        mask = batch.mask()
-        # the bias channel is on while a sequence lasts; after its end (padding) the liquid gets nothing
-        u = np.repeat(np.concatenate([x, mask[..., None].astype(np.float64)], axis=2), k, axis=1)
-        valid = np.repeat(mask, k, axis=1)[..., None]
         a = math.exp(-self.dt / self.tau_filter)
         feats, synops, spikes = [], 0.0, 0.0
         record = [("liquid", "v")] if self.features != "trace" else []
@@ -492,6 +488,51 @@ class LSM(ScoresToProba, Model):
         stats = {"synops": synops / B,
                  "rate": spikes / (self.units * float(batch.lengths.sum()) * k * self.dt * 1e-3)}
         return np.concatenate(feats, axis=0), stats
+
+    def _drive(self, batch: SeqBatch):
+        """``(x, u, valid)``: the scaled inputs (B, T, F), the liquid's input at every simulation
+        step (B, T * steps_per_input, F + 1) and which simulation steps are valid (B, T * k, 1)."""
+        x = self._scaled(batch)
+        k = self.steps_per_input
+        mask = batch.mask()
+        # the bias channel is on while a sequence lasts; after its end (padding) the liquid gets nothing
+        u = np.repeat(np.concatenate([x, mask[..., None].astype(np.float64)], axis=2), k, axis=1)
+        return x, u, np.repeat(mask, k, axis=1)[..., None]
+
+    def record(self, X, variables=("v",)):
+        """Run the fitted liquid on ``X`` and return its spikes and state variables at every
+        simulation step, as a :class:`~neurorec.models.spiking.NetworkRun`.
+
+        ``run.spikes["liquid"]`` is 0/1 (batch, T * steps_per_input, units) (the first
+        ``int(exc_fraction * units)`` neurons are excitatory); ``run.states[("liquid", var)]`` for each
+        of ``variables``, the neuron's state variables (``"v"``, the membrane, and ``"i_syn"``, the
+        synaptic current, for the default neuron); ``run.dt`` in ms; ``run.lengths`` the valid
+        steps (the steps after them are 0). The same simulation as :meth:`transform`, on the
+        model's backend (brian2 for ``backend="numpy"``).
+        """
+        batch = self._check_X(X, "record")
+        variables = tuple(variables)
+        have = self.network().population("liquid").variables
+        unknown = sorted(set(variables) - set(have))
+        if unknown:
+            raise ValueError(f"record: unknown variable(s) {unknown}; the liquid's neurons have {list(have)}.")
+        net = self.network()
+        _, u, valid = self._drive(batch)
+        spikes, states, synops = [], {v: [] for v in variables}, 0.0
+        for lo in range(0, batch.batch, self.batch_size):
+            s, run = self._run(net, u[lo:lo + self.batch_size], [("liquid", v) for v in variables])
+            ok = valid[lo:lo + self.batch_size]
+            spikes.append(s * ok)
+            synops += float(run.synops)
+            for v in variables:
+                a = run.states[("liquid", v)]
+                a = a.double().cpu().numpy() if hasattr(a, "cpu") else np.asarray(a, dtype=np.float64)
+                states[v].append(a * ok)
+        from neurorec.models.spiking.network import NetworkRun
+
+        return NetworkRun(spikes={"liquid": np.concatenate(spikes)},
+                          states={("liquid", v): np.concatenate(a) for v, a in states.items()},
+                          synops=synops, dt=float(self.dt), lengths=batch.lengths * self.steps_per_input)
 
     def _record_stats(self, stats) -> None:
         self.synops_ = float(stats["synops"])

@@ -381,12 +381,33 @@ class NetworkRun:
     weights : dict
         ``{index of the connection in net.connections: array (batch, n_source, n_target)}``: the
         final weights of the plastic connections (0 where there is no synapse).
+    dt : float or None
+        The simulation step in ms (set by the models' ``record`` methods).
+    lengths : array (batch,) or None
+        Valid simulation steps of each sequence (``None``: all ``T``).
+
+    The spiking models' ``record(X)`` methods (:meth:`SpikingClassifier.record
+    <neurorec.models.SpikingClassifier.record>`, :meth:`LSM.record <neurorec.models.LSM.record>`)
+    return one of these, in numpy, for :mod:`neurorec.plot`'s rasters and traces.
     """
 
     spikes: dict
     states: dict = field(default_factory=dict)
     synops: float = 0.0
     weights: dict = field(default_factory=dict)
+    dt: float | None = None
+    lengths: np.ndarray | None = None
+
+    def rates(self, population: str) -> np.ndarray:
+        """Mean firing rate of each neuron of ``population`` in Hz, over the valid steps of the
+        whole batch (needs ``dt``)."""
+        if self.dt is None:
+            raise ValueError("rates need the simulation step: this run has dt=None.")
+        if population not in self.spikes:
+            raise ValueError(f"no spikes recorded for population {population!r}; have {sorted(self.spikes)}.")
+        s = np.asarray(self.spikes[population], dtype=np.float64)
+        steps = float(np.sum(self.lengths)) if self.lengths is not None else float(s.shape[0] * s.shape[1])
+        return s.sum((0, 1)) / (steps * self.dt * 1e-3)
 
 
 def _check_sources(net: Network, sources) -> dict:

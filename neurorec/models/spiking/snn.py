@@ -685,6 +685,47 @@ class SpikingClassifier(Model):
         and ``spike_rate_``."""
         return self._scores(X, "transform")
 
+    def record(self, X, variables=("v",)):
+        """Run the trained network on ``X`` and return what every layer computed at every
+        simulation step, as a :class:`~neurorec.models.spiking.NetworkRun`.
+
+        Populations are ``"input"`` (the encoded input: spikes of a poisson or delta encoder, the
+        held currents of the current encoder), ``"hidden0"``, ``"hidden1"``, ... and ``"output"``.
+        ``run.spikes[pop]`` is 0/1 (batch, steps, units) for the hidden layers (and the output
+        layer when ``readout="spike_count"``); ``run.states[(pop, "v")]`` is the membrane potential
+        after each step's input and before its reset (the value compared with the threshold;
+        for the output layer of a membrane readout, the leaky integral that the readout pools).
+        ``run.dt`` is the step in ms and ``run.lengths`` the valid steps of each sequence; the
+        steps after them are 0. The same numbers as :meth:`predict` computes: the spike counts
+        give ``spike_rate_`` and the pooled output gives :meth:`transform` (the torch backend's
+        fused kernel rounds like this loop; the simulation always runs in numpy here, in
+        ``dtype``).
+
+        Parameters
+        ----------
+        X : the inputs, as for :meth:`predict`
+        variables : sequence of str
+            State variables to record besides the spikes: ``"v"`` (membranes) or none (``()``).
+        """
+        self._check_fitted("record")
+        variables = tuple(variables)
+        unknown = sorted(set(variables) - {"v"})
+        if unknown:
+            raise ValueError(f"record: unknown variable(s) {unknown}; a SpikingClassifier records 'v' (membranes).")
+        batch = check_sequences(tabular_as_sequences(X), "X", n_features=self.n_features_in_,
+                                dtype=np.dtype(self.dtype))
+        self._check_static(batch, "X", self.n_timesteps_in_)
+        xn = self._scaled(batch, self.x_offset_, self.x_scale_)
+        self._check_unit_range(xn, "X")
+        rng = np.random.default_rng(self.seed_) if self.encoder == "poisson" else None
+        x, lengths, hold = self._encode_inference(xn, batch.lengths, rng)
+        w = {k: np.asarray(v).astype(np.dtype(self.dtype), copy=False) for k, v in self.weights_.items()}
+        spikes, states = _trace(w, self._spec(), np.asarray(x), np.asarray(lengths), hold)
+        from neurorec.models.spiking.network import NetworkRun
+
+        return NetworkRun(spikes=spikes, states=states if variables else {}, dt=float(self.dt),
+                          lengths=np.asarray(lengths) * hold)
+
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities, the softmax of :meth:`decision_function`, shape (batch, n_classes)."""
         from scipy.special import softmax
@@ -729,14 +770,15 @@ def _linear(h, w: dict, name: str):
     return h @ w[f"{name}.weight"].T + w[f"{name}.bias"]
 
 
-def _lif(current, spec: _Spec, V=None):
+def _lif(current, spec: _Spec, V=None, membranes: list | None = None):
     """Spikes (T, B, N) of a LIF layer driven by ``current`` (T, B, N), with recurrent weights ``V``.
 
     A feed-forward torch layer runs the fused kernel; recurrent layers, and numpy, run the step
     loop below, which is the kernel's recursion in the same rounding order (so numpy and torch
-    give the same spikes up to the rounding of the matrix products)."""
+    give the same spikes up to the rounding of the matrix products). ``membranes``: a list that
+    receives the membrane of every step (before its reset), numpy only."""
     is_torch = coding._is_torch(current)
-    if is_torch and V is None:
+    if is_torch and V is None and membranes is None:
         from neurorec.backends.fused_lif import lif_multistep
 
         return lif_multistep(current, spec.beta, spec.threshold, spec.reset, surrogate=spec.surrogate,
@@ -758,7 +800,39 @@ def _lif(current, spec: _Spec, V=None):
         m = beta * ((1 - r) * m) + i_t if spec.reset == "zero" else beta * m + i_t - r * thr
         s = fire(m - thr)
         out.append(s)
+        if membranes is not None:
+            membranes.append(m)
     return coding._namespace(current).stack(out)
+
+
+def _trace(w: dict, spec: _Spec, x: np.ndarray, lengths: np.ndarray, hold: int):
+    """:func:`_forward` on numpy arrays, keeping every layer's spikes and membranes:
+    ``({pop: (B, T, N)}, {(pop, "v"): (B, T, N)})``, the steps after each sequence's end zeroed."""
+    T = x.shape[1] * hold
+    valid = (np.arange(T)[None, :] < (lengths * hold)[:, None])[..., None]
+
+    def batch_first(a):
+        return np.swapaxes(np.asarray(a), 0, 1) * valid
+
+    spikes, states = {"input": batch_first(np.repeat(np.swapaxes(x, 0, 1), hold, axis=0))}, {}
+    h = np.swapaxes(x, 0, 1)
+    n = sum(1 for k in w if k.startswith("hidden.") and k.endswith(".weight"))
+    for layer in range(n):
+        current = _linear(h, w, f"hidden.{layer}")
+        if layer == 0 and hold > 1:
+            current = np.repeat(current, hold, axis=0)
+        mem: list = []
+        h = _lif(current, spec, w.get(f"recurrent.{layer}.weight"), membranes=mem)
+        spikes[f"hidden{layer}"] = batch_first(h)
+        states[(f"hidden{layer}", "v")] = batch_first(np.stack(mem))
+    current = _linear(h, w, "output")
+    if spec.readout == "spike_count":
+        mem = []
+        spikes["output"] = batch_first(_lif(current, spec, membranes=mem))
+        states[("output", "v")] = batch_first(np.stack(mem))
+    else:
+        states[("output", "v")] = batch_first(_leaky_integrate(current, spec.beta))
+    return spikes, states
 
 
 def _leaky_integrate(current, beta: float):
