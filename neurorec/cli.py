@@ -6,6 +6,7 @@
                      [--no-progress] [--executor local|dask|slurm] [--scheduler ADDR]
     neurorec tune MODEL TASK [--trials N] [--storage URL] [--study NAME] [--jobs N]
                   [--executor local|dask|slurm] [--config TUNE.toml] [--out DIR] [--seed N]
+    neurorec report RESULTS_DIR [-o OUT.html]
     neurorec tasks
     neurorec export MODEL_FILE --to nir OUT.nir
     neurorec hardware profiles
@@ -22,7 +23,9 @@ split from its counted operations and a profile's energy per operation.
 ``compare`` runs a config's grid (the packaged ``default.toml`` when no file is given),
 storing each run in ``DIR/results.sqlite`` as it finishes (a re-run resumes), then prints
 the summary table and writes ``DIR/results.csv`` and ``DIR/summary.png`` (and ``DIR/energy.png``, test score
-against estimated energy per inference, when the config names ``energy_profiles``). Exit status:
+against estimated energy per inference, when the config names ``energy_profiles``). ``report``
+reads such a folder's store (nothing is run) and writes one self-contained HTML file of it,
+``DIR/report.html`` by default (:func:`neurorec.experiment.report.write_report`). Exit status:
 
 * 0 every run succeeded;
 * 1 a run errored (everything is still written);
@@ -116,6 +119,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="Dask scheduler address (tcp://host:8786): run on that Dask cluster")
     c.add_argument("--no-resume", action="store_true",
                    help="recompute runs already in results.sqlite (and replace them)")
+    c.add_argument("--show", metavar="RESULTS_DIR", type=Path,
+                   help="run nothing: reprint the tables of RESULTS_DIR/results.sqlite and redraw its figures "
+                        "(summary.png, cost.png; with --models/--tasks, *_filtered.png) into --out or RESULTS_DIR")
+    c.add_argument("--models", metavar="NAME", nargs="+", help="with --show: only these models")
+    c.add_argument("--tasks", metavar="NAME", nargs="+", help="with --show: only these tasks")
 
     tn = sub.add_parser("tune", help="hyperparameter search of one model on one task (Optuna, TPE)",
                         description="Search MODEL's hyperparameters on TASK's validation split with Optuna "
@@ -142,6 +150,15 @@ def _parser() -> argparse.ArgumentParser:
     tn.add_argument("--seed", type=int, metavar="N", help="split, model and sampler seed of the search (default 0)")
     tn.add_argument("--timeout", type=float, metavar="S", help="seconds after which a worker starts no new trial")
     tn.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    rp = sub.add_parser("report", help="write one self-contained HTML report of a compare results folder",
+                        description="Read RESULTS_DIR/results.sqlite (nothing is run) and write one HTML file "
+                                    "that needs no other file or network: the run configuration, the summary "
+                                    "tables (click a header to sort), the figures, every run with its errors "
+                                    "and tracebacks, and the versions.",
+                        epilog=_REPORT_EXIT, formatter_class=argparse.RawDescriptionHelpFormatter)
+    rp.add_argument("results_dir", metavar="RESULTS_DIR", type=Path, help="a neurorec compare --out folder")
+    rp.add_argument("-o", "--out", metavar="OUT", type=Path, help="the HTML file (default RESULTS_DIR/report.html)")
 
     sub.add_parser("tasks", help="list the registered tasks")
 
@@ -187,6 +204,8 @@ def main(argv=None) -> int:
         return _compare(args)
     if args.command == "tune":
         return _tune(args)
+    if args.command == "report":
+        return _report(args)
     if args.command == "tasks":
         return _tasks()
     if args.command == "export":
@@ -216,11 +235,51 @@ class _TqdmHandler(logging.Handler):
             self.handleError(record)
 
 
+def _show(args) -> int:
+    """``neurorec compare --show DIR``: the tables and figures of a stored grid, nothing run."""
+    from neurorec.experiment.store import SQLiteStore, StoreError
+
+    if args.config:
+        return _error("--show reads a results folder; give no CONFIG with it")
+    db = args.show / "results.sqlite"
+    if not db.is_file():
+        return _error(f"{args.show} holds no results.sqlite: give the --out folder of a neurorec compare run")
+    try:
+        store = SQLiteStore(db)
+        try:
+            df = store.to_dataframe()
+        finally:
+            store.close()
+    except StoreError as exc:
+        return _error(str(exc), _STORE_EXIT.get(exc.kind, 4))
+    for flag, col in (("models", "model"), ("tasks", "task")):
+        wanted = getattr(args, flag)
+        if wanted:
+            unknown = sorted(set(wanted) - set(df[col]))
+            if unknown:
+                return _error(f"--{flag}: {unknown} not in {db} (it has: {', '.join(sorted(set(df[col])))})")
+            df = df[df[col].isin(wanted)]
+    if df.empty:
+        return _error(f"{db} holds no runs")
+    # the folder's results.csv is never touched; filtered figures get names of their own
+    out = args.out if args.out is not None else args.show
+    suffix = "_filtered" if (args.models or args.tasks) and args.out is None else ""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return _error(f"cannot create output folder {out}: {exc.strerror or exc}")
+    return _report_results(df, out, db, orders=None, csv=False, suffix=suffix)
+
+
 def _compare(args) -> int:
     from neurorec.experiment.compare import resolve_energy_profiles
     from neurorec.experiment.config import ConfigError, default_config_path, energy_profiles, load_config
     from neurorec.experiment.specs import SpecError, normalize_models, normalize_tasks
 
+    if args.show is not None:
+        return _show(args)
+    if args.models or args.tasks:
+        return _error("--models and --tasks filter what --show prints; to run fewer, edit the config")
     if args.jobs == 0:
         return _error("--jobs must be a positive number (or -1 for one per CPU)")
     if args.threads is not None and args.threads < 1:
@@ -260,7 +319,7 @@ def _compare(args) -> int:
             return _error(str(exc).split(" (")[0] if "neurorec[dask]" in str(exc)
                           else 'executor "slurm" needs dask-jobqueue; install it with: pip install "neurorec[dask]"')
 
-    from neurorec.experiment import compare, format_summary, plot_energy, plot_summary
+    from neurorec.experiment import compare
     from neurorec.experiment.executors import ExecutorError
     from neurorec.experiment.store import StoreError
 
@@ -297,18 +356,29 @@ def _compare(args) -> int:
         log.removeHandler(handler)
         log.propagate = True
 
-    csv = out / "results.csv"
-    png = out / "summary.png"
-    energy_png = out / "energy.png"
+    return _report_results(df, out, db, orders=(tasks, seeds))
+
+
+def _report_results(df, out: Path, db: Path, orders, csv: bool = True, suffix: str = "") -> int:
+    """Write results.csv (with ``csv``) and the figures, print the tables, the counts, the errors
+    and the runs' warnings (once each, at the end); the exit status of compare."""
+    from neurorec.experiment import format_summary, plot_cost, plot_energy, plot_summary
+
+    csv_path = out / "results.csv" if csv else None
+    png = out / f"summary{suffix}.png"
+    cost_png = out / f"cost{suffix}.png"
+    energy_png = out / f"energy{suffix}.png"
     has_energy = bool(df["metric"].astype(str).str.startswith("energy_").any())
     write_error = None
     try:
-        df.to_csv(csv, index=False)
+        if csv_path is not None:
+            df.to_csv(csv_path, index=False)
         plot_summary(df, png)
+        plot_cost(df, cost_png)
         if has_energy:
             plot_energy(df, energy_png)
     except OSError as exc:  # a read-only or full output folder: still print the table, then say so
-        write_error = _write_error(exc, csv, db)
+        write_error = _write_error(exc, csv_path or png, db)
     print()
     print(format_summary(df))
     print()
@@ -316,31 +386,57 @@ def _compare(args) -> int:
     n_skip = int(df.loc[df["status"] == "skipped", "run_key"].nunique())
     n_runs = int(df["run_key"].nunique())
     print(f"{n_runs} runs: {n_runs - n_err - n_skip} ok, {n_skip} skipped, {n_err} errors")
-    if n_skip:
-        for msg in sorted(set(df.loc[df["status"] == "skipped", "error"])):
-            print(f"  skipped: {msg}")
     if n_err:
         errs = df[df["status"] == "error"].drop_duplicates("run_key")
         for _, r in errs.iterrows():
             print(f"  error: {r['model']} / {r['task']} / seed {r['seed']}: {r['error']}")
+    caught = df.attrs.get("warnings") or {}
+    if caught:
+        print(f"warnings raised by the runs ({len(caught)} distinct):")
+        for msg, runs in caught.items():
+            where = ", ".join(runs[:2]) + (f" and {len(runs) - 2} more" if len(runs) > 2 else "")
+            print(f"  {msg.splitlines()[0][:300]} ({len(runs)} run{'s' if len(runs) > 1 else ''}: {where})")
     n_dup = int(df.attrs.get("duplicate_runs", 0))
     if n_dup:
         print(f"{n_dup} runs were also computed by another process on this store ({db}); each is "
               f"stored once (run one compare per store at a time)")
-    try:
-        orders = _temporal_orders(tasks, seeds, out / "temporal_order.csv")
-    except OSError as exc:
-        orders = None
-        write_error = write_error or _write_error(exc, out / "temporal_order.csv", db)
+    temporal = None
+    if orders is not None:
+        try:
+            temporal = _temporal_orders(*orders, out / "temporal_order.csv")
+        except OSError as exc:
+            write_error = write_error or _write_error(exc, out / "temporal_order.csv", db)
     if write_error:
         print(f"results: {db}")
         return _error(write_error, 4)
-    print(f"results: {db}\n         {csv}\nplot:    {png}")
+    print(f"results: {db}" + (f"\n         {csv_path}" if csv_path else "") + f"\nplots:   {png}\n         {cost_png}")
     if has_energy:
         print(f"energy:  {energy_png}")
-    if orders is not None:
+    if temporal is not None:
         print(f"orders:  {out / 'temporal_order.csv'}")
     return 1 if n_err else 0
+
+
+_REPORT_EXIT = """exit status:
+  0    the report was written
+  2    no such results folder, or no result store in it
+  3    the result store cannot be read (damaged, not a neurorec store, newer neurorec)
+  4    the report file cannot be written"""
+
+
+def _report(args) -> int:
+    """``neurorec report RESULTS_DIR [-o OUT]``: one self-contained HTML file; nothing is run."""
+    from neurorec.experiment.report import ReportError, write_report
+    from neurorec.experiment.store import StoreError
+
+    try:
+        path = write_report(args.results_dir, args.out)
+    except ReportError as exc:
+        return _error(str(exc), 4 if exc.kind == "write" else 2)
+    except StoreError as exc:  # any store that cannot be read, whatever its kind
+        return _error(str(exc), 3)
+    print(f"report: {path}")
+    return 0
 
 
 def _slurm_options(cfg: dict, out: Path) -> dict:

@@ -120,15 +120,20 @@ class ConstModel(BaseEstimator):
     """Predicts ``mean(train y) + offset + 0.1 * seed``; labels: the most frequent class."""
 
     def __init__(self, offset: float = 1.0, seed=None, fail_on_seed=None, sleep: float = 0.0,
-                 log=None):
+                 log=None, warn=None):
         self.offset = offset
         self.seed = seed
         self.fail_on_seed = fail_on_seed
         self.sleep = sleep
         self.log = log
+        self.warn = warn
 
     def fit(self, X, y):
         FIT_CALLS.append((type(self).__name__, self.seed))
+        if self.warn:
+            import warnings
+
+            warnings.warn(self.warn, UserWarning, stacklevel=2)
         if self.log:
             with open(self.log, "a") as f:
                 f.write(f"{os.environ.get('STANDIN_PHASE', '-')} {self.seed}\n")

@@ -78,7 +78,7 @@ def test_compare_writes_store_csv_plot_and_prints_the_table(tmp_path, capsys):
     con = sqlite3.connect(out / "results.sqlite")
     assert con.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 6  # skips are not stored
     con.close()
-    assert "0.55 ± 0.07071" in stdout  # const on toy_forecast, test
+    assert "0.55±0.071" in stdout  # const on toy_forecast, test
     assert "8 runs: 6 ok, 2 skipped, 0 errors" in stdout
     assert str(out / "results.csv") in stdout and str(out / "summary.png") in stdout
     assert len(S.FIT_CALLS) == 6
@@ -94,6 +94,41 @@ def test_compare_writes_store_csv_plot_and_prints_the_table(tmp_path, capsys):
     assert S.FIT_CALLS == []
     again = pd.read_csv(out / "results.csv")
     pd.testing.assert_frame_equal(csv, again)
+
+
+def test_compare_reports_the_runs_warnings_once_at_the_end(tmp_path, capfd):
+    out = tmp_path / "out"
+    cfg = _config(tmp_path, extra=', warn = "the toy model is a toy"')
+    assert main(["compare", str(cfg), "--out", str(out), "--no-progress"]) == 0
+    captured = capfd.readouterr()
+    assert "the toy model is a toy" not in captured.err          # not among the progress lines
+    tail = captured.out.partition(" runs: ")[2]
+    assert tail.count("UserWarning: the toy model is a toy") == 1
+    assert "(4 runs: const / toy_forecast / seed 0, const / toy_forecast / seed 1 and 2 more)" in tail
+
+
+def test_compare_show_reprints_a_store_without_running(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["compare", str(_config(tmp_path)), "--out", str(out), "--no-progress"]) == 0
+    first = capsys.readouterr().out
+    csv = (out / "results.csv").read_bytes()
+    S.FIT_CALLS.clear()
+    assert main(["compare", "--show", str(out)]) == 0
+    shown = capsys.readouterr().out
+    assert S.FIT_CALLS == []
+    table = first.split("test score")[1].split("not run (-)")[0]
+    assert table == shown.split("test score")[1].split("runs:")[0][:len(table)]   # the same tables
+    # (the store keeps no skipped runs: --show cannot list why a model did not run)
+    assert main(["compare", "--show", str(out), "--models", "const", "--tasks", "toy_forecast"]) == 0
+    shown = capsys.readouterr().out
+    assert "toy_classify" not in shown and "forecast_only" not in shown and "const" in shown
+    assert (out / "summary_filtered.png").read_bytes()[:8] == PNG and (out / "cost_filtered.png").exists()
+    assert (out / "results.csv").read_bytes() == csv                     # never rewritten by --show
+    assert main(["compare", "--show", str(out), "--models", "nope"]) == 2
+    assert "--models: ['nope'] not in" in capsys.readouterr().err
+    assert main(["compare", "--show", str(tmp_path / "empty")]) == 2
+    assert "holds no results.sqlite" in capsys.readouterr().err
+    assert main(["compare", str(_config(tmp_path)), "--models", "const"]) == 2
 
 
 def test_compare_exits_1_when_a_run_errors_but_writes_everything(tmp_path, capsys):

@@ -507,29 +507,95 @@ def test_summarize_and_format_summary():
     assert s[(s.task == "toy_classify") & (s.model == "fo")].iloc[0]["status"] == "skipped"
 
     text = format_summary(df)
-    assert "0.6 ± 0.1" in text and "skipped" in text and "(2/3 ok)" in text
-    first_table = text.split("\n\n")[0].splitlines()
-    assert first_table[1].split()[:3] == ["task", "metric", "better"]
-    assert first_table[2].split()[:3] == ["toy_forecast", "mae", "lower"]
-    assert first_table[3].split()[:3] == ["toy_classify", "accuracy", "higher"]
-    # the best forecast model is flaky (mean 0.4 < 0.6 < 1.6); ties get no star
-    assert "0.4 ± 0.1414 (2/3 ok) *" in text
-    assert "1 ± 0 *" not in text
+    lines = text.splitlines()
+    assert max(len(x) for x in lines) <= 100
+    forecast = lines[lines.index("forecast tasks"):lines.index("classify tasks")]
+    assert forecast[1].split() == ["toy_forecast"] and forecast[2].split() == ["model", "mae", "↓"]
+    rows = {ln.split()[0]: ln.split(None, 1)[1].strip() for ln in forecast[3:] if ln.strip()}
+    # the best forecast model is flaky (mean 0.4 < 0.6 < 1.6); (2/3): two of three seeds ran
+    assert rows == {"a": "0.6±0.1", "fo": "1.6±0.1", "flaky": "0.4±0.14 (2/3)*"}
+    classify = lines[lines.index("classify tasks"):lines.index("classify tasks") + 5]
+    # "fo" did not run on the classify task: not a row of that table; a tie gets no star
+    assert [ln.split()[0] for ln in classify[3:]] == ["a", "flaky"] and "*" not in "".join(classify)
+    # the reason a model did not run is given once, below the tables
+    assert text.count("does not support 'classify' tasks") == 1 and "skipped" not in text.split("not run")[0]
+
+
+def test_format_summary_splits_wide_tables_into_blocks():
+    import pandas as pd
+
+    rows = []
+    for t in range(9):
+        for m in ("ModelNumberOne", "M2"):
+            for seed in (0, 1):
+                rows.append({"task": f"a_rather_long_task_name_{t}", "model": m, "seed": seed, "split": "test",
+                             "metric": "nrmse", "higher_is_better": False, "value": 0.123456 + t + seed,
+                             "status": "ok", "kind": "forecast", "fit_seconds": 1.0, "predict_seconds": 0.1,
+                             "params_total": 10, "params_trained": 5, "peak_memory_mb": 1.0, "synops": float("nan"),
+                             "error": "", "run_key": f"{m}{t}{seed}"})
+    text = format_summary(pd.DataFrame(rows))
+    lines = text.splitlines()
+    assert max(len(x) for x in lines) <= 100
+    heads = [ln for ln in lines if ln.strip().startswith("model ")]
+    assert len(heads) >= 2                                   # 9 columns do not fit in 100 characters
+    assert sum(ln.count("nrmse") for ln in heads) == 9       # every task appears once
 
 
 def test_plot_summary_writes_one_panel_per_task(tmp_path):
     df = _grid_frame()
     png = tmp_path / "summary.png"
-    fig = plot_summary(df, png)
+    fig = plot_summary(df, png, chance={"toy_classify": 0.5})
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    titles = [ax.get_title() for ax in fig.axes]
-    assert titles == ["toy_forecast\nmae (test, lower is better)",
-                      "toy_classify\naccuracy (test, higher is better)"]
-    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["a", "fo", "flaky"]
-    # "fo" is skipped on toy_classify (forecast only): left out of that panel, same colours
-    assert [t.get_text() for t in fig.axes[1].get_xticklabels()] == ["a", "flaky"]
-    bars0, bars1 = fig.axes[0].patches, fig.axes[1].patches
-    assert bars1[1].get_facecolor() == bars0[2].get_facecolor()
+    w, h = fig.get_size_inches()
+    assert w <= 11.0 and h <= 15.5                          # fits a page
+    axes = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in axes] == ["toy_forecast\nmae (lower is better)",
+                                               "toy_classify\naccuracy (higher is better)"]
+    # models as rows, the first on top; "fo" did not run on toy_classify: not in its panel
+    assert [t.get_text() for t in axes[0].get_yticklabels()] == ["flaky", "fo", "a"]
+    assert [t.get_text() for t in axes[1].get_yticklabels()] == ["flaky", "a"]
+    # seeds as dots: a has 3 on toy_forecast, at its values 0.5, 0.6, 0.7
+    dots = [ln for ln in axes[0].lines if ln.get_marker() == "o"]
+    assert sorted(np.round(np.concatenate([d.get_xdata() for d in dots]), 6)) == \
+        sorted([0.5, 0.6, 0.7, 1.5, 1.6, 1.7, 0.5, 0.3])
+    # the axis is zoomed to the data, not from 0
+    lo, hi = axes[0].get_xlim()
+    assert 0.15 < lo < 0.3 and 1.7 < hi < 1.9
+    # the chance level lies outside the classify panel's data (accuracy 1): named at the edge
+    assert any("chance 0.5" in t.get_text() for t in axes[1].texts)
+    # one colour per family (the stand-ins are "other"), a legend of families
+    assert {d.get_color() for d in dots} == {"#7f7f7f"}
+    assert "other" in [t.get_text() for t in fig.legends[0].get_texts()]
+
+
+def test_plot_summary_log_axis_and_families():
+    import pandas as pd
+
+    rows = []
+    for m, cls, vals in (("esn", "neurorec.models.reservoir:ESN", [1e-4, 2e-4]),
+                         ("lsm", "neurorec.models.spiking.lsm:LSM", [0.05, 0.06]),
+                         ("lstm", "neurorec.models.recurrent:LSTM", [1e-3, 3e-3])):
+        for seed, v in enumerate(vals):
+            rows.append({"task": "mackey_glass", "model": m, "seed": seed, "split": "test", "metric": "nrmse",
+                         "higher_is_better": False, "value": v, "status": "ok", "kind": "forecast",
+                         "fit_seconds": 1.0 + seed, "predict_seconds": 0.1, "params_total": 100,
+                         "params_trained": 10 * (seed + 1), "peak_memory_mb": 1.0, "synops": float("nan"),
+                         "error": "", "run_key": f"{m}{seed}", "model_class": cls})
+    df = pd.DataFrame(rows)
+    fig = plot_summary(df)
+    ax = [a for a in fig.axes if a.get_title()][0]
+    assert ax.get_xscale() == "log"                          # an error metric over 3 decades
+    colors = {ln.get_color() for ln in ax.lines if ln.get_marker() == "o"}
+    assert colors == {"#1f77b4", "#d62728", "#2ca02c"}       # reservoir, spiking, gradient RNN
+    # NRMSE 1 (the mean's) is the chance level: outside the data, named at the right edge
+    assert any(t.get_text() == "chance 1 →" for t in ax.texts)
+    from neurorec.experiment import plot_cost
+
+    fig = plot_cost(df)
+    labels = [a.get_xlabel() for a in fig.axes if a.get_xlabel()]
+    assert labels == ["fit time (s)", "trained parameters"]
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and sorted(t.get_text() for t in ax.texts) == ["esn", "lsm", "lstm"]
 
 
 def test_importing_the_experiment_package_is_light():
@@ -819,7 +885,7 @@ def test_summary_table_shows_energy_per_inference():
     text = format_summary(df)
     block = text.split("energy per inference")[1]
     assert "226 pJ" in block and "n/a" in block
-    assert "0.5 ± 0" in text.split("\n\n")[0]
+    assert "0.5±0" in text.split("energy per inference")[0]
     # a frame without energy rows keeps the old summary
     assert "energy per inference" not in format_summary(_energy_grid())
 

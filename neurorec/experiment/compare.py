@@ -35,7 +35,7 @@ logger = logging.getLogger("neurorec.experiment")
 COLUMNS = [
     "model", "task", "seed", "split", "metric", "value", "higher_is_better",
     "fit_seconds", "predict_seconds", "params_total", "params_trained",
-    "peak_memory_mb", "peak_gpu_memory_mb", "synops", "status", "error", "kind", "run_key",
+    "peak_memory_mb", "peak_gpu_memory_mb", "synops", "status", "error", "kind", "run_key", "model_class",
 ]
 _FLOAT = ["value", "fit_seconds", "predict_seconds", "peak_memory_mb", "peak_gpu_memory_mb",
           "synops"]
@@ -221,7 +221,8 @@ def _skipped(key: str, m, t, seed: int) -> dict:
         why = (f"{m.name} ({m.cls.__name__}) does not support {t.kind!r} tasks "
                f"(supports {', '.join(kinds)})")
     return {
-        "run_key": key, "model": m.name, "task": t.name, "kind": t.kind, "seed": seed,
+        "run_key": key, "model": m.name, "model_class": f"{m.cls.__module__}:{m.cls.__qualname__}",
+        "task": t.name, "kind": t.kind, "seed": seed,
         "status": "skipped",
         "error": why,
         "rows": [{"split": s, "metric": t.metric, "higher_is_better": t.higher_is_better,
@@ -336,6 +337,9 @@ def compare(models, tasks, seeds, *, store=None, n_jobs: int = 1, executor="loca
         ``torch.cuda.max_memory_allocated`` over the same span when CUDA is in use.
         ``attrs["duplicate_runs"]``: how many of the runs this call computed had meanwhile been
         stored by another process working on the same store (see Warns).
+        ``attrs["warnings"]``: ``{"Category: message": [the runs (model / task / seed) that raised
+        it]}`` for the runs this call computed (each run keeps its warnings instead of printing
+        them among the progress lines; ``neurorec compare`` reports them once, at the end).
 
     Raises
     ------
@@ -395,6 +399,7 @@ def compare(models, tasks, seeds, *, store=None, n_jobs: int = 1, executor="loca
     started = _now()  # a stored run finished after this was written by another process
     store, own_store = _open_store(store)
     duplicates: list[str] = []
+    run_warnings: dict[str, list[str]] = {}   # warning -> the runs that raised it (computed in this call)
     try:
         stored = store.status(keys)
         done_ok = {"ok", "error"} if not retry_errors else {"ok"}
@@ -438,6 +443,8 @@ def compare(models, tasks, seeds, *, store=None, n_jobs: int = 1, executor="loca
             res["model_spec"] = canonical(m.key(t.name))
             res["task_spec"] = canonical({**t.spec, "data": data[t.name, res["seed"]]})
             key = res["run_key"]
+            for w in res.get("warnings") or ():
+                run_warnings.setdefault(w, []).append(f"{res['model']} / {res['task']} / seed {res['seed']}")
             prior = _stored_run(store, key)
             written = store.put(res, replace="error" if resume else "always")
             if not written or str((prior or {}).get("finished_at") or "") >= started:
@@ -541,6 +548,7 @@ def compare(models, tasks, seeds, *, store=None, n_jobs: int = 1, executor="loca
     if profiles:
         df = add_energy(df, profiles)
     df.attrs["duplicate_runs"] = len(duplicates)
+    df.attrs["warnings"] = run_warnings
     if duplicates:
         warnings.warn(f"{len(duplicates)} of the {len(jobs)} runs this call computed were also computed "
                       f"by another process using the same store {getattr(store, 'path', store)} (each "

@@ -20,8 +20,10 @@ them out, and :func:`summarize` reports the energies in columns of their own.
 from __future__ import annotations
 
 import math
+import textwrap
 
-__all__ = ["summarize", "format_summary", "plot_summary", "plot_energy", "pareto_front"]
+__all__ = ["summarize", "format_summary", "plot_summary", "plot_cost", "plot_energy", "pareto_front",
+           "model_family", "chance_level", "FAMILY_COLORS"]
 
 _ENERGY = "energy_"
 _OPS = "ops_"
@@ -184,94 +186,238 @@ def _joules(v: float) -> str:
 
 
 def _cell(r) -> str:
-    if r["status"] in ("skipped", "error"):
-        return r["status"]
+    """A score cell: ``mean±std`` (4 significant digits), ``(k/n)`` when some seeds failed."""
+    if r["status"] == "skipped":
+        return "-"
+    if r["status"] == "error":
+        return "error"
     text = _num(r["mean"])
     if not math.isnan(r["std"]):
-        text += f" ± {_num(r['std'])}"
+        sd = float(r["std"])
+        # a spread below the mean's 4th significant digit is rounding noise: shown as 0
+        text += "±0" if sd <= 5e-5 * max(abs(float(r["mean"])), 1e-12) else f"±{sd:.2g}"
     if r["n_ok"] < r["n_runs"]:
-        text += f" ({r['n_ok']}/{r['n_runs']} ok)"
+        text += f" ({r['n_ok']}/{r['n_runs']})"
     return text
 
 
-def format_summary(df, split: str = "test") -> str:
-    """The summary as text: metric ``mean ± std`` (task x model, ``*`` marks the best model
-    of each task), then fit seconds, parameters (trained / total) and, for spiking models, the
-    synaptic operations per test sequence (the model's ``synops_`` after predicting the test split)."""
-    import pandas as pd
+def _best(st) -> str | None:
+    """The model with the best mean of one (task, metric); None for a tie or fewer than 2."""
+    ranked = st[st["n_ok"] > 0]
+    if len(ranked) < 2:
+        return None
+    sign = 1.0 if st.iloc[0]["higher_is_better"] else -1.0
+    score = sign * ranked["mean"].astype(float)
+    top = score.max()
+    winners = ranked[score >= top - 1e-9 * max(abs(top), 1.0)]
+    return winners["model"].iloc[0] if len(winners) == 1 else None
+
+
+def _fit_width(header: list[str], name_width: int, col_widths: list[int], width: int) -> list[list[int]]:
+    """Column indices in groups whose rows fit in ``width`` characters (at least one per group)."""
+    groups, cur, used = [], [], name_width
+    for i, w in enumerate(col_widths):
+        if cur and used + 2 + w > width:
+            groups.append(cur)
+            cur, used = [], name_width
+        cur.append(i)
+        used += 2 + w
+    if cur:
+        groups.append(cur)
+    return groups
+
+
+def _grid(title: str, rows: list[str], cols: list[tuple[str, str]], cells: dict, width: int) -> list[str]:
+    """A models-as-rows text grid, columns (two header lines each) split into blocks that fit."""
+    name_w = max([len("model")] + [len(r) for r in rows])
+    col_w = []
+    for j, (h1, h2) in enumerate(cols):
+        w = max(len(h2), max((len(cells.get((r, j), "")) for r in rows), default=0), 6)
+        col_w.append(max(w, min(len(h1), 28)))
+    out = [title]
+    for group in _fit_width([], name_w, col_w, width):
+        def cut(text, w):
+            return text if len(text) <= w else text[:w - 1] + "…"
+        out.append("  ".join([" " * name_w] + [cut(cols[j][0], col_w[j]).rjust(col_w[j]) for j in group]))
+        out.append("  ".join(["model".ljust(name_w)] + [cols[j][1].rjust(col_w[j]) for j in group]))
+        for r in rows:
+            out.append("  ".join([r.ljust(name_w)] + [cells.get((r, j), "").rjust(col_w[j]) for j in group]))
+        out.append("")
+    return out[:-1]
+
+
+def _span(values) -> str:
+    """``lo-hi`` of counts (one number when they agree)."""
+    lo, hi = values.min(), values.max()
+    return _count(lo) if lo == hi or math.isnan(lo) else f"{_count(lo)}-{_count(hi)}"
+
+
+def format_summary(df, split: str = "test", width: int = 100) -> str:
+    """The summary as text that reads at ``width`` columns.
+
+    One table per task kind (forecast, classify, recall, detect, ...): models as rows, the kind's
+    tasks (and, for detect tasks, each metric) as columns, a cell ``mean±std`` over seeds with
+    ``*`` on the best model of the column and ``(k/n)`` when only ``k`` of ``n`` seeds succeeded;
+    columns that do not fit in ``width`` continue in a second block. A model that did not run
+    on a task shows ``-``, and the reasons are listed once below, not repeated in every cell. Then
+    one row per model: its mean fit time and parameter counts over the tasks it ran (and
+    synaptic operations per test sequence for spiking models; energy per inference when the
+    frame has energy rows).
+    """
+    import pandas as pd  # noqa: F401  (summarize needs it)
 
     s = summarize(df, split)
     if s.empty:
         return f"(no {split} results)"
+    full = df[df["split"] == split] if "split" in df else df
+    kind_of = {}
+    if "kind" in full:
+        for task, kind in zip(full["task"], full["kind"], strict=True):
+            kind_of.setdefault(task, kind if isinstance(kind, str) else "")
     models = _ordered(s["model"])
-    tasks = _ordered(s["task"])
-    metric_rows, cost_rows, costed = [], [], set()
-    for task, metric in _ordered(zip(s["task"], s["metric"], strict=True)):
-        st = s[(s["task"] == task) & (s["metric"] == metric)]
-        first = st.iloc[0]
-        ranked = st[st["n_ok"] > 0]
-        best = None
-        if len(ranked) > 1:
-            sign = 1.0 if first["higher_is_better"] else -1.0
-            score = sign * ranked["mean"].astype(float)
-            top = score.max()
-            winners = ranked[score >= top - 1e-9 * max(abs(top), 1.0)]
-            if len(winners) == 1:  # no star for a tie
-                best = winners["model"].iloc[0]
-        mrow = {"task": task, "metric": first["metric"],
-                "better": "higher" if first["higher_is_better"] else "lower"}
-        crow = {"task": task}
-        for model in models:
-            r = st[st["model"] == model]
-            if r.empty:
-                mrow[model] = crow[model] = ""
-                continue
-            r = r.iloc[0]
-            mrow[model] = _cell(r) + (" *" if model == best else "")
-            if r["n_ok"]:
-                crow[model] = (f"{_seconds(r['fit_seconds'])}, {_count(r['params_trained'])} / "
-                               f"{_count(r['params_total'])}")
-                if not math.isnan(float(r["synops"])):
-                    crow[model] += f", {_count(r['synops'])} SynOps"
-            else:
-                crow[model] = r["status"]
-        metric_rows.append(mrow)
-        if task not in costed:                  # costs once per task, not per metric
-            costed.add(task)
-            cost_rows.append(crow)
-    m = pd.DataFrame(metric_rows).to_string(index=False)
-    c = pd.DataFrame(cost_rows).to_string(index=False)
-    text = (f"{split} metric: mean ± std over seeds (* best per task and metric)\n{m}\n\n"
-            f"fit time (mean over seeds), parameters trained / total"
-            f"{', synaptic operations per test sequence' if s['synops'].notna().any() else ''}\n{c}")
+    lines = [f"{split} score: mean±std over seeds; * best in column; ↑/↓ higher/lower is better; - not run"]
+    for kind in _ordered(kind_of.get(t, "") for t in s["task"]):
+        cols, cells = [], {}
+        keys = [(t, m) for t, m in _ordered(zip(s["task"], s["metric"], strict=True)) if kind_of.get(t, "") == kind]
+        ran = set()
+        for j, (task, metric) in enumerate(keys):
+            st = s[(s["task"] == task) & (s["metric"] == metric)]
+            arrow = "↑" if st.iloc[0]["higher_is_better"] else "↓"
+            cols.append((task, f"{metric} {arrow}"))
+            best = _best(st)
+            for _, r in st.iterrows():
+                cells[(r["model"], j)] = _cell(r) + ("*" if r["model"] == best else "")
+                if r["status"] != "skipped":
+                    ran.add(r["model"])
+        rows = [m for m in models if m in ran]
+        if rows:
+            lines += [""] + _grid(f"{kind or 'tasks'} tasks", rows, cols, cells, width)
+    # the cost of each model, over the tasks it ran
+    has_synops = s["synops"].notna().any()
+    cost = [f"{'model':<{max(len(m) for m in models)}}  {'fit (mean)':>10}  {'trained params':>15}  "
+            f"{'total params':>13}" + ("  SynOps/seq" if has_synops else "")]
+    for m in models:
+        r = s[(s["model"] == m) & (s["n_ok"] > 0)].drop_duplicates("task")
+        if r.empty:
+            continue
+
+        row = (f"{m:<{max(len(x) for x in models)}}  {_seconds(r['fit_seconds'].mean()):>10}  "
+               f"{_span(r['params_trained']):>15}  {_span(r['params_total']):>13}")
+        if has_synops:
+            row += f"  {_count(r['synops'].mean()) if r['synops'].notna().any() else '':>11}"
+        cost.append(row)
+    lines += ["", "cost, over the tasks each model ran (ranges: they differ by task)"] + cost
     energy_cols = [col for col in s.columns if isinstance(col, str) and col.startswith(_ENERGY)]
     if energy_cols:
         rows = []
-        for task in tasks:
-            st = s[s["task"] == task]
-            for col in energy_cols:
-                row = {"task": task, "profile": _profile_of(col)}
-                for model in models:
-                    r = st[st["model"] == model]
-                    if r.empty:
-                        row[model] = ""
-                    elif r.iloc[0]["n_ok"] == 0:
-                        row[model] = r.iloc[0]["status"]
-                    else:
-                        row[model] = _joules(r.iloc[0][col])
-                rows.append(row)
-        e = pd.DataFrame(rows).to_string(index=False)
-        text += (f"\n\nenergy per inference ({split} split, mean over seeds): counted operations x the "
-                 f"profile's energy per operation; n/a: no estimate (a classical model on a neuromorphic "
-                 f"profile, a figure the profile lacks, or a model whose operations are not counted)\n{e}")
-    return text
+        for task in _ordered(s["task"]):
+            st = s[s["task"] == task].drop_duplicates("model")
+            for _, r in st.iterrows():
+                if r["status"] == "skipped":
+                    continue
+                rows.append([task, r["model"]] + [r["status"] if r["n_ok"] == 0 else _joules(r[c])
+                                                   for c in energy_cols])
+        head = ["task", "model"] + [_profile_of(c) for c in energy_cols]
+        w = [max(len(str(x[i])) for x in [head] + rows) for i in range(len(head))]
+        lines += [""] + textwrap.wrap(
+            f"energy per inference ({split} split, mean over seeds): counted operations x the profile's energy "
+            f"per operation; n/a: no estimate (a classical model on a neuromorphic profile, a figure the "
+            f"profile lacks, or a model whose operations are not counted)", width)
+        lines += ["  ".join(str(v).ljust(w[i]) if i < 2 else str(v).rjust(w[i]) for i, v in enumerate(x))
+                  for x in [head] + rows]
+    skipped = full[full["status"] == "skipped"].drop_duplicates("run_key") if "run_key" in full else full[:0]
+    if len(skipped):
+        lines += ["", "not run (-):"]
+        for why, grp in skipped.groupby("error", sort=False):
+            pairs = _ordered(zip(grp["model"], grp["task"], strict=True))
+            lines += textwrap.wrap(f"{why}: {len(pairs)} model/task pair{'s' if len(pairs) > 1 else ''}", width,
+                                   initial_indent="  ", subsequent_indent="    ")
+    return "\n".join(lines)
 
 
-def plot_summary(df, path=None, split: str = "test", ncols: int | None = None):
-    """One figure, one panel per task: the ``split`` metric per model, mean ± std over seeds.
+#: Model families of the figures: the spiking (neuromorphic) ones in warm colours, the classical
+#: ones in cool colours and grey, so the two are told apart at a glance.
+FAMILY_COLORS = {"spiking": "#d62728", "reservoir": "#1f77b4", "gradient RNN": "#2ca02c",
+                 "associative / Hebbian": "#9467bd", "other": "#7f7f7f"}
+_FAMILY_OF_CLASS = {
+    "spiking": ("LSM", "SpikingClassifier", "QuantizedSpikingClassifier", "SpikingDetector", "FixedPointNetwork"),
+    "reservoir": ("ESN", "DeepESN", "IPESN", "NVAR", "OnlineReservoir", "ReservoirModelSpace"),
+    "gradient RNN": ("Elman", "Jordan", "LSTM", "GRU", "KerasRNN", "RNNClassifier"),
+    "associative / Hebbian": ("Hopfield", "ModernHopfield", "DenseAssociativeMemory", "HopfieldDetector", "Hebb",
+                              "Oja", "Sanger", "BCM", "AntiHebbian"),
+}
 
-    A panel shows the models that ran on its task (those skipped there are left out), each in
-    the same colour in every panel.
+
+def model_family(model_class) -> str:
+    """The family of a model class path (``"neurorec.models.reservoir:ESN"``) or name: ``"spiking"``,
+    ``"reservoir"``, ``"gradient RNN"``, ``"associative / Hebbian"`` or ``"other"``; a class from a
+    ``spiking`` module counts as spiking. A ``ForecastDetector`` is not known from its class alone."""
+    if not isinstance(model_class, str) or not model_class:
+        return "other"
+    name = model_class.rsplit(":", 1)[-1].rsplit(".", 1)[-1]
+    for fam, names in _FAMILY_OF_CLASS.items():
+        if name in names:
+            return fam
+    return "spiking" if ".spiking" in model_class else "other"
+
+
+def _families(df) -> dict:
+    """model -> family, from the frame's ``model_class`` column (``"other"`` without one)."""
+    if "model_class" not in df:
+        return {}
+    out = {}
+    for m, c in zip(df["model"], df["model_class"], strict=True):
+        if isinstance(c, str) and c:
+            out.setdefault(m, model_family(c))
+    return out
+
+
+_CHANCE_CACHE: dict = {}
+
+
+def chance_level(task: str, metric: str):
+    """The score of a model that knows nothing, where theory gives one: NRMSE 1 (the target's
+    mean), ROC-AUC 0.5, bit error rate 0.5, accuracy 1 / classes (the task loaded once for its
+    class count; ``balanced_accuracy`` too). ``None`` otherwise."""
+    fixed = {"nrmse": 1.0, "roc_auc": 0.5, "bit_error_rate": 0.5, "ber": 0.5}
+    if metric in fixed:
+        return fixed[metric]
+    if metric not in ("accuracy", "balanced_accuracy"):
+        return None
+    if task not in _CHANCE_CACHE:
+        try:
+            from neurorec.data import get_task
+
+            k = get_task(task).load(0).n_classes
+            _CHANCE_CACHE[task] = 1.0 / k if k else None
+        except Exception:  # noqa: BLE001 - no chance line rather than no figure
+            _CHANCE_CACHE[task] = None
+    return _CHANCE_CACHE[task]
+
+
+def _legend_families(fig, families, summary: bool = True) -> None:
+    from matplotlib.lines import Line2D
+
+    used = [f for f in FAMILY_COLORS if f in set(families.values())] or ["other"]
+    handles = [Line2D([], [], marker="o", ls="", color=FAMILY_COLORS[f], label=f) for f in used]
+    if summary:
+        handles.append(Line2D([], [], marker="|", ls="", color="k", markersize=12, label="mean ± std over seeds"))
+        handles.append(Line2D([], [], color="0.3", ls="--", label="chance"))
+    else:
+        handles.append(Line2D([], [], marker="o", ls="", color="k", label="mean (bar: std) over seeds"))
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=8, frameon=False)
+
+
+def plot_summary(df, path=None, split: str = "test", ncols: int | None = None, chance=None):
+    """One figure that fits a page: one panel per task (and metric), models as rows.
+
+    Each panel shows a model's seeds as dots, their mean as a bar tick with the standard
+    deviation as a line; colours are model families (:data:`FAMILY_COLORS`: spiking models in red,
+    classical ones in blue, green, purple, grey). The axis is zoomed to the data; an error metric
+    (lower is better, all values positive) is on a log axis. The chance level
+    (:func:`chance_level`, or ``chance={task: value}``) is drawn as a dashed line, or named at
+    the edge when it lies outside the data's range. Models that did not run on a task are left
+    out of its panel.
 
     Parameters
     ----------
@@ -282,7 +428,9 @@ def plot_summary(df, path=None, split: str = "test", ncols: int | None = None):
     split : str
         Which split's metric to show.
     ncols : int, optional
-        Panels per row (default: up to 4).
+        Panels per row (default: up to 3).
+    chance : dict, optional
+        ``{task: chance level}``, overriding :func:`chance_level`.
 
     Returns
     -------
@@ -293,63 +441,137 @@ def plot_summary(df, path=None, split: str = "test", ncols: int | None = None):
     from matplotlib.figure import Figure
 
     s = summarize(df, split)
-    tasks = _ordered(s["task"]) or ["(no results)"]
-    all_models = _ordered(s["model"])
-    if len(all_models) <= 10:   # one colour per model, the same in every panel
-        color_of = {mo: f"C{i}" for i, mo in enumerate(all_models)}
-    else:
-        from matplotlib import colormaps
-
-        color_of = {mo: colormaps["tab20"](i % 20) for i, mo in enumerate(all_models)}
-
-    def shown(task):  # a model skipped on a task (unsupported kind, not in its task list) is left out
-        st = s[s["task"] == task]
-        return [mo for mo in all_models if ((st["model"] == mo) & (st["status"] != "skipped")).any()] or \
-            [mo for mo in all_models if (st["model"] == mo).any()]
-
-    n = len(tasks)
-    ncols = ncols or min(n, 4)
-    nrows = math.ceil(n / ncols)
-    widest = max((len(shown(t)) for t in tasks), default=1)
-    fig = Figure(figsize=(max(3.2, 0.9 * widest + 1.6) * ncols, 3.6 * nrows),
-                 layout="constrained")
-    FigureCanvasAgg(fig)
+    families = _families(df)
     part = _scores_only(df[df["split"] == split] if "split" in df else df)
-    for i, task in enumerate(tasks):
+    panels = _ordered(zip(s["task"], s["metric"], strict=True)) if not s.empty else []
+    n = max(len(panels), 1)
+    ncols = ncols or min(n, 3)
+    nrows = math.ceil(n / ncols)
+    most = max((int(((s["task"] == t) & (s["metric"] == m) & (s["status"] != "skipped")).sum())
+                for t, m in panels), default=1)
+    fig = Figure(figsize=(11.0, min(max(1.2 + 0.28 * most, 2.4) * nrows + 0.8, 15.5)), layout="constrained")
+    FigureCanvasAgg(fig)
+    if not panels:
+        fig.add_subplot(1, 1, 1).text(0.5, 0.5, f"no {split} results", ha="center")
+    for i, (task, metric) in enumerate(panels):
         ax = fig.add_subplot(nrows, ncols, i + 1)
-        st = s[s["task"] == task]
-        if st.empty:
-            ax.set_axis_off()
-            continue
-        st = st[st["metric"] == st["metric"].iloc[0]]        # the task's own metric (detect tasks have 3)
-        models = shown(task)
-        colors = [color_of[mo] for mo in models]
+        st = s[(s["task"] == task) & (s["metric"] == metric)]
+        ran = st[st["status"] != "skipped"]
+        models = list(ran["model"])[::-1]            # first model on top
         first = st.iloc[0]
-        direction = "higher" if first["higher_is_better"] else "lower"
-        ax.set_title(f"{task}\n{first['metric']} ({split}, {direction} is better)", fontsize=10)
-        x = np.arange(len(models))
-        means = [st.loc[st["model"] == mo, "mean"].iloc[0] if (st["model"] == mo).any()
-                 else math.nan for mo in models]
-        stds = [st.loc[st["model"] == mo, "std"].iloc[0] if (st["model"] == mo).any()
-                else math.nan for mo in models]
-        ax.bar(x, np.nan_to_num(means), yerr=np.nan_to_num(stds), color=colors, alpha=0.75,
-               capsize=4, edgecolor="black", linewidth=0.5)
-        for j, mo in enumerate(models):
+        hib = bool(first["higher_is_better"])
+        ax.set_title(f"{task}\n{metric} ({'higher' if hib else 'lower'} is better)", fontsize=9)
+        values = []
+        for y, mo in enumerate(models):
+            color = FAMILY_COLORS[families.get(mo, "other")]
             pts = part[(part["task"] == task) & (part["model"] == mo) & (part["status"] == "ok")
-                       & (part["metric"] == first["metric"])]
-            vals = pts["value"].astype(float).to_numpy()
-            if len(vals):
-                jitter = np.linspace(-0.15, 0.15, len(vals)) if len(vals) > 1 else np.zeros(1)
-                ax.plot(j + jitter, vals, "o", color="black", markersize=3, zorder=3)
+                       & (part["metric"] == metric)]["value"].astype(float).to_numpy()
+            pts = pts[np.isfinite(pts)]
+            r = ran[ran["model"] == mo].iloc[0]
+            if len(pts):
+                values += list(pts)
+                jitter = np.linspace(-0.18, 0.18, len(pts)) if len(pts) > 1 else np.zeros(1)
+                ax.plot(pts, y + jitter, "o", color=color, ms=3.5, alpha=0.8, zorder=3)
+                ax.plot([r["mean"]], [y], "|", color="k", ms=12, mew=1.6, zorder=4)
+                if np.isfinite(r["std"]):
+                    ax.plot([r["mean"] - r["std"], r["mean"] + r["std"]], [y, y], "-", color="k", lw=1, zorder=2)
             else:
-                row = st[st["model"] == mo]
-                label = row["status"].iloc[0] if len(row) else "n/a"
-                ax.text(j, 0.03, label, transform=ax.get_xaxis_transform(), ha="center",
-                        va="bottom", rotation=90, fontsize=8, color="dimgray")
-        ax.set_xticks(x, models, rotation=30 if len(models) > 2 else 0, ha="right"
-                      if len(models) > 2 else "center", fontsize=9)
-        ax.set_ylabel(str(first["metric"]))
-        ax.grid(axis="y", alpha=0.3)
+                ax.text(0.02, y, r["status"], transform=ax.get_yaxis_transform(), va="center", fontsize=7,
+                        color="dimgray")
+        ax.set_yticks(range(len(models)), models, fontsize=8)
+        ax.set_ylim(-0.6, len(models) - 0.4)
+        vals = np.array(values)
+        log = (not hib) and len(vals) and (vals > 0).all() and vals.max() / max(vals.min(), 1e-300) > 20
+        if log:
+            from matplotlib.ticker import NullFormatter
+
+            ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())
+        if len(vals):
+            lo, hi = float(vals.min()), float(vals.max())
+            if log:
+                ax.set_xlim(lo / 1.5, hi * 1.5)
+            else:
+                pad = 0.08 * (hi - lo) if hi > lo else 0.05 * max(abs(hi), 1e-3)
+                ax.set_xlim(lo - pad, hi + pad)
+        level = (chance or {}).get(task, chance_level(task, metric)) if chance is not None else \
+            chance_level(task, metric)
+        if level is not None:
+            x0, x1 = ax.get_xlim()
+            if x0 <= level <= x1:
+                ax.axvline(level, color="0.3", ls="--", lw=1, zorder=1)
+            else:
+                left = level < x0
+                ax.text(0.01 if left else 0.99, 1.0, f"{'← ' if left else ''}chance {level:.3g}{'' if left else ' →'}",
+                        transform=ax.transAxes, ha="left" if left else "right", va="bottom", fontsize=7,
+                        color="0.3")
+        ax.grid(axis="x", alpha=0.3, which="both" if log else "major")
+        ax.tick_params(axis="x", labelsize=8)
+    _legend_families(fig, families)
+    if path is not None:
+        fig.savefig(path, dpi=120)
+    return fig
+
+
+def plot_cost(df, path=None, split: str = "test"):
+    """Score against cost: one row of panels per task (its own metric), one column per cost
+    measure: fit time (s), trained parameters, and, where the frame has them, synaptic
+    operations per test sequence and the energy per inference of each chip profile (log axes).
+    One point per model (mean over seeds, coloured by family as in :func:`plot_summary`,
+    labelled with the model's name); the best corner (low cost, good score) is bottom left for
+    error metrics, top left for scores.
+
+    Returns the :class:`~matplotlib.figure.Figure` (written to ``path`` as PNG when given).
+    """
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    s = summarize(df, split)
+    families = _families(df)
+    tasks = _ordered(s["task"]) if not s.empty else []
+    measures = [("fit_seconds", "fit time (s)"), ("params_trained", "trained parameters")]
+    if not s.empty and s["synops"].notna().any():
+        measures.append(("synops", "SynOps per sequence"))
+    measures += [(c, f"energy, {_profile_of(c)} (J)") for c in s.columns if isinstance(c, str)
+                 and c.startswith(_ENERGY) and s[c].notna().any()]
+    nrows, ncols = max(len(tasks), 1), len(measures)
+    fig = Figure(figsize=(3.4 * ncols + 0.6, min(2.7 * nrows + 0.8, 16.0)), layout="constrained")
+    FigureCanvasAgg(fig)
+    for i, task in enumerate(tasks):
+        st = s[(s["task"] == task)]
+        st = st[(st["metric"] == st["metric"].iloc[0]) & (st["n_ok"] > 0)]
+        hib = bool(st.iloc[0]["higher_is_better"]) if len(st) else True
+        for j, (col, label) in enumerate(measures):
+            ax = fig.add_subplot(nrows, ncols, i * ncols + j + 1)
+            shown = st[np.isfinite(st[col].astype(float)) & (st[col].astype(float) > 0)]
+            for _, r in shown.iterrows():
+                color = FAMILY_COLORS[families.get(r["model"], "other")]
+                ax.errorbar(float(r[col]), r["mean"], yerr=None if math.isnan(r["std"]) else r["std"], fmt="o",
+                            color=color, ms=5, capsize=2)
+                ax.annotate(r["model"], (float(r[col]), r["mean"]), xytext=(3, 3), textcoords="offset points",
+                            fontsize=6.5)
+            if len(shown):
+                from matplotlib.ticker import NullFormatter
+
+                ax.set_xscale("log")
+                ax.xaxis.set_minor_formatter(NullFormatter())
+                vals = shown["mean"].astype(float)
+                if not hib and (vals > 0).all() and vals.max() / vals.min() > 20:
+                    ax.set_yscale("log")
+                    ax.yaxis.set_minor_formatter(NullFormatter())
+            else:
+                ax.text(0.5, 0.5, "not measured", transform=ax.transAxes, ha="center", fontsize=8, color="0.4")
+            if j == 0:
+                ax.set_ylabel(f"{task}\n{st.iloc[0]['metric'] if len(st) else ''} "
+                              f"({'higher' if hib else 'lower'} better)", fontsize=8)
+            if i == nrows - 1:
+                ax.set_xlabel(label, fontsize=8)
+            ax.tick_params(labelsize=7)
+            ax.grid(alpha=0.3, which="both")
+    if not tasks:
+        fig.add_subplot(1, 1, 1).text(0.5, 0.5, f"no {split} results", ha="center")
+    _legend_families(fig, families, summary=False)
     if path is not None:
         fig.savefig(path, dpi=120)
     return fig

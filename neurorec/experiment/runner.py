@@ -14,6 +14,7 @@ import sys
 import time
 import traceback
 import tracemalloc
+import warnings
 from datetime import UTC, datetime
 from typing import Any
 
@@ -187,7 +188,8 @@ def run_one(job: dict) -> dict:
     """Run one (model, task, seed): load, fit on train, predict and score val then test.
 
     Returns a dict with the run-level fields (``run_key``, ``model``, ``task``, ``seed``,
-    ``status``, ``error``, ``traceback``, timings, memory, parameter counts, synops) and
+    ``status``, ``error``, ``traceback``, timings, memory, parameter counts, synops,
+    ``warnings``: the distinct warnings the run raised, as ``"Category: message"``) and
     ``rows``: one dict per split with ``split``, ``metric``, ``value``,
     ``predict_seconds``. With ``job["count_operations"]``, the operations per inference of the
     test split follow as rows ``ops_<count>`` (see :func:`_operation_rows`), counted after the
@@ -211,8 +213,11 @@ def run_one(job: dict) -> dict:
     meter = _MemoryMeter(job.get("track_memory", True))
     ops_rows: list[dict] = []
     extra_rows: list[dict] = []
+    caught: list = []
     try:
-        with _Threads(job.get("threads")), meter:
+        # the run's warnings are kept with its result (``warnings``: one line per distinct warning),
+        # not printed in the middle of a progress bar: compare reports them once, at the end
+        with warnings.catch_warnings(record=True) as caught, _Threads(job.get("threads")), meter:
             model = build_model(m["cls"], m["params"], m["overrides"], seed)
             data = task.load(seed)
             meter.reset()
@@ -248,6 +253,7 @@ def run_one(job: dict) -> dict:
         out["status"] = "error"
         out["error"] = f"{type(exc).__name__}: {exc}"
         out["traceback"] = traceback.format_exc()
+    out["warnings"] = list(dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught or ()))
     out["peak_memory_mb"] = meter.peak_mb
     out["peak_gpu_memory_mb"] = meter.gpu_peak_mb
     out["finished_at"] = _now()
