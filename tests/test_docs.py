@@ -1,9 +1,11 @@
-"""Docs that run: every ```python block of README.md and experiments/README.md, run as written.
+"""Docs that run: every ```python block of README.md, experiments/README.md and the documentation
+site's pages (docs/**/*.md), run as written.
 
 Each block runs in a fresh interpreter (``python -c BLOCK``) with a temporary folder as working
-directory (files a block writes land there) and one BLAS/OpenMP thread. The blocks that take
-longer than about 20 s are in ``SLOW`` with the reason and run with ``pytest -m slow``; the rest
-(about 25 s in all on one core) are in the default suite.
+directory (files a block writes land there) and one BLAS/OpenMP thread. A block identical to an
+earlier one (the README's first example is also on the site) runs once, under its first id. The
+blocks that take longer than about 20 s are in ``SLOW`` with the reason and run with
+``pytest -m slow``; the rest are in the default suite.
 
 Also here: the one-line notice before brian2's first Cython build of a process, and the progress
 lines of ``benchmarks/esn.py``.
@@ -21,25 +23,29 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCS = ("README.md", "experiments/README.md")
+DOCS = ("README.md", "experiments/README.md",
+        *sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "docs").rglob("*.md")))
 FENCE = re.compile(r"^```python[ \t]*\n(.*?)^```", re.S | re.M)
 
 # block id -> why it is slow (timed once each, one core; the others take 2-8 s alone, up to 20 s on a busy machine)
 SLOW = {
-    "README.md#8: import numpy as np": "brian2 Cython build and run of a 3-population network (65 s here; minutes "
-                                       "in a fresh environment without brian2's cache)",
-    "README.md#9: import numpy as np": "200 s of simulated STDP learning with 1,000 Poisson inputs in brian2 "
-                                       "(131 s here, Cython cache warm)",
+    "docs/models/spiking.md#0: import numpy as np": "brian2 Cython build and run of a 3-population network (65 s "
+                                                   "here; minutes in a fresh environment without brian2's cache)",
+    "docs/models/hebbian.md#1: import numpy as np": "200 s of simulated STDP learning with 1,000 Poisson inputs in "
+                                                   "brian2 (131 s here, Cython cache warm)",
 }
 
 
-def _blocks():
-    out = []
+def _blocks(dedupe: bool = True):
+    out, seen = [], set()
     for doc in DOCS:
         text = (ROOT / doc).read_text(encoding="utf-8")
         for index, m in enumerate(FENCE.finditer(text)):
             code = m.group(1)
             first = code.strip().splitlines()[0].strip()
+            if dedupe and code in seen:
+                continue
+            seen.add(code)
             out.append((f"{doc}#{index}: {first}", code))
     return out
 
@@ -60,10 +66,15 @@ def _params():
 
 
 def test_blocks_found():
-    """The extraction sees the README's blocks, and every slow entry names a block that exists."""
-    ids = [bid for bid, _ in BLOCKS]
-    assert sum(bid.startswith("README.md#") for bid in ids) >= 6, ids
-    assert set(SLOW) <= set(ids), sorted(set(SLOW) - set(ids))
+    """The extraction sees the README's and the site's blocks, and every slow entry names a block
+    that exists."""
+    ids = [bid for bid, _ in _blocks(dedupe=False)]
+    assert sum(bid.startswith("README.md#") for bid in ids) >= 1, ids
+    pages = {bid.split("#")[0] for bid in ids if bid.startswith("docs/")}
+    for page in ("getting-started", "models/reservoirs", "models/spiking", "models/hopfield", "models/hebbian",
+                 "models/temporal", "models/recurrent", "models/anomaly", "tasks", "experiments/config", "hardware"):
+        assert f"docs/{page}.md" in pages, (page, sorted(pages))
+    assert set(SLOW) <= {bid for bid, _ in BLOCKS}, sorted(set(SLOW) - {bid for bid, _ in BLOCKS})
 
 
 @pytest.mark.parametrize("code", _params())

@@ -569,9 +569,9 @@ class QuantizedSpikingClassifier(SpikingClassifier):
         Epochs of quantisation-aware fine-tuning after the float training in :meth:`fit`.
     qat_lr : float, default 5e-4
         Learning rate of the fine-tuning.
-    **SpikingClassifier parameters
-        ``hidden``, ``tau_mem``, ``dt``, ``threshold``, ... as
-        :class:`~neurorec.models.spiking.SpikingClassifier` (they describe the float network).
+    hidden, tau_mem, dt, threshold, reset, encoder, epochs, seed
+        These and the other parameters of :class:`~neurorec.models.spiking.SpikingClassifier`,
+        as there (they describe the float network).
 
     Attributes
     ----------

@@ -223,17 +223,6 @@ class HistoryCompressor(ScoresToProba, Model):
     seed : int or None
         Draws every level's seed; a CPU fit is reproducible.
 
-    Every hyperparameter is checked at ``fit`` and on :func:`neurorec.load`; a bad value raises
-    :class:`neurorec._params.ParameterError` (a ``ValueError``) naming it.
-
-    **scikit-learn.** A classifier only (``fit`` always learns labels; the predictor levels are
-    internal), and its tags say so. In ``fit``, ``predict``, ``predict_proba``,
-    ``decision_function`` and ``score`` a 2-D ``X`` (samples, features) is a table: each row a
-    one-step sequence. Such one-step sequences have no history to compress, so a table needs
-    ``levels=1`` (``fit`` refuses it otherwise); :meth:`compress` still reads a 2-D ``X`` as one
-    sequence. Labels may be any hashable, sortable values (strings too), mapped back by
-    ``predict``.
-
     Attributes
     ----------
     levels_ : list of RecurrentModel
@@ -267,6 +256,17 @@ class HistoryCompressor(ScoresToProba, Model):
 
     Notes
     -----
+    Every hyperparameter is checked at ``fit`` and on :func:`neurorec.load`; a bad value raises
+    :class:`neurorec._params.ParameterError` (a ``ValueError``) naming it.
+
+    **scikit-learn.** A classifier only (``fit`` always learns labels; the predictor levels are
+    internal), and its tags say so. In ``fit``, ``predict``, ``predict_proba``,
+    ``decision_function`` and ``score`` a 2-D ``X`` (samples, features) is a table: each row a
+    one-step sequence. Such one-step sequences have no history to compress, so a table needs
+    ``levels=1`` (``fit`` refuses it otherwise); :meth:`compress` still reads a 2-D ``X`` as one
+    sequence. Labels may be any hashable, sortable values (strings too), mapped back by
+    ``predict``.
+
     Inputs may be one-hot symbols (the paper's setting) or real-valued features with a numeric
     ``surprise``; a level's predictor predicts the next input without its time stamp. A level
     above level 0 that receives only one-step sequences has nothing to predict; ``fit`` then

@@ -153,16 +153,6 @@ class FeatureClassifier(Model):
         Passed to the feature model as ``seed`` (or ``random_state``) when its class takes one
         and ``feature_params`` does not set it. The classifier is deterministic.
 
-    Every hyperparameter is checked at ``fit`` and on :func:`neurorec.load`; a bad value raises
-    :class:`neurorec._params.ParameterError` (a ``ValueError``) naming it.
-
-    **scikit-learn.** A classifier (its tags say so, so ``cross_val_score`` stratifies). A 2-D
-    ``X`` (samples, features) is a table: each row is a one-step sequence, in ``fit``,
-    ``predict``, ``predict_proba``, ``decision_function``, ``transform`` and ``score``; 3-D
-    arrays and lists of ``(time_i, features)`` arrays are batches of sequences. Labels may be any
-    hashable, sortable values (strings too), mapped back by ``predict``. ``predict_proba`` rows
-    sum to one and their arg-max is ``predict``; ``decision_function`` is 1-D for two classes.
-
     Attributes
     ----------
     features_ : object or None
@@ -191,6 +181,16 @@ class FeatureClassifier(Model):
 
     Notes
     -----
+    Every hyperparameter is checked at ``fit`` and on :func:`neurorec.load`; a bad value raises
+    :class:`neurorec._params.ParameterError` (a ``ValueError``) naming it.
+
+    **scikit-learn.** A classifier (its tags say so, so ``cross_val_score`` stratifies). A 2-D
+    ``X`` (samples, features) is a table: each row is a one-step sequence, in ``fit``,
+    ``predict``, ``predict_proba``, ``decision_function``, ``transform`` and ``score``; 3-D
+    arrays and lists of ``(time_i, features)`` arrays are batches of sequences. Labels may be any
+    hashable, sortable values (strings too), mapped back by ``predict``. ``predict_proba`` rows
+    sum to one and their arg-max is ``predict``; ``decision_function`` is 1-D for two classes.
+
     :meth:`save` stores the feature model's fitted arrays and state beside the classifier and
     :meth:`load` rebuilds it from its class, its parameters and that state, without pickle.
     This covers neurorec models (their learned attributes) and foreign estimators whose fitted

@@ -674,6 +674,8 @@ class OnlineReservoir(Model):
             The targets, ``U``'s leading axes then ``outputs`` (which may be left out for one
             output).
 
+        Notes
+        -----
         The first call on an unfitted model draws the reservoir for ``U``'s features. Bad input
         (wrong number of features or outputs, NaN, wrong shape) raises a ValueError before
         anything changes.

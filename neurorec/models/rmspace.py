@@ -180,34 +180,6 @@ class ReservoirModelSpace(ScoresToProba, Model):
         Seeds the reservoir weights (those of ``ESN(seed=seed)`` with the same hyperparameters)
         and the MLP's initial weights.
 
-    Every hyperparameter is checked at ``fit`` and on :func:`neurorec.load`.
-
-    **Defaults.** ``units=200, spectral_radius=1.1, leak_rate=0.2, input_scaling=0.2,
-    n_components=100, representation="reservoir", mts_ridge=10, ridge=100`` (ridge readout,
-    standardised representations, bidirectional, no washout) were chosen on *validation* splits
-    only: the ``val`` split (20 % of the official training part, stratified; never the test part)
-    of ``get_task("ucr:<Name>")``, seeds 0-4 (reservoir seed = split seed), for GunPoint,
-    ItalyPowerDemand, ArrowHead, BasicMotions and JapaneseVowels (7 to 54 validation series each),
-    maximising the mean over the five of the validation accuracy averaged over the seeds. A first
-    grid (units 100/200/400, spectral radius 0.5/0.9/1.2, leak 0.1-1, input scaling 0.1-1,
-    4 representations, n_components 10-75, mts_ridge 0.1-10, ridge 0.1-1000) put the reservoir model
-    space first (best mean 0.951; output space 0.912, mean state 0.934, last state 0.917), with slow
-    leaks, small input scalings and many components; two finer grids around it (200 units) peaked at
-    the values above, inside every range searched: validation accuracy GunPoint 1.000,
-    ItalyPowerDemand 0.954, ArrowHead 0.886, BasicMotions 1.000, JapaneseVowels 0.974 (mean 0.963;
-    the maximum of ~20,000 noisy configurations, so optimistic). ``n_components=75`` (the paper's)
-    gave 0.941 with the same values (50: 0.934, 150: 0.944): these last figures are reproduced
-    by ``python experiments/rms_defaults.py --grid defaults``. The script also holds a wide
-    (``--grid coarse``) and a fine grid (``--grid fine``) of the same kind as those searched; the
-    original search runs were not kept, and those two grids have not been re-run in full (hours
-    on two cores). The authors' JpVow settings are in ``experiments/rmspace_jpvow.py``.
-
-    **scikit-learn.** A classifier (its tags say so). Labels may be any hashable, sortable values
-    (``classes_``). A 2-D ``X`` (samples, features) is a table, each row a one-step sequence, as
-    for the other classifiers: ``"last"`` and ``"mean"`` work on it, ``"reservoir"`` and
-    ``"output"`` refuse it (a one-step series has no transition to model). ``transform(X)``
-    returns the representations :math:`r` (before standardisation).
-
     Attributes
     ----------
     W_, W_in_, bias_ : ndarray
@@ -238,6 +210,34 @@ class ReservoirModelSpace(ScoresToProba, Model):
 
     Notes
     -----
+    Every hyperparameter is checked at ``fit`` and on :func:`neurorec.load`.
+
+    **Defaults.** ``units=200, spectral_radius=1.1, leak_rate=0.2, input_scaling=0.2,
+    n_components=100, representation="reservoir", mts_ridge=10, ridge=100`` (ridge readout,
+    standardised representations, bidirectional, no washout) were chosen on *validation* splits
+    only: the ``val`` split (20 % of the official training part, stratified; never the test part)
+    of ``get_task("ucr:<Name>")``, seeds 0-4 (reservoir seed = split seed), for GunPoint,
+    ItalyPowerDemand, ArrowHead, BasicMotions and JapaneseVowels (7 to 54 validation series each),
+    maximising the mean over the five of the validation accuracy averaged over the seeds. A first
+    grid (units 100/200/400, spectral radius 0.5/0.9/1.2, leak 0.1-1, input scaling 0.1-1,
+    4 representations, n_components 10-75, mts_ridge 0.1-10, ridge 0.1-1000) put the reservoir model
+    space first (best mean 0.951; output space 0.912, mean state 0.934, last state 0.917), with slow
+    leaks, small input scalings and many components; two finer grids around it (200 units) peaked at
+    the values above, inside every range searched: validation accuracy GunPoint 1.000,
+    ItalyPowerDemand 0.954, ArrowHead 0.886, BasicMotions 1.000, JapaneseVowels 0.974 (mean 0.963;
+    the maximum of ~20,000 noisy configurations, so optimistic). ``n_components=75`` (the paper's)
+    gave 0.941 with the same values (50: 0.934, 150: 0.944): these last figures are reproduced
+    by ``python experiments/rms_defaults.py --grid defaults``. The script also holds a wide
+    (``--grid coarse``) and a fine grid (``--grid fine``) of the same kind as those searched; the
+    original search runs were not kept, and those two grids have not been re-run in full (hours
+    on two cores). The authors' JpVow settings are in ``experiments/rmspace_jpvow.py``.
+
+    **scikit-learn.** A classifier (its tags say so). Labels may be any hashable, sortable values
+    (``classes_``). A 2-D ``X`` (samples, features) is a table, each row a one-step sequence, as
+    for the other classifiers: ``"last"`` and ``"mean"`` work on it, ``"reservoir"`` and
+    ``"output"`` refuse it (a one-step series has no transition to model). ``transform(X)``
+    returns the representations :math:`r` (before standardisation).
+
     Differences from the authors' code (``reservoir_computing``): the leaky update is
     reservoirpy's convex one (theirs adds the full :math:`\tanh` term to :math:`(1-a)h`); no
     state noise; the recurrent weights are N(0,1) draws rescaled (theirs uniform); series keep

@@ -63,6 +63,8 @@ class SpikeTrains:
     shape : tuple of int
         ``(batch, n_steps, n)``.
 
+    Notes
+    -----
     Build them with :meth:`from_dense`, :meth:`poisson` or :meth:`concatenate`. Events are
     step indices, like a dense array: the same trains drive a network of another ``dt`` at
     rates scaled by the ratio of the time steps, so draw them with the network's ``dt``.
