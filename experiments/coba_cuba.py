@@ -272,21 +272,26 @@ def rate_checks(rows, codegen):
 def plot(figure_data, args, n_exc, path):
     import matplotlib.pyplot as plt
 
+    from neurorec import plot as nrplot
+    from neurorec.models.spiking.network import NetworkRun
+
     panels = [k for k in figure_data]
     t_max = min(500.0, args.steps * DT)
     n_show_e, n_show_i = min(200, n_exc), min(50, args.neurons - n_exc)
     fig, axes = plt.subplots(len(panels), 2, figsize=(13, 2.3 * len(panels)),
                              gridspec_kw={"width_ratios": [3, 1]}, squeeze=False)
+    cols = np.r_[np.arange(n_show_e), n_exc + np.arange(n_show_i)]
     for ax, (kind, label) in zip(axes[:, 0], panels, strict=True):
         spikes = figure_data[(kind, label)][0][: int(round(t_max / DT))]
-        cols = np.r_[np.arange(n_show_e), n_exc + np.arange(n_show_i)]
-        steps, idx = np.nonzero(spikes[:, cols])
-        exc = idx < n_show_e
-        ax.scatter(steps[exc] * DT, idx[exc], s=1.5, c="tab:blue", marker="|", linewidths=0.6)
-        ax.scatter(steps[~exc] * DT, idx[~exc], s=1.5, c="tab:red", marker="|", linewidths=0.6)
-        ax.set(xlim=(0, t_max), ylim=(-1, n_show_e + n_show_i), ylabel="neuron",
-               title=f"{kind.upper()} {label}: {n_show_e} excitatory (blue), {n_show_i} inhibitory (red)")
+        run = NetworkRun(spikes={"neurons": spikes[None][:, :, cols]}, dt=DT)
+        nrplot.raster(run, "neurons", max_neurons=len(cols), markersize=1.5, ax=ax)
+        shown = ax.get_title().split(": ", 1)[1]          # "<n> spikes, <rate> Hz mean" of the neurons shown
+        ax.axhline(n_show_e - 0.5, color="tab:red", lw=0.6)
+        ax.set_title(f"{kind.upper()} {label}: {n_show_e} excitatory (below the line), {n_show_i} inhibitory "
+                     f"(above); shown: {shown}", fontsize=9)
+        ax.set_xlabel("")
     axes[-1, 0].set_xlabel("time (ms)")
+    # per-neuron rate and ISI CV histograms: drawn by hand (no neurorec.plot function draws these)
     for ax, (kind, label) in zip(axes[:, 1], panels, strict=True):
         _, rates, cvs = figure_data[(kind, label)]
         ax.hist(rates, bins=30, color="tab:gray")

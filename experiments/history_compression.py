@@ -98,6 +98,8 @@ def run(seeds, blocks_list, window: int, epochs: int, sizes: dict) -> tuple[pd.D
 def plot(res: pd.DataFrame, examples: dict, threshold: float, path) -> None:
     import matplotlib.pyplot as plt
 
+    # drawn by hand: no neurorec.plot function draws a bar chart of accuracies over models, or a
+    # predictor's error with the surprises that reach the next level
     blocks_list = sorted(res["blocks"].unique())
     fig, ax = plt.subplots(1, 2, figsize=(13, 4.2), gridspec_kw={"width_ratios": [1.1, 1]})
     models = list(dict.fromkeys(res["model"]))

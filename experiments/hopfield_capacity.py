@@ -85,6 +85,7 @@ def modern(seeds, sizes=(100, 1000, 4000), dim=64) -> pd.DataFrame:
 def plot(cap: pd.DataFrame, N: int, path) -> None:
     import matplotlib.pyplot as plt
 
+    # drawn by hand: no neurorec.plot function draws recall quality against the load with the theoretical marks
     fig, ax = plt.subplots(1, 2, figsize=(11, 4))
     for name, g in cap.groupby("rule", sort=False):
         m = g.groupby("alpha")[["overlap", "exact"]].mean()

@@ -18,7 +18,8 @@ Run::
 
     python experiments/hopfield_mnist.py [--seeds 0 1 2] [--out DIR] [--quick]
 
-Writes ``recall.csv`` and ``hopfield_mnist.png`` (cue, recalls and target for 8 images).
+Writes ``recall.csv`` and ``hopfield_mnist.png`` (cue, recalls and target for 8 images; below, the
+energy over recall sweeps of the first cue by each model).
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ def run(sizes, seeds):
                              "hidden_pixels": pixels})
                 if seed == seeds[0] and P == sizes[-1]:
                     examples[name] = states[show]
+                    examples.setdefault("models", {})[name] = model
             if seed == seeds[0] and P == sizes[-1]:
                 examples["cue"], examples["target"] = cues[show], X[show]
     return pd.DataFrame(rows), examples
@@ -72,17 +74,37 @@ def run(sizes, seeds):
 def plot(examples, path) -> None:
     import matplotlib.pyplot as plt
 
+    from neurorec import plot as nrplot
+
     order = ["cue", "hebbian", "pseudoinverse", "modern (beta 0.5)", "target"]
-    fig, ax = plt.subplots(len(order), 8, figsize=(8, 5.4))
+    models = examples["models"]
+    fig = plt.figure(figsize=(8, 5.4 + 1.7 * len(models)), layout="constrained")
+    top, bottom = fig.subfigures(2, 1, height_ratios=[5.4, 1.7 * len(models)])
+    # the grid of eight cues x three models: drawn by hand (neurorec.plot's hopfield_recall shows one cue
+    # and one model, below)
+    ax = top.subplots(len(order), 8)
     for r, name in enumerate(order):
         for c in range(8):
             ax[r, c].imshow(examples[name][c].reshape(28, 28), cmap="gray_r", vmin=-1, vmax=1)
             ax[r, c].set_xticks([])
             ax[r, c].set_yticks([])
         ax[r, 0].set_ylabel(name, fontsize=7)
-    fig.suptitle("half-occluded MNIST cues: recall by classical and modern Hopfield networks", fontsize=9)
-    fig.tight_layout()
+    top.suptitle("half-occluded MNIST cues: recall by classical and modern Hopfield networks", fontsize=9)
+    # the first cue recalled one sweep at a time by each model: energy, target, cue, recalled state
+    rows = bottom.subplots(len(models), 4, width_ratios=[2.2, 1, 1, 1])
+    for row, (name, model) in zip(rows, models.items(), strict=True):
+        nrplot.hopfield_recall(model, examples["cue"][0], sweeps=5, stored=examples["target"][:1], patterns=1,
+                               shape=(28, 28), ax=row)
+        row[0].set_title(f"{name}: energy", fontsize=8)
+        row[1].set_title("target", fontsize=8)
+        row[0].tick_params(labelsize=7)
+        row[0].xaxis.label.set_fontsize(8)
+        row[0].yaxis.label.set_fontsize(8)
+        for a in row[1:]:
+            a.title.set_fontsize(7)
+    bottom.suptitle("the first cue, one sweep at a time (neurorec.plot.hopfield_recall)", fontsize=9)
     fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def main() -> None:

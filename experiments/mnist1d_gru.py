@@ -162,20 +162,28 @@ def run_digits(args):
 
 def plot(history, mnist1d, digits, path) -> None:
     import matplotlib.pyplot as plt
+    import pandas as pd
     from matplotlib.ticker import MaxNLocator
+
+    from neurorec import plot as nrplot
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
     colors = dict(zip(MNIST1D_MODELS, ["tab:green", "tab:olive"], strict=True))
     for (model, seed), g in history.groupby(["model", "seed"], sort=False):
-        label = model if seed == history["seed"].min() else None
-        axes[0].plot(g["epoch"], g["train_loss"], color=colors[model], label=label and f"{label}: train")
-        axes[0].plot(g["epoch"], g["val_loss"], color=colors[model], linestyle="--",
-                     label=label and f"{label}: validation")
-        axes[1].plot(g["epoch"], g["val_accuracy"], color=colors[model], label=label)
+        g = g.sort_values("epoch")
+        hide = "" if seed == history["seed"].min() else "_"     # a leading "_" keeps a label out of the legend
+        curves = pd.DataFrame({f"{hide}{model}: train loss": g["train_loss"].to_numpy(),
+                               f"{hide}{model}: validation loss": g["val_loss"].to_numpy(),
+                               f"{hide}{model}": g["val_accuracy"].to_numpy()})
+        for ax in axes[:2]:     # one colour per model; training loss solid, validation loss dashed
+            ax.set_prop_cycle(color=[colors[model]] * 2, linestyle=["-", "--"])
+        nrplot.learning_curves(curves, ax=axes[:2])
     axes[0].set(title="MNIST-1D: cross-entropy (one line per seed)", xlabel="epoch", yscale="log")
+    # the paper's accuracy and the target, and the bar chart of test accuracies: drawn by hand (no
+    # neurorec.plot function draws reference lines or compares models)
     axes[1].axhline(PAPER_GRU_ACCURACY, color="k", linestyle=":", label="paper GRU (test) 0.91")
     axes[1].axhline(TARGET, color="tab:red", linestyle=":", label="target 0.88")
-    axes[1].set(title="MNIST-1D: validation accuracy (one line per seed)", xlabel="epoch")
+    axes[1].set(title="MNIST-1D: validation accuracy (one line per seed)", xlabel="epoch", ylabel="accuracy")
     for ax in axes[:2]:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)

@@ -152,9 +152,9 @@ def tasks_part(seeds) -> list[dict]:
     the one-step NRMSE and for the free-run NRMSE; each pick is scored on the test splits."""
     import warnings
 
-    from neurorec.data import get_task
-
     import numpy as np
+
+    from neurorec.data import get_task
 
     rows = []
     for task in ("mackey_glass", "lorenz", "narma10"):

@@ -124,6 +124,7 @@ def main() -> None:
     table = table.unstack("readout")[list(readouts)]
     print(table.to_string())
 
+    # drawn by hand: no neurorec.plot function draws a bar chart of accuracies over configurations and readouts
     fig, ax = plt.subplots(figsize=(8, 3.5))
     labels = [f"{c}\n{r}" for c, r in table.index]
     width = 0.8 / len(readouts)

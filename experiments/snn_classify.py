@@ -98,27 +98,33 @@ def run(args) -> tuple:
 
 
 def plot(results, history, path) -> None:
-    """Training loss and validation accuracy per epoch, one panel pair per task; a dot marks the
-    epoch whose weights were kept."""
+    """Training loss and validation accuracy per epoch (neurorec.plot.learning_curves, one call per
+    seed), one panel pair per task; a ring marks the epoch whose weights were kept."""
     import matplotlib.pyplot as plt
+    import pandas as pd
     from matplotlib.ticker import MaxNLocator
+
+    from neurorec import plot as nrplot
 
     tasks = list(dict.fromkeys(history["task"]))
     fig, axes = plt.subplots(len(tasks), 2, figsize=(11, 3.6 * len(tasks)), squeeze=False)
     for i, task in enumerate(tasks):
         for seed, g in history[history["task"] == task].groupby("seed"):
-            line, = axes[i, 0].plot(g["epoch"], g["train_loss"], label=f"seed {seed}")
-            axes[i, 1].plot(g["epoch"], g["val_accuracy"], color=line.get_color())
+            g = g.sort_values("epoch")
+            curves = pd.DataFrame({f"seed {seed}: training loss": g["train_loss"].to_numpy(),
+                                   f"seed {seed}: validation accuracy": g["val_accuracy"].to_numpy()})
+            nrplot.learning_curves(curves, ax=axes[i])
+            color = axes[i, 1].lines[-1].get_color()
+            # the kept epoch: a mark drawn by hand on top of the curve
             best = results.loc[(results["task"] == task) & (results["seed"] == seed), "best_epoch"].iloc[0]
             at = g[g["epoch"] == best]
-            axes[i, 1].plot(at["epoch"], at["val_accuracy"], "o", color=line.get_color(), markersize=4)
+            axes[i, 1].plot(at["epoch"], at["val_accuracy"], "o", color=color, markersize=8, mfc="none", mew=1.2)
         axes[i, 0].set(title=f"{task}: training loss", xlabel="epoch", ylabel="cross-entropy")
         axes[i, 1].set(title=f"{task}: validation accuracy", xlabel="epoch", ylabel="accuracy")
         for ax in axes[i]:
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.grid(alpha=0.3)
-        axes[i, 0].legend()
-    fig.suptitle("SpikingClassifier (LIF, surrogate gradients); dot: weights kept")
+    fig.suptitle("SpikingClassifier (LIF, surrogate gradients); ring: weights kept")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

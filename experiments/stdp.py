@@ -154,6 +154,10 @@ def engine_check(seed: int, seconds: float, codegen_target: str = "cython") -> d
 def plot(win: pd.DataFrame, weights: pd.DataFrame, path_window, path_song) -> None:
     import matplotlib.pyplot as plt
 
+    from neurorec import plot as nrplot
+
+    # the window (measured points of each engine against the exponential): drawn by hand, no neurorec.plot
+    # function draws an STDP window
     fig, ax = plt.subplots(figsize=(5, 3.5))
     fine = np.linspace(-50, 50, 401)
     ax.plot(fine, RULE_WINDOW.window(fine), "k-", lw=1, label="A exp(-|dt|/tau)")
@@ -172,11 +176,10 @@ def plot(win: pd.DataFrame, weights: pd.DataFrame, path_window, path_song) -> No
     seed = weights.seed.min()
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.5))
     ind = weights[(weights.seed == seed) & ~weights.correlated_run]
-    axes[0].hist(ind.w0, bins=20, range=(0, 1), alpha=0.5, label="start")
-    axes[0].hist(ind.w, bins=20, range=(0, 1), alpha=0.7, label="end")
-    axes[0].set_title("1000 independent inputs")
+    nrplot.weight_histogram(ind.w, initial=ind.w0, bins=20, w_max=1.0, ax=axes[0], title="1000 independent inputs")
     axes[0].set_xlabel("w / g_max")
-    axes[0].legend(fontsize=8)
+    # the correlated run split by input group (stacked histogram) and per synapse: drawn by hand, no
+    # neurorec.plot function separates two groups of synapses
     cor = weights[(weights.seed == seed) & weights.correlated_run]
     axes[1].hist([cor.w[~cor.correlated_input], cor.w[cor.correlated_input]], bins=20, range=(0, 1),
                  stacked=True, label=["independent", "correlated group"])
