@@ -189,3 +189,22 @@ def test_wrong_number_of_axes_is_refused():
     fig = Figure()
     with pytest.raises(ValueError, match="must be 2 Axes"):
         plot.learning_curves({"loss": [1, 0.5]}, ax=fig.subplots(1))
+
+
+def test_quantized_classifier_records_its_integer_network(snn):
+    pytest.importorskip("nir")
+    from neurorec.hardware import quantize
+
+    model, X = snn
+    q = quantize(model, "loihi")
+    run = q.record(X[:6])
+    q.predict(X[:6])
+    for layer, rate in enumerate(q.spike_rate_):            # the integer network's spikes, not the float one's
+        np.testing.assert_allclose(run.rates(f"hidden{layer}").mean() * run.dt * 1e-3, rate, rtol=1e-9)
+    pooled = run.states[("output", "v")]
+    pooled = pooled.mean(1) if q.readout == "membrane_mean" else pooled.max(1)
+    np.testing.assert_allclose(pooled, q.transform(X[:6]), rtol=1e-9, atol=1e-12)
+    # membranes are integers times the layer's LSB: a spike is exactly a membrane above threshold
+    plan = q._plans()[0]
+    v = np.round(run.states[("hidden0", "v")] / plan.lsb)
+    np.testing.assert_array_equal(run.spikes["hidden0"] > 0, v > plan.threshold)

@@ -505,7 +505,7 @@ def plot_summary(df, path=None, split: str = "test", ncols: int | None = None, c
                 ax.text(0.01 if left else 0.99, 1.0, f"{'← ' if left else ''}chance {level:.3g}{'' if left else ' →'}",
                         transform=ax.transAxes, ha="left" if left else "right", va="bottom", fontsize=7,
                         color="0.3")
-        ax.grid(axis="x", alpha=0.3, which="both" if log else "major")
+        ax.grid(axis="x", alpha=0.3)
         ax.tick_params(axis="x", labelsize=8)
     _legend_families(fig, families)
     if path is not None:

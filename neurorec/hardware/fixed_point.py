@@ -377,8 +377,9 @@ class _Engine(NamedTuple):
     readout: str
 
 
-def _int_lif(z, b, V, k: int, thr: int, eng: _Engine):
-    """Spikes (T, B, N) int64 of an integer LIF layer from the weighted input sums ``z`` (T, B, N)."""
+def _int_lif(z, b, V, k: int, thr: int, eng: _Engine, membranes: list | None = None):
+    """Spikes (T, B, N) int64 of an integer LIF layer from the weighted input sums ``z`` (T, B, N);
+    ``membranes`` receives the integer membrane of every step (the value compared with ``thr``)."""
     xp = coding._namespace(z)
     U = s = xp.zeros_like(z[0])
     out = []
@@ -392,6 +393,8 @@ def _int_lif(z, b, V, k: int, thr: int, eng: _Engine):
             U = _clip(int_decay(xp.where(r, 0, U), eng.rule, eng.param, eng.decay_bits) + current, *eng.mem)
         s = (U > thr) * 1
         out.append(s)
+        if membranes is not None:
+            membranes.append(U)
     return xp.stack(out)
 
 
@@ -439,6 +442,40 @@ def _int_forward(w: dict, plans: list[_Layer], eng: _Engine, x, lengths, hold: i
         return total.astype(np.float64) / sim_lengths[:, None].astype(np.float64) * p.lsb, counts
     peak = xp.where(mask, u, eng.mem[0]).amax(1) if coding._is_torch(u) else np.where(mask, u, eng.mem[0]).max(1)
     return (peak.to(xp.float64) if coding._is_torch(peak) else peak.astype(np.float64)) * p.lsb, counts
+
+
+def _int_trace(w: dict, plans: list[_Layer], eng: _Engine, x: np.ndarray, lengths: np.ndarray, hold: int):
+    """:func:`_int_forward` on numpy, keeping every layer's spikes and membranes (in float units:
+    integer membrane x the layer's LSB), batch first, the steps after each sequence zeroed."""
+    T = x.shape[1] * hold
+    valid = (np.arange(T)[None, :] < (lengths * hold)[:, None])[..., None]
+
+    def batch_first(a, lsb=1.0):
+        return np.swapaxes(np.asarray(a), 0, 1) * valid * lsb
+
+    spikes = {"input": batch_first(np.repeat(np.swapaxes(x, 0, 1), hold, axis=0))}
+    states = {}
+    h = np.swapaxes(x, 0, 1)
+    n = len(plans) - 1
+    for layer in range(n):
+        z = _int_matmul(h, w[f"hidden.{layer}.weight"])
+        if layer == 0 and hold > 1:
+            z = np.repeat(z, hold, axis=0)
+        mem: list = []
+        h = _int_lif(z, w[f"hidden.{layer}.bias"], w.get(f"recurrent.{layer}.weight"), plans[layer].shift,
+                     plans[layer].threshold, eng, membranes=mem)
+        spikes[f"hidden{layer}"] = batch_first(h).astype(np.int8)
+        states[(f"hidden{layer}", "v")] = batch_first(np.stack(mem), plans[layer].lsb)
+    z = _int_matmul(h, w["output.weight"])
+    p = plans[-1]
+    if eng.readout == "spike_count":
+        mem = []
+        spikes["output"] = batch_first(_int_lif(z, w["output.bias"], None, p.shift, p.threshold, eng,
+                                                membranes=mem)).astype(np.int8)
+        states[("output", "v")] = batch_first(np.stack(mem), p.lsb)
+    else:
+        states[("output", "v")] = batch_first(_int_integrate(z, w["output.bias"], p.shift, eng), p.lsb)
+    return spikes, states
 
 
 # ---------------------------------------------------------------------------------------------
@@ -746,6 +783,35 @@ class QuantizedSpikingClassifier(SpikingClassifier):
         if not hasattr(self, "int_weights_"):
             raise ValueError(f"{type(self).__name__} has float weights but no integer model; call quantize(...).")
         return super()._scores(X, method)
+
+    def record(self, X, variables=("v",)):
+        """What the integer network computes at every step, as
+        :meth:`SpikingClassifier.record <neurorec.models.SpikingClassifier.record>` gives it for the
+        float network: the same populations, the spikes of the integer LIF layers, and the
+        membranes as integers times each layer's LSB (so in the float network's units, the
+        hidden thresholds at ``threshold``). Its spike counts give ``spike_rate_``, its pooled
+        output the scores of :meth:`decision_function`."""
+        self._check_fitted("record")
+        if not hasattr(self, "int_weights_"):
+            raise ValueError(f"{type(self).__name__} has float weights but no integer model; call quantize(...).")
+        variables = tuple(variables)
+        unknown = sorted(set(variables) - {"v"})
+        if unknown:
+            raise ValueError(f"record: unknown variable(s) {unknown}; a spiking classifier records 'v' (membranes).")
+        from neurorec._validation import check_sequences, tabular_as_sequences
+        from neurorec.models.spiking.network import NetworkRun
+
+        batch = check_sequences(tabular_as_sequences(X), "X", n_features=self.n_features_in_,
+                                dtype=np.dtype(self.dtype))
+        self._check_static(batch, "X", self.n_timesteps_in_)
+        xn = self._scaled(batch, self.x_offset_, self.x_scale_)
+        self._check_unit_range(xn, "X")
+        rng = np.random.default_rng(self.seed_) if self.encoder == "poisson" else None
+        x, lengths, hold = self._encode_int(xn, batch.lengths, rng)
+        spikes, states = _int_trace(self._int_weights_on("numpy"), self._plans(), self._engine(), np.asarray(x),
+                                    np.asarray(lengths), hold)
+        return NetworkRun(spikes=spikes, states=states if variables else {}, dt=float(self.dt),
+                          lengths=np.asarray(lengths) * hold)
 
     def _inference_forward(self):
         w, plans, eng = self._int_weights_on(self.backend), self._plans(), self._engine()
