@@ -574,7 +574,8 @@ class HopfieldDetector(_Detector):
     ``anomaly_score`` retrieves every window of a series (stride 1) with one update of
     :class:`~neurorec.models.ModernHopfield` and scores it by
     :math:`\|\xi - \hat\xi\| / \sqrt{\text{window} \cdot \text{channels}}` (the root mean square
-    distance per value to the retrieved pattern); a point's score is the mean over the windows
+    distance per value to the retrieved pattern; windows z-normalised first with
+    ``normalize=True``, the default); a point's score is the mean over the windows
     that cover it. With ``beta="auto"`` the inverse temperature is
     :math:`20 / \mathrm{median}_\mu\, d_\mu^2`, :math:`d_\mu` the distance of stored window
     :math:`\mu` to its nearest other stored window (on at most 500 of them), so the retrieval is
@@ -601,7 +602,11 @@ class HopfieldDetector(_Detector):
     max_patterns : int
         Most training windows stored, and most windows the memory grows by.
     normalize : bool
-        z-normalise each window (shape only: level shifts become invisible).
+        z-normalise each window (its mean removed, divided by its standard deviation), as the
+        matrix profile does: the memory compares shapes, so a slow drift of level or amplitude
+        is not an anomaly, and a level shift is seen at its edges. The default: on tuning seeds
+        10-19 of the synthetic benchmark (with ``grow=True``) it gave UCR-rule hits 1.000 and
+        range PR-AUC 0.928, against 0.967 and 0.901 on raw windows.
     grow : bool
         Store the scored series' own normal windows as scoring proceeds (see above).
     admit_quantile : float in (0, 1]
@@ -616,7 +621,7 @@ class HopfieldDetector(_Detector):
                    **_Detector._threshold_spec}
 
     def __init__(self, window: int = 50, stride: int = 1, beta="auto", max_patterns: int = 2000,
-                 normalize: bool = False, grow: bool = True, admit_quantile: float = 0.99,
+                 normalize: bool = True, grow: bool = True, admit_quantile: float = 0.99,
                  calibration: float = 0.25, threshold="quantile", quantile: float = 0.995,
                  min_gap: int = 0, refit: bool = True):
         self.window = window

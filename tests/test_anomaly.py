@@ -122,7 +122,7 @@ def test_hopfield_score_is_the_distance_to_the_nearest_stored_window():
     from scipy.spatial.distance import cdist
 
     x = _series(1400, seed=7, channels=2, noise=0.2)
-    det = HopfieldDetector(window=15, beta=1e9, calibration=0.3, grow=False).fit(x[:1000])
+    det = HopfieldDetector(window=15, beta=1e9, calibration=0.3, grow=False, normalize=False).fit(x[:1000])
     assert len(det.memory_.patterns_) == 1000 - 15 + 1                 # refit: every window of the prefix
     stored = det.memory_.patterns_[:, :-1]
     W = np.lib.stride_tricks.sliding_window_view(x, (15, 2))[:, 0].reshape(-1, 30)
@@ -131,13 +131,29 @@ def test_hopfield_score_is_the_distance_to_the_nearest_stored_window():
     np.testing.assert_allclose(det.anomaly_score(x), cover, rtol=1e-6, atol=1e-9)
 
 
+def test_normalized_windows_are_compared_by_shape():
+    from scipy.spatial.distance import cdist
+    from scipy.stats import zscore
+
+    x = _series(1400, seed=11, channels=2, noise=0.2)
+    det = HopfieldDetector(window=15, beta=1e9, calibration=0.3, grow=False).fit(x[:1000])
+    W = np.lib.stride_tricks.sliding_window_view(x, (15, 2))[:, 0].reshape(-1, 30)
+    Z = zscore(W, axis=1)                                       # each window: mean 0, std 1 over its 30 values
+    nearest = np.sqrt(cdist(Z, Z[:1000 - 15 + 1], "sqeuclidean").min(1) / 30)
+    cover = np.array([nearest[max(0, t - 14):t + 1].mean() for t in range(len(x))])
+    np.testing.assert_allclose(det.anomaly_score(x), cover, rtol=1e-6, atol=1e-9)
+    # a change of level and amplitude keeps the shape: the score does not move
+    np.testing.assert_allclose(det.anomaly_score(3.0 * x + 2.0), det.anomaly_score(x), rtol=1e-6, atol=1e-9)
+
+
 def test_grown_memory_equals_a_window_by_window_nearest_neighbour_search():
     from scipy.spatial.distance import cdist
 
     x = _series(1300, seed=9, channels=2, noise=0.2)
     x[1000:] += np.linspace(0, 1.0, 300)[:, None]          # a drift the prefix never showed
     w, cap = 12, 150
-    det = HopfieldDetector(window=w, beta=1e9, calibration=0.3, stride=2, max_patterns=cap).fit(x[:800])
+    det = HopfieldDetector(window=w, beta=1e9, calibration=0.3, stride=2, max_patterns=cap,
+                           normalize=False).fit(x[:800])
     stored = det.memory_.patterns_[:, :-1]
     W = np.lib.stride_tricks.sliding_window_view(x, (w, 2))[:, 0].reshape(-1, 2 * w)
     d = np.empty(len(W))
@@ -152,7 +168,8 @@ def test_grown_memory_equals_a_window_by_window_nearest_neighbour_search():
     cover = np.array([d[max(0, t - w + 1):t + 1].mean() for t in range(len(x))])
     np.testing.assert_allclose(det.anomaly_score(x), cover, rtol=1e-6, atol=1e-9)
     # the prefix's memory alone loses the drifting signal; the grown memory follows it
-    fixed = HopfieldDetector(window=w, beta=1e9, calibration=0.3, stride=2, grow=False).fit(x[:800]).anomaly_score(x)
+    fixed = HopfieldDetector(window=w, beta=1e9, calibration=0.3, stride=2, grow=False,
+                             normalize=False).fit(x[:800]).anomaly_score(x)
     assert fixed[1200:].mean() > 1.5 * cover[1200:].mean()
     assert cover[1200:].mean() < 1.3 * cover[800:1000].mean()
 

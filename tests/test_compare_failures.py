@@ -370,7 +370,7 @@ def test_read_only_store_file_is_read_and_an_incomplete_grid_is_refused(tmp_path
 def test_complete_store_in_a_read_only_folder_is_read(tmp_path, _restore_modes):
     as_user = _as_user()
     out, db = _run_toy(tmp_path)
-    for f in ("results.csv", "summary.png", "temporal_order.csv"):
+    for f in ("results.csv", "summary.png", "cost.png", "temporal_order.csv"):
         (out / f).unlink()  # an existing writable file can be rewritten in a read-only folder
     folder_before = sorted(p.name for p in out.iterdir())
     assert folder_before == ["results.sqlite"]
