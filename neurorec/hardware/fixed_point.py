@@ -794,19 +794,10 @@ class QuantizedSpikingClassifier(SpikingClassifier):
         self._check_fitted("record")
         if not hasattr(self, "int_weights_"):
             raise ValueError(f"{type(self).__name__} has float weights but no integer model; call quantize(...).")
-        variables = tuple(variables)
-        unknown = sorted(set(variables) - {"v"})
-        if unknown:
-            raise ValueError(f"record: unknown variable(s) {unknown}; a spiking classifier records 'v' (membranes).")
-        from neurorec._validation import check_sequences, tabular_as_sequences
+        variables = self._record_variables(variables)
         from neurorec.models.spiking.network import NetworkRun
 
-        batch = check_sequences(tabular_as_sequences(X), "X", n_features=self.n_features_in_,
-                                dtype=np.dtype(self.dtype))
-        self._check_static(batch, "X", self.n_timesteps_in_)
-        xn = self._scaled(batch, self.x_offset_, self.x_scale_)
-        self._check_unit_range(xn, "X")
-        rng = np.random.default_rng(self.seed_) if self.encoder == "poisson" else None
+        batch, xn, rng = self._inference_input(X)
         x, lengths, hold = self._encode_int(xn, batch.lengths, rng)
         spikes, states = _int_trace(self._int_weights_on("numpy"), self._plans(), self._engine(), np.asarray(x),
                                     np.asarray(lengths), hold)

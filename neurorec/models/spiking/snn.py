@@ -608,15 +608,26 @@ class SpikingClassifier(Model):
             cache["key"] = key
         return cache["w"]
 
-    def _scores(self, X, method: str) -> np.ndarray:
-        """Class scores (batch, n_classes); sets ``synops_`` and ``spike_rate_``."""
-        self._check_fitted(method)
+    def _inference_input(self, X):
+        """``(batch, scaled inputs, encoder rng)`` of the sequences ``X`` given to an inference method."""
         batch = check_sequences(tabular_as_sequences(X), "X", n_features=self.n_features_in_,
                                 dtype=np.dtype(self.dtype))
         self._check_static(batch, "X", self.n_timesteps_in_)
         xn = self._scaled(batch, self.x_offset_, self.x_scale_)
         self._check_unit_range(xn, "X")
-        rng = np.random.default_rng(self.seed_) if self.encoder == "poisson" else None
+        return batch, xn, (np.random.default_rng(self.seed_) if self.encoder == "poisson" else None)
+
+    def _record_variables(self, variables) -> tuple:
+        variables = tuple(variables)
+        unknown = sorted(set(variables) - {"v"})
+        if unknown:
+            raise ValueError(f"record: unknown variable(s) {unknown}; a spiking classifier records 'v' (membranes).")
+        return variables
+
+    def _scores(self, X, method: str) -> np.ndarray:
+        """Class scores (batch, n_classes); sets ``synops_`` and ``spike_rate_``."""
+        self._check_fitted(method)
+        batch, xn, rng = self._inference_input(X)
         forward = self._inference_forward()
         scores, counts, sim_steps = [], None, 0
         for s in range(0, batch.batch, _CHUNK):
@@ -708,16 +719,8 @@ class SpikingClassifier(Model):
             State variables to record besides the spikes: ``"v"`` (membranes) or none (``()``).
         """
         self._check_fitted("record")
-        variables = tuple(variables)
-        unknown = sorted(set(variables) - {"v"})
-        if unknown:
-            raise ValueError(f"record: unknown variable(s) {unknown}; a SpikingClassifier records 'v' (membranes).")
-        batch = check_sequences(tabular_as_sequences(X), "X", n_features=self.n_features_in_,
-                                dtype=np.dtype(self.dtype))
-        self._check_static(batch, "X", self.n_timesteps_in_)
-        xn = self._scaled(batch, self.x_offset_, self.x_scale_)
-        self._check_unit_range(xn, "X")
-        rng = np.random.default_rng(self.seed_) if self.encoder == "poisson" else None
+        variables = self._record_variables(variables)
+        batch, xn, rng = self._inference_input(X)
         x, lengths, hold = self._encode_inference(xn, batch.lengths, rng)
         w = {k: np.asarray(v).astype(np.dtype(self.dtype), copy=False) for k, v in self.weights_.items()}
         spikes, states = _trace(w, self._spec(), np.asarray(x), np.asarray(lengths), hold)
