@@ -603,8 +603,9 @@ class HopfieldDetector(_Detector):
         Most training windows stored, and most windows the memory grows by.
     normalize : bool
         z-normalise each window (its mean removed, divided by its standard deviation; all channels
-        of a window together), as the matrix profile does for one channel: the memory compares shapes, so a slow drift of level or amplitude
-        is not an anomaly, and a level shift is seen at its edges. The default: on tuning seeds
+        of a window together), as the matrix profile does for one channel: the memory compares
+        shapes, so a slow drift of level or amplitude is not an anomaly, and a level shift is seen
+        at its edges. The default: on tuning seeds
         10-19 of the synthetic benchmark (with ``grow=True``) it gave UCR-rule hits 1.000 and
         range PR-AUC 0.928, against 0.967 and 0.901 on raw windows; normalising each channel
         on its own (the multidimensional matrix profile's way) was worse there on the

@@ -245,7 +245,7 @@ def _show(args) -> int:
     if not db.is_file():
         return _error(f"{args.show} holds no results.sqlite: give the --out folder of a neurorec compare run")
     try:
-        store = SQLiteStore(db)
+        store = SQLiteStore(db, read_only=True)
         try:
             df = store.to_dataframe()
         finally:

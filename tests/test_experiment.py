@@ -237,6 +237,26 @@ def test_errored_runs_are_retried_on_resume_and_replaced(tmp_path):
     assert _db_counts(db) == (2, 2, 4)
 
 
+def test_a_store_opened_read_only_is_read_and_never_written(tmp_path):
+    from neurorec.experiment.store import StoreError
+
+    db = tmp_path / "r.sqlite"
+    compare([S.ConstModel()], [S.ToyForecast()], [0], store=db, progress=False)
+    before = db.read_bytes()
+    store = SQLiteStore(db, read_only=True)          # the folder and file are writable
+    try:
+        assert store.read_only and store.read_only_reason == "opened for reading only"
+        [run] = store.runs()
+        with pytest.raises(StoreError, match="read-only"):
+            store.put(run, replace="always")
+    finally:
+        store.close()
+    assert db.read_bytes() == before
+    with pytest.raises(StoreError, match="no such file"):
+        SQLiteStore(tmp_path / "missing.sqlite", read_only=True)
+    assert not (tmp_path / "missing.sqlite").exists()
+
+
 def test_store_primary_keys_forbid_duplicates(tmp_path):
     db = tmp_path / "r.sqlite"
     compare([S.ConstModel()], [S.ToyForecast()], [0], store=db, progress=False)

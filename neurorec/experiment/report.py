@@ -47,6 +47,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from neurorec.experiment.plots import _best, _joules, _ordered
+
 __all__ = ["write_report", "ReportError", "STORE_NAME", "REPORT_NAME", "ENGINES", "engine_versions"]
 
 #: The store file ``neurorec compare`` writes in its results folder.
@@ -85,14 +87,7 @@ def _read_runs(db: Path) -> list[dict]:
 
     if db.stat().st_size == 0:  # an empty file: SQLite's empty database, no runs
         return []
-
-    class _ReadOnly(SQLiteStore):
-        def _check_file(self):
-            super()._check_file()
-            self.read_only = True  # never write: no schema update, no journal-mode change
-            self.read_only_reason = self.read_only_reason or "opened for the report"
-
-    store = _ReadOnly(db)
+    store = SQLiteStore(db, read_only=True)
     try:
         return store.runs()
     finally:
@@ -184,16 +179,6 @@ def _seconds(v) -> str:
     return f"{f / 60:.1f} min"
 
 
-def _joules(v) -> str:
-    f = _float(v)
-    if math.isnan(f):
-        return "n/a"
-    for div, unit in ((1.0, "J"), (1e-3, "mJ"), (1e-6, "µJ"), (1e-9, "nJ"), (1e-12, "pJ")):
-        if abs(f) >= div:
-            return f"{f / div:.3g} {unit}"
-    return f"{f / 1e-15:.3g} fJ" if f else "0 J"
-
-
 def _value(v) -> str:
     """A parameter value as TOML/JSON-like text."""
     if isinstance(v, str):
@@ -237,10 +222,6 @@ def _spec(text) -> dict:
     except (TypeError, ValueError):
         return {}
     return spec if isinstance(spec, dict) else {}
-
-
-def _ordered(values) -> list:
-    return list(dict.fromkeys(values))
 
 
 # -- sections ---------------------------------------------------------------------------------------
@@ -310,14 +291,7 @@ def _summary_section(df, split: str = "test") -> str:
         st = s[(s["task"] == task) & (s["metric"] == metric)]
         first = st.iloc[0]
         hib = bool(first["higher_is_better"])
-        ranked = st[st["n_ok"] > 0]
-        best = None
-        if len(ranked) > 1:
-            score = (1.0 if hib else -1.0) * ranked["mean"].astype(float)
-            top = score.max()
-            winners = ranked[score >= top - 1e-9 * max(abs(top), 1.0)]
-            if len(winners) == 1:
-                best = winners["model"].iloc[0]
+        best = _best(st)
         row = [_td(task), _td(metric), _td("higher" if hib else "lower")]
         for model in models:
             r = st[st["model"] == model]

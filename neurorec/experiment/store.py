@@ -254,6 +254,10 @@ class SQLiteStore:
         The database file; ``":memory:"`` for a private in-memory database.
     timeout : float
         Seconds to wait for a lock held by another process (``busy_timeout``).
+    read_only : bool
+        Open an existing store for reading only, even where it could be written: nothing is
+        written to it (no schema update, no journal-mode change), as ``neurorec report`` and
+        ``neurorec compare --show`` read a store.
 
     Attributes
     ----------
@@ -272,15 +276,20 @@ class SQLiteStore:
         be read, or (for a file that does not exist yet) cannot be created.
     """
 
-    def __init__(self, path, timeout: float = 60.0):
+    def __init__(self, path, timeout: float = 60.0, *, read_only: bool = False):
         self.path = str(path)
         self.timeout = float(timeout)
         self.read_only = False
         self.read_only_reason = ""
         self._lock = threading.Lock()
         memory = self.path == ":memory:"
+        if read_only and (memory or not Path(self.path).is_file()):
+            raise StoreError(f"cannot open the result store {self.path} read-only: there is no such file",
+                             path=self.path, kind="unreadable")
         if not memory:
             self._check_file()
+        if read_only and not self.read_only:
+            self.read_only, self.read_only_reason = True, "opened for reading only"
         with self._guard("open"):
             if self.read_only:
                 self._conn = self._connect_read_only()
