@@ -56,8 +56,19 @@ def test_quick_start_commands_on_the_site(site):
 
 def test_model_page_has_equations_and_example(site):
     html = (site / "models" / "reservoirs" / "index.html").read_text(encoding="utf-8")
-    assert 'class="arithmatex"' in html                     # formulas kept as LaTeX for the reader
-    assert "W_{out}" in html and "ESN(units=50" in _text(site / "models" / "reservoirs" / "index.html")
+    # formulas converted to MathML at build time (docs/hooks.py): rendered by the browser, no script
+    assert html.count('<math xmlns="http://www.w3.org/1998/Math/MathML" display="block">') >= 5
+    assert "<msub><mi>W</mi><mrow><mi>o</mi><mi>u</mi><mi>t</mi></mrow></msub>" in html     # W_{out}
+    assert "ESN(units=50" in _text(site / "models" / "reservoirs" / "index.html")
+
+
+def test_no_formula_left_as_latex_source(site):
+    """Every page's formulas and every docstring's :math: role became MathML."""
+    for page in site.rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        assert 'class="arithmatex"' not in html and ":math:" not in _text(page), page.relative_to(site)
+    api = (site / "api" / "anomaly" / "index.html").read_text(encoding="utf-8")
+    assert "<math" in api                     # HopfieldDetector's docstring has :math: roles
 
 
 def test_api_page_from_docstrings(site):
@@ -82,3 +93,25 @@ def test_nothing_fetched_from_the_network(site):
         html = page.read_text(encoding="utf-8")
         remote = re.findall(r'<(?:script|link)[^>]+(?:src|href)="(https?://[^"]+)"', html)
         assert not remote, (page.relative_to(site), remote[:3])
+
+
+def _hooks():
+    pytest.importorskip("griffe", reason='the site needs the docs extra: pip install -e ".[docs]"')
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("neurorec_docs_hooks", ROOT / "docs" / "hooks.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_rst_math_directive_and_definition_list_become_markdown():
+    hooks = _hooks()
+    text = ("Intro.\n\nTerm\n    Its definition,\n\n    .. math::\n\n        a = b\n        + c\n\n"
+            "    where b.\nOther\n    Second.\n\nParameters\n----------\nx : int\n    Not a definition list.\n")
+    md = hooks.rst_to_markdown(text)
+    assert "Term\n:   Its definition,\n\n    $$\n    a = b + c\n    $$\n\n    where b.\n\nOther\n:   Second." in md
+    assert "x : int\n    Not a definition list." in md           # griffe parses the numpy section itself
+    assert hooks.rst_to_markdown("A literal block::\n\n    x = 1\n") == "A literal block::\n\n    x = 1\n"
+    with pytest.raises(ValueError, match="cannot convert"):
+        hooks.mathml(r"\frac{")

@@ -177,12 +177,13 @@ def arithmetic(profile, weight_bits: int | None = None) -> dict:
 
     Returns
     -------
-    dict with those seven keys: ``synapse_bits`` and ``threshold_bits`` default to
-    ``membrane_bits`` where the profile leaves them empty. ``threshold_bits`` is read as a signed
-    width (largest threshold :math:`2^{n-1}-1`), which is conservative for an unsigned threshold
-    mantissa such as Loihi's 17-bit ``vth`` (Lava: ``vth`` unsigned 17 bits, shifted left by 6).
-    A profile with ``decay="exact"`` and ``decay_bits`` is run as a multiplicative decay with
-    that many fraction bits.
+    dict
+        Those seven keys: ``synapse_bits`` and ``threshold_bits`` default to ``membrane_bits``
+        where the profile leaves them empty. ``threshold_bits`` is read as a signed width
+        (largest threshold :math:`2^{n-1}-1`), which is conservative for an unsigned threshold
+        mantissa such as Loihi's 17-bit ``vth`` (Lava: ``vth`` unsigned 17 bits, shifted left by
+        6). A profile with ``decay="exact"`` and ``decay_bits`` is run as a multiplicative decay
+        with that many fraction bits.
 
     Raises
     ------

@@ -700,9 +700,10 @@ class MultiOrderMarkov(Model):
 
         Returns
         -------
-        int64 array in the layout of ``X``: ``(time,)``, ``(batch, time)`` or a list of
-        ``(time_i,)`` arrays. Entry ``t`` predicts :math:`v_{t+1}`; a continuous or one-hot
-        ``X`` gives symbols too.
+        int64 array or list of arrays
+            In the layout of ``X``: ``(time,)``, ``(batch, time)`` or a list of ``(time_i,)``
+            arrays. Entry ``t`` predicts :math:`v_{t+1}`; a continuous or one-hot ``X`` gives
+            symbols too.
         """
         parsed = self._symbols(X, "X")
         return parsed.restore(self._predict_seqs(parsed.seqs))
@@ -866,8 +867,9 @@ class MultiOrderMarkov(Model):
 
         Returns
         -------
-        dict with ``statistic`` :math:`-2(\\log L_{null} - \\log L_{alt})`, ``dof``
-        :math:`D_{alt} - D_{null}`, ``p_value`` and ``reject`` (``p_value < alpha``).
+        dict
+            ``statistic`` :math:`-2(\\log L_{null} - \\log L_{alt})`, ``dof``
+            :math:`D_{alt} - D_{null}`, ``p_value`` and ``reject`` (``p_value < alpha``).
         """
         self._check_fitted("likelihood_ratio_test")
         for name, v in (("null_order", null_order), ("alt_order", alt_order)):

@@ -369,6 +369,10 @@ class Network:
 class NetworkRun:
     """What a simulation returns.
 
+    The spiking models' ``record(X)`` methods (:meth:`SpikingClassifier.record
+    <neurorec.models.SpikingClassifier.record>`, :meth:`LSM.record <neurorec.models.LSM.record>`)
+    return one of these, in numpy, for :mod:`neurorec.plot`'s rasters and traces.
+
     Attributes
     ----------
     spikes : dict
@@ -386,9 +390,6 @@ class NetworkRun:
     lengths : array (batch,) or None
         Valid simulation steps of each sequence (``None``: all ``T``).
 
-    The spiking models' ``record(X)`` methods (:meth:`SpikingClassifier.record
-    <neurorec.models.SpikingClassifier.record>`, :meth:`LSM.record <neurorec.models.LSM.record>`)
-    return one of these, in numpy, for :mod:`neurorec.plot`'s rasters and traces.
     """
 
     spikes: dict
