@@ -73,7 +73,8 @@ _NUMPY_SECTIONS = {"parameters", "other parameters", "returns", "yields", "recei
 def rst_to_markdown(text: str) -> str:
     """``text`` with each ``.. math::`` directive as a ``$$`` block and each definition list
     (a term line after a blank line, then lines indented under it; not in the numpy sections whose
-    entries griffe parses) as Markdown's (``:   `` before the definition); code blocks (a paragraph ending in ``::``, doctest lines) left alone."""
+    entries griffe parses) as Markdown's (``:   `` before the definition); code blocks (a
+    paragraph ending in ``::``, doctest lines) left alone."""
     lines = text.split("\n")
     out: list[str] = []
     section = ""
@@ -102,8 +103,9 @@ def rst_to_markdown(text: str) -> str:
         nxt = lines[i + 1] if i + 1 < len(lines) else ""
         prev = lines[i - 1] if i else ""
         after = (not prev.strip() or set(prev.strip()) <= set("-=~") or _indent(prev) > ind)
-        term = (section not in _NUMPY_SECTIONS and stripped and not stripped.endswith("::") and not stripped.startswith((">>>", "...", "- ", "* "))
-                and after and nxt.strip() and _indent(nxt) > ind and not prev.rstrip().endswith("::"))
+        term = (section not in _NUMPY_SECTIONS and stripped and not stripped.endswith("::")
+                and not stripped.startswith((">>>", "...", "- ", "* ")) and after and nxt.strip()
+                and _indent(nxt) > ind and not prev.rstrip().endswith("::"))
         if term:
             j = i + 1
             while j < len(lines) and (not lines[j].strip() or _indent(lines[j]) > ind):

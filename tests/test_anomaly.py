@@ -122,7 +122,7 @@ def test_hopfield_score_is_the_distance_to_the_nearest_stored_window():
     from scipy.spatial.distance import cdist
 
     x = _series(1400, seed=7, channels=2, noise=0.2)
-    det = HopfieldDetector(window=15, beta=1e9, calibration=0.3, grow=False, normalize=False).fit(x[:1000])
+    det = HopfieldDetector(window=15, beta=1e9, calibration=0.3, memory="train", normalize=False).fit(x[:1000])
     assert len(det.memory_.patterns_) == 1000 - 15 + 1                 # refit: every window of the prefix
     stored = det.memory_.patterns_[:, :-1]
     W = np.lib.stride_tricks.sliding_window_view(x, (15, 2))[:, 0].reshape(-1, 30)
@@ -136,7 +136,7 @@ def test_normalized_windows_are_compared_by_shape():
     from scipy.stats import zscore
 
     x = _series(1400, seed=11, channels=2, noise=0.2)
-    det = HopfieldDetector(window=15, beta=1e9, calibration=0.3, grow=False).fit(x[:1000])
+    det = HopfieldDetector(window=15, beta=1e9, calibration=0.3, memory="train").fit(x[:1000])
     W = np.lib.stride_tricks.sliding_window_view(x, (15, 2))[:, 0].reshape(-1, 30)
     Z = zscore(W, axis=1)                                       # each window: mean 0, std 1 over its 30 values
     nearest = np.sqrt(cdist(Z, Z[:1000 - 15 + 1], "sqeuclidean").min(1) / 30)
@@ -153,7 +153,7 @@ def test_grown_memory_equals_a_window_by_window_nearest_neighbour_search():
     x[1000:] += np.linspace(0, 1.0, 300)[:, None]          # a drift the prefix never showed
     w, cap = 12, 150
     det = HopfieldDetector(window=w, beta=1e9, calibration=0.3, stride=2, max_patterns=cap,
-                           normalize=False).fit(x[:800])
+                           normalize=False, memory="past").fit(x[:800])
     stored = det.memory_.patterns_[:, :-1]
     W = np.lib.stride_tricks.sliding_window_view(x, (w, 2))[:, 0].reshape(-1, 2 * w)
     d = np.empty(len(W))
@@ -168,18 +168,60 @@ def test_grown_memory_equals_a_window_by_window_nearest_neighbour_search():
     cover = np.array([d[max(0, t - w + 1):t + 1].mean() for t in range(len(x))])
     np.testing.assert_allclose(det.anomaly_score(x), cover, rtol=1e-6, atol=1e-9)
     # the prefix's memory alone loses the drifting signal; the grown memory follows it
-    fixed = HopfieldDetector(window=w, beta=1e9, calibration=0.3, stride=2, grow=False,
+    fixed = HopfieldDetector(window=w, beta=1e9, calibration=0.3, stride=2, memory="train",
                              normalize=False).fit(x[:800]).anomaly_score(x)
     assert fixed[1200:].mean() > 1.5 * cover[1200:].mean()
     assert cover[1200:].mean() < 1.3 * cover[800:1000].mean()
 
 
+def test_series_memory_equals_a_nearest_neighbour_search_outside_the_exclusion_zone():
+    from scipy.spatial.distance import cdist
+
+    x = _series(1300, seed=12, channels=2, noise=0.2)
+    x[700:] += np.linspace(0, 1.5, 600)[:, None]           # a drift the prefix never showed
+    x[1100:1106] += 2.0                                     # and a short anomaly
+    w, cap = 12, 400
+    det = HopfieldDetector(window=w, beta=1e9, calibration=0.3, stride=2, max_patterns=cap,
+                           normalize=False, exclusion=2.0).fit(x[:700])
+    stored = det.memory_.patterns_[:, :-1]
+    W = np.lib.stride_tricks.sliding_window_view(x, (w, 2))[:, 0].reshape(-1, 2 * w)
+    n, B, E = len(W), w // 4, 2 * w
+    d = np.empty(n)
+    for t in range(n):
+        b = t - t % B                                       # the block of t, and its exclusion zone
+        e = min(b + B, n)
+        cand = np.array([j for j in range(0, n, 2) if j <= b - E or j >= e - 1 + E])
+        if len(cand) > cap:                                 # the cap nearest in time
+            cand = cand[np.argsort(np.abs(cand - 0.5 * (b + e - 1)), kind="stable")[:cap]]
+        assert np.abs(cand - t).min() >= E                  # never itself or a window that overlaps it
+        d[t] = np.sqrt(cdist(W[t:t + 1], np.concatenate([stored, W[cand]]), "sqeuclidean").min() / (2 * w))
+    cover = np.array([d[max(0, t - w + 1):t + 1].mean() for t in range(len(x))])
+    s = det.anomaly_score(x)
+    np.testing.assert_allclose(s, cover, rtol=1e-6, atol=1e-9)
+    # the drift is followed by the series' own windows: the top score is the anomaly
+    fixed = HopfieldDetector(window=w, beta=1e9, calibration=0.3, stride=2, memory="train",
+                             normalize=False).fit(x[:700]).anomaly_score(x)
+    assert 1100 - w < np.argmax(s[700:]) + 700 < 1106 + w
+    assert not 1100 - w < np.argmax(fixed[700:]) + 700 < 1106 + w     # the training windows alone: the drift wins
+
+
+def test_series_memory_sees_a_long_anomaly_at_its_edges_only():
+    """The matrix profile's price: a long anomaly matches itself beyond the exclusion zone."""
+    x = _series(2400, seed=10, noise=0.05)
+    x[1600:1900] = 0.8 * np.sign(x[1600:1900])               # 300 points of a square wave
+    s = HopfieldDetector(window=20, calibration=0.3).fit(x[:1200]).anomaly_score(x)
+    past = HopfieldDetector(window=20, calibration=0.3, memory="past").fit(x[:1200]).anomaly_score(x)
+    edges = max(s[1590:1640].max(), s[1860:1910].max())
+    assert s[1700:1800].mean() < 0.5 * edges                # the middle matches the anomaly's other cycles
+    assert past[1700:1800].mean() > 0.8 * max(past[1590:1640].max(), past[1860:1910].max())
+
+
 def test_grown_memory_never_stores_an_anomaly():
     x = _series(2400, seed=10, noise=0.05)
     x[1600:1900] = 0.8 * np.sign(x[1600:1900])               # 300 points of a square wave: a long anomaly
-    det = HopfieldDetector(window=20, calibration=0.3).fit(x[:1200])
+    det = HopfieldDetector(window=20, calibration=0.3, memory="past").fit(x[:1200])
     s = det.anomaly_score(x)
-    fixed = HopfieldDetector(window=20, calibration=0.3, grow=False).fit(x[:1200]).anomaly_score(x)
+    fixed = HopfieldDetector(window=20, calibration=0.3, memory="train").fit(x[:1200]).anomaly_score(x)
     # the anomaly's later windows do not match its earlier ones: its score holds to the end
     assert s[1800:1900].mean() > 0.8 * fixed[1800:1900].mean()
     assert s[1800:1900].min() > det.threshold_

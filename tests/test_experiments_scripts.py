@@ -211,6 +211,21 @@ def test_ngrc_quick(tmp_path):
     assert default["features"] == 28 and default["diverged"] == 0 and default["test_nrmse"][0] < 0.02
 
 
+@pytest.mark.slow       # a script subprocess of about 10 s: in .ci/run's slow step
+def test_anomaly_tuning_prints_hits_and_pr_auc_per_variant():
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    res = subprocess.run([sys.executable, str(ROOT / "experiments" / "anomaly_tuning.py"), "--seeds", "10", "11",
+                          "--tasks", "anomaly:ecg-shape", "--variants",
+                          '{"series": {}, "past": {"memory": "past"}}'],
+                         capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    rows = [ln for ln in res.stdout.splitlines() if ln.startswith("anomaly:ecg-shape")]
+    assert [ln.split()[1] for ln in rows] == ["series", "past"]
+    for ln in rows:                     # a wide-complex beat: both memories find it in both series
+        assert "hit 1.000" in ln and "missed []" in ln and float(ln.split("PR-AUC")[1].split()[0]) > 0.9
+    assert "mean over 1 series, seeds 10-11:" in res.stdout
+
+
 @pytest.mark.slow       # about 15 s (aeon's detectors compile with numba): in .ci/run's slow step
 def test_anomaly_quick_resumes_and_meets_kdd(tmp_path):
     import json
