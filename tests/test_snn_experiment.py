@@ -18,6 +18,7 @@ pytest.importorskip("aeon")
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow       # a script subprocess of 5-15 s: in .ci/run's slow step, to keep the default suite under 10 min
 def test_snn_classify_quick(tmp_path):
     import pandas as pd
 
