@@ -185,17 +185,23 @@ def _joules(v: float) -> str:
     return f"{v / 1e-15:.3g} fJ" if v else "0 J"
 
 
+def _mean_std(mean, std, sep: str = "±") -> str:
+    """``mean±std``: the mean to 4 significant digits, the spread to 2 (0 below the mean's 4th
+    digit, which is rounding noise); the mean alone when the spread is NaN (one seed)."""
+    text = _num(mean)
+    if not math.isnan(std):
+        sd = float(std)
+        text += f"{sep}0" if sd <= 5e-5 * max(abs(float(mean)), 1e-12) else f"{sep}{sd:.2g}"
+    return text
+
+
 def _cell(r) -> str:
     """A score cell: ``mean±std`` (4 significant digits), ``(k/n)`` when some seeds failed."""
     if r["status"] == "skipped":
         return "-"
     if r["status"] == "error":
         return "error"
-    text = _num(r["mean"])
-    if not math.isnan(r["std"]):
-        sd = float(r["std"])
-        # a spread below the mean's 4th significant digit is rounding noise: shown as 0
-        text += "±0" if sd <= 5e-5 * max(abs(float(r["mean"])), 1e-12) else f"±{sd:.2g}"
+    text = _mean_std(r["mean"], r["std"])
     if r["n_ok"] < r["n_runs"]:
         text += f" ({r['n_ok']}/{r['n_runs']})"
     return text

@@ -47,7 +47,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from neurorec.experiment.plots import _best, _joules, _ordered
+from neurorec.experiment.plots import _best, _joules, _mean_std, _ordered
 
 __all__ = ["write_report", "ReportError", "STORE_NAME", "REPORT_NAME", "ENGINES", "engine_versions"]
 
@@ -302,9 +302,7 @@ def _summary_section(df, split: str = "test") -> str:
             if r["status"] in ("skipped", "error"):
                 row.append(_td(r["status"], sort="", cls=f"st-{r['status']}"))
                 continue
-            text = _num(r["mean"])
-            if not _isnan(r["std"]):
-                text += f" ± {_num(r['std'])}"
+            text = _mean_std(_float(r["mean"]), _float(r["std"]), sep=" ± ")
             if r["n_ok"] < r["n_runs"]:
                 text += f" ({r['n_ok']}/{r['n_runs']} ok)"
             if model == best:
