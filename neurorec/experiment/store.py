@@ -45,7 +45,9 @@ import math
 import os
 import shutil
 import sqlite3
+import random
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import quote
@@ -364,7 +366,7 @@ class SQLiteStore:
         c = self._conn
         c.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
         if not memory and not self.read_only:
-            c.execute("PRAGMA journal_mode = WAL")
+            self._set_wal(timeout)
             c.execute("PRAGMA synchronous = NORMAL")
         c.execute("PRAGMA foreign_keys = ON")
         version = c.execute("PRAGMA user_version").fetchone()[0]
@@ -400,6 +402,24 @@ class SQLiteStore:
                 _rollback(c)
                 raise
 
+    def _set_wal(self, timeout: float) -> None:
+        """Switch the store to WAL mode. SQLite answers SQLITE_BUSY at once, without calling the
+        busy handler, when another process is switching the same new file at that moment (two
+        ``compare`` processes started together on a new store): retried, with a random pause,
+        until ``timeout``. A store already in WAL mode is left as it is."""
+        c = self._conn
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if c.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                    c.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                name = getattr(exc, "sqlite_errorname", "") or ""
+                if not name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(random.uniform(0.005, 0.05))
+
     def _check_tables(self, tables: dict) -> None:
         """A database with other tables, or a ``runs``/``results`` table without the columns of a
         store, is not a neurorec store (and is not written to)."""
@@ -427,7 +447,7 @@ class SQLiteStore:
             f"are then computed again (the sqlite3 command's .recover may save what it held)",
             path=self.path, kind="corrupt")
 
-    def _translate(self, exc: sqlite3.Error, action: str) -> StoreError | None:
+    def _translate(self, exc: sqlite3.Error, action: str, started: float | None = None) -> StoreError | None:
         """The :class:`StoreError` for an SQLite error (None for an error that is not the store's:
         a bug, re-raised as it is)."""
         name = getattr(exc, "sqlite_errorname", "") or ""
@@ -452,18 +472,22 @@ class SQLiteStore:
                 f"({_free_space(self.path)}). The runs stored before are kept: free some space "
                 f"and run the same command to resume", path=self.path, kind="full")
         if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
-            return StoreError(f"the result store {self.path} stayed locked by another process for "
-                              f"more than {self.timeout:g} s ({what}); wait for it to finish, or "
-                              f"use another store", path=self.path, kind="locked")
+            waited = time.monotonic() - started if started is not None else self.timeout
+            how = (f"stayed locked by another process for more than {self.timeout:g} s"
+                   if waited >= 0.9 * self.timeout else
+                   f"was locked by another process (after {waited:.2g} s)")
+            return StoreError(f"the result store {self.path} {how} ({what}); wait for it to "
+                              f"finish, or use another store", path=self.path, kind="locked")
         return None
 
     @contextlib.contextmanager
     def _guard(self, action: str):
         """Turn an SQLite error of ``action`` ("open", "read", "write") into a StoreError."""
+        started = time.monotonic()
         try:
             yield
         except sqlite3.Error as exc:
-            err = self._translate(exc, action)
+            err = self._translate(exc, action, started)
             if err is None:
                 raise
             raise err from exc
