@@ -43,9 +43,9 @@ import contextlib
 import json
 import math
 import os
+import random
 import shutil
 import sqlite3
-import random
 import threading
 import time
 from collections.abc import Iterable
