@@ -174,11 +174,11 @@ class = "_standins:ToyForecast"
         assert s.claims() == {}
 
 
-def _cli(tmp_path, *args, path=None, timeout=120):
+def _cli(tmp_path, *args, path=None, timeout=120, env=None):
     cfg = tmp_path / "toy.toml"
     cfg.write_text('[experiment]\nname = "toy"\nseeds = [0]\nenergy_profiles = []\n[[models]]\nname = "c"\n'
                    'class = "_standins:ConstModel"\n[[tasks]]\nname = "toy"\nclass = "_standins:ToyForecast"\n')
-    env = _env()
+    env = {**_env(), **(env or {})}
     if path is not None:
         env["PATH"] = path
     return subprocess.run([sys.executable, "-m", "neurorec.cli", "compare", str(cfg), "--out", str(tmp_path / "out"),
@@ -191,10 +191,11 @@ def test_an_unreachable_scheduler_is_one_line_and_nothing_runs(tmp_path):
     with socket.socket() as s:   # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = _cli(tmp_path, "--scheduler", f"tcp://127.0.0.1:{port}")
+    # Dask's connect timeout, which the executor follows, cut from 30 s to 2 s to keep the test short
+    proc = _cli(tmp_path, "--scheduler", f"tcp://127.0.0.1:{port}", env={"DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "2s"})
     assert proc.returncode == 5, proc.stderr
     [line] = [ln for ln in proc.stderr.splitlines() if ln.startswith("neurorec: error")]
-    assert f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port}" in line and "--scheduler" in line
+    assert f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port} within 2 s" in line and "--scheduler" in line
     assert "Traceback" not in proc.stderr
     with SQLiteStore(tmp_path / "out" / "results.sqlite") as s:
         assert len(s) == 0 and s.claims() == {}

@@ -387,7 +387,11 @@ def test_an_unreachable_scheduler_fails_before_any_trial(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    with pytest.raises(ExecutorError, match="cannot reach the Dask scheduler"):
+    import dask
+
+    # Dask's connect timeout, which the executor follows: 2 s instead of its 30 s default
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}), \
+            pytest.raises(ExecutorError, match="cannot reach the Dask scheduler at .* within 2 s"):
         tune(_const(), S.ToyForecast(), trials=3, space=OFFSET, out=tmp_path, test_seeds=(),
              scheduler=f"tcp://127.0.0.1:{port}")
     study = optuna.load_study(study_name="Const-toy_forecast", storage=f"sqlite:///{tmp_path / 'tune.db'}")

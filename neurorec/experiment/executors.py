@@ -220,13 +220,15 @@ _NO_DASHBOARD = {"dashboard": False, "dashboard_address": ":0"}
 
 @contextlib.contextmanager
 def dask_client(executor: str = "dask", *, scheduler=None, n_workers: int = 2, threads_per_worker: int = 1,
-                slurm: dict | None = None, connect_timeout: float = 10.0):
+                slurm: dict | None = None, connect_timeout: float | None = None):
     """A :class:`dask.distributed.Client` for ``executor``, closed (with the cluster it started)
     on exit.
 
     * ``scheduler`` a ``Client``: that client, left open.
     * ``scheduler`` an address (``"tcp://host:8786"``): a client of that scheduler; one that does
-      not answer within ``connect_timeout`` seconds raises :class:`ExecutorError`.
+      not answer within ``connect_timeout`` seconds raises :class:`ExecutorError`. Its default is
+      Dask's own ``distributed.comm.timeouts.connect`` (30 s unless configured, e.g. by the
+      environment variable ``DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT=5s``).
     * ``executor="slurm"``: a :class:`dask_jobqueue.SLURMCluster` with the ``slurm`` options
       (:data:`SLURM_OPTIONS`), after ``sbatch --test-only`` accepted the request; waits up to
       ``start_timeout`` seconds for its first worker.
@@ -269,6 +271,10 @@ def dask_client(executor: str = "dask", *, scheduler=None, n_workers: int = 2, t
                                 f"({len(jobs)} job(s) pending; see squeue): raise start_timeout, or check the "
                                 f"jobs' output (log_directory) ({type(exc).__name__})") from None
     elif scheduler is not None:
+        if connect_timeout is None:
+            from dask.utils import parse_timedelta
+
+            connect_timeout = parse_timedelta(dask.config.get("distributed.comm.timeouts.connect"), "s")
         try:
             client = dd.Client(scheduler, timeout=connect_timeout)
         except (OSError, TimeoutError, ValueError) as exc:
