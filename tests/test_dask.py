@@ -192,7 +192,8 @@ def test_an_unreachable_scheduler_is_one_line_and_nothing_runs(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     # Dask's connect timeout, which the executor follows, cut from 30 s to 2 s to keep the test short
-    proc = _cli(tmp_path, "--scheduler", f"tcp://127.0.0.1:{port}", env={"DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "2s"})
+    proc = _cli(tmp_path, "--scheduler", f"tcp://127.0.0.1:{port}",
+                env={"DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "2s"})
     assert proc.returncode == 5, proc.stderr
     [line] = [ln for ln in proc.stderr.splitlines() if ln.startswith("neurorec: error")]
     assert f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port} within 2 s" in line and "--scheduler" in line
