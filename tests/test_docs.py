@@ -4,8 +4,8 @@ site's pages (docs/**/*.md), run as written.
 Each block runs in a fresh interpreter (``python -c BLOCK``) with a temporary folder as working
 directory (files a block writes land there) and one BLAS/OpenMP thread. A block identical to an
 earlier one (the README's first example is also on the site) runs once, under its first id. The
-blocks that take longer than about 20 s are in ``SLOW`` with the reason and run with
-``pytest -m slow``; the rest are in the default suite.
+blocks that take longer than about 7 s alone are in ``SLOW`` with the reason and run with
+``pytest -m slow`` (and in ``.ci/run``'s slow step); the rest are in the default suite.
 
 Also here: the one-line notice before brian2's first Cython build of a process, and the progress
 lines of ``benchmarks/esn.py``.
@@ -27,8 +27,14 @@ DOCS = ("README.md", "experiments/README.md",
         *sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "docs").rglob("*.md")))
 FENCE = re.compile(r"^```python[ \t]*\n(.*?)^```", re.S | re.M)
 
-# block id -> why it is slow (timed once each, one core; the others take 2-8 s alone, up to 20 s on a busy machine)
+# block id -> why it is slow (timed in a full default-suite run, one core per block; the others take
+# 1-7 s, up to 20 s on a busy machine). Moved here to keep the default suite under 10 minutes.
 SLOW = {
+    "docs/experiments/tune.md#0: from neurorec.experiment import tune": "an Optuna study of ESN trials (13 s)",
+    "docs/models/recurrent.md#0: from neurorec.data import get_task": "an LSTM and a GRU trained by gradient "
+                                                                     "descent (9 s)",
+    "docs/models/temporal.md#0: from neurorec.data import get_task": "the history compressor's Elman levels "
+                                                                    "trained on long_lag (8 s)",
     "docs/models/spiking.md#0: import numpy as np": "brian2 Cython build and run of a 3-population network (65 s "
                                                    "here; minutes in a fresh environment without brian2's cache)",
     "docs/models/hebbian.md#1: import numpy as np": "200 s of simulated STDP learning with 1,000 Poisson inputs in "
