@@ -159,6 +159,7 @@ def _pipe_closed(fd: int, timeout: float) -> bool:
     return False
 
 
+@pytest.mark.slow  # 9-20 s of process starts: run in .ci/run's slow step
 @pytest.mark.skipif(not LINUX, reason="reads the process table from /proc")
 def test_sigkilled_compare_takes_its_workers_and_resource_tracker_with_it(tmp_path, monkeypatch):
     seeds = list(range(6))
@@ -408,6 +409,7 @@ def _fsize_limit(limit: int):
     return set_limit
 
 
+@pytest.mark.slow  # 9-20 s of process starts: run in .ci/run's slow step
 @pytest.mark.skipif(not POSIX, reason="RLIMIT_FSIZE is POSIX")
 def test_full_disk_exits_4_with_the_disk_error_and_a_rerun_resumes(tmp_path):
     seeds = list(range(12))

@@ -122,6 +122,7 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+@pytest.mark.slow  # 9-20 s of process starts: run in .ci/run's slow step
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_a_killed_parent_restarted_resumes_and_stores_nothing_twice(tmp_path):
     seeds = list(range(6))
