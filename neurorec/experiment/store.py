@@ -447,9 +447,10 @@ class SQLiteStore:
             f"are then computed again (the sqlite3 command's .recover may save what it held)",
             path=self.path, kind="corrupt")
 
-    def _translate(self, exc: sqlite3.Error, action: str, started: float | None = None) -> StoreError | None:
-        """The :class:`StoreError` for an SQLite error (None for an error that is not the store's:
-        a bug, re-raised as it is)."""
+    def _translate(self, exc: sqlite3.Error, action: str, started: float) -> StoreError | None:
+        """The :class:`StoreError` for an SQLite error of an ``action`` begun at ``started``
+        (:func:`time.monotonic`); None for an error that is not the store's: a bug, re-raised as
+        it is."""
         name = getattr(exc, "sqlite_errorname", "") or ""
         what = f"{exc} ({name})" if name else str(exc)
         if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
@@ -472,7 +473,7 @@ class SQLiteStore:
                 f"({_free_space(self.path)}). The runs stored before are kept: free some space "
                 f"and run the same command to resume", path=self.path, kind="full")
         if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
-            waited = time.monotonic() - started if started is not None else self.timeout
+            waited = time.monotonic() - started
             how = (f"stayed locked by another process for more than {self.timeout:g} s"
                    if waited >= 0.9 * self.timeout else
                    f"was locked by another process (after {waited:.2g} s)")
